@@ -1,0 +1,167 @@
+//! The command line, as clap types only. Nothing here is interpreted: `plan` turns these
+//! values (and the environment) into validated plans.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The host's CA bundle on Debian, Ubuntu and Alpine.
+pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scratchpack",
+    version,
+    about = "Turn static binaries into the smallest possible FROM-scratch container images, \
+             and prove that what ships is statically linked.",
+    after_help = "Exit status: 0 success, 1 the input is at fault (a dynamic binary, a \
+                  compile error), 2 usage, environment or internal error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Print nothing on stderr but warnings and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that binaries, directories or images hold only statically linked executables
+    #[command(
+        long_about = "Check that binaries, directories or images hold only statically linked \
+                      executables.\n\nPATH may be an ELF file, a directory (walked \
+                      recursively), an image archive written by docker save, podman save, \
+                      skopeo or scratchpack, or an OCI layout directory. Exit status: 0 if \
+                      every ELF file is static or static-pie, 1 if any is not, 2 if a PATH \
+                      cannot be read or is neither ELF nor an image."
+    )]
+    Inspect(InspectArgs),
+
+    /// Package a static binary into a FROM-scratch image
+    #[command(
+        long_about = "Package a static binary into a FROM-scratch image.\n\nThe binary is \
+                      inspected first and refused if it is not static. The image holds the \
+                      binary at /usr/local/bin/NAME (its entry point), /etc/passwd and \
+                      /etc/group (root, nonroot 65532, nobody), /tmp, /root and \
+                      /home/nonroot, and runs as nonroot. The output is byte-for-byte \
+                      reproducible: timestamps come from SOURCE_DATE_EPOCH (default 0)."
+    )]
+    Package(PackageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// ELF files, directories, image archives or OCI layout directories
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Print a JSON array on stdout (format documented in README.md)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Fail on warnings too (glibc NSS, iconv or dlopen use in a static binary)
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// The statically linked executable to package
+    #[arg(value_name = "BINARY")]
+    pub binary: PathBuf,
+
+    /// Where to write the image
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub image: ImageArgs,
+
+    /// Print a JSON summary (digest, size, tag, platform) on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Refuse a binary that has warnings (glibc NSS, iconv or dlopen use)
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Output format of an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// One tar for docker load, podman load and skopeo (OCI layout + docker manifest.json)
+    Archive,
+    /// One tar holding only the OCI image layout (oci-archive:)
+    Oci,
+    /// An OCI image layout directory (oci:)
+    OciDir,
+}
+
+/// How the image is built and configured; shared by every command that writes one.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = FormatArg::Archive)]
+    pub format: FormatArg,
+
+    /// Image name, used by docker load and podman load [default: the binary's name]
+    #[arg(short, long, value_name = "NAME[:TAG]")]
+    pub tag: Option<String>,
+
+    /// File name of the binary in the image, at /usr/local/bin/NAME [default: BINARY's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Program to run [default: /usr/local/bin/NAME]
+    #[arg(long, value_name = "PATH")]
+    pub entrypoint: Option<String>,
+
+    /// Default argument passed to the entry point (repeatable, in order)
+    #[arg(long = "cmd", value_name = "ARG", allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
+
+    /// Environment variable (repeatable)
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Working directory of the process
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// User to run as: a numeric UID[:GID], or root, nonroot or nobody [default: nonroot]
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Image label (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+
+    /// Manifest annotation (repeatable)
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+
+    /// Port the program listens on (repeatable)
+    #[arg(long = "expose", value_name = "PORT[/PROTO]")]
+    pub expose: Vec<String>,
+
+    /// Add a host file or directory at DST in the image (repeatable)
+    #[arg(long = "add", value_name = "SRC:DST")]
+    pub add: Vec<String>,
+
+    /// Add a CA bundle at /etc/ssl/certs/ca-certificates.crt and set SSL_CERT_FILE
+    /// [default PATH: the host's bundle]
+    #[arg(
+        long,
+        value_name = "PATH",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = HOST_CA_BUNDLE
+    )]
+    pub ca_certificates: Option<PathBuf>,
+
+    /// Only the binary: no passwd, group, /tmp or home directories
+    #[arg(long)]
+    pub bare: bool,
+}

@@ -1,0 +1,44 @@
+//! `scratchpack package`: the manifest digest (or a JSON summary) on stdout, a one-line
+//! report on stderr.
+
+use serde_json::json;
+
+use crate::error::{Error, ExitStatus};
+use crate::package::{self, Packaged};
+use crate::plan::PackagePlan;
+use crate::ui::Ui;
+
+pub fn run(plan: &PackagePlan, ui: &Ui) -> Result<ExitStatus, Error> {
+    let packaged = package::package(&plan.binary, &plan.image, plan.strict, ui)?;
+    report(plan, &packaged, ui);
+    Ok(ExitStatus::Success)
+}
+
+fn report(plan: &PackagePlan, p: &Packaged, ui: &Ui) {
+    let image = &plan.image;
+    if plan.json {
+        let summary = json!({
+            "output": image.output.display().to_string(),
+            "format": image.format.as_str(),
+            "tag": image.reference.to_string(),
+            "platform": p.platform.to_string(),
+            "digest": p.manifest_digest.to_string(),
+            "config": p.config_digest.to_string(),
+            "layer": { "digest": p.layer_digest.to_string(), "size": p.layer_digest.size, "diff_id": p.diff_id.to_string() },
+            "size": p.size,
+            "binary": { "path": image.binary_path(), "kind": p.binary.kind.as_str(), "warnings": p.binary.warnings },
+        });
+        ui.data(&serde_json::to_string_pretty(&summary).unwrap_or_default());
+    } else {
+        ui.data(&p.manifest_digest.to_string());
+    }
+    ui.note(&format!(
+        "wrote {} ({}, {} bytes): {} {} {}",
+        image.output.display(),
+        image.format.as_str(),
+        p.size,
+        image.reference,
+        p.platform,
+        p.binary.kind.as_str(),
+    ));
+}

@@ -1,0 +1,210 @@
+//! Warnings for static binaries that pass the naive check (no interpreter, no needed
+//! libraries) and still fail in a scratch image: glibc's static libc loads NSS modules
+//! (`libnss_*.so`) for name lookups, gconv modules for `iconv_open`, and whatever
+//! `dlopen` names, all at run time, through a dynamic loader the image does not have.
+//! The linker warns about this at build time ("Using 'getaddrinfo' in statically linked
+//! applications requires at runtime the shared libraries..."), but the warning is lost by
+//! the time the binary reaches an image.
+//!
+//! Judged from the symbol names when the binary is not stripped, else from strings glibc
+//! only links in with these features. Only glibc is judged: musl resolves names itself.
+
+use memchr::memmem;
+
+use super::view::View;
+
+/// Functions that go through glibc's name service switch.
+const NSS_FUNCTIONS: &[&str] = &[
+    "getaddrinfo",
+    "getnameinfo",
+    "gethostbyname",
+    "gethostbyname2",
+    "gethostbyname_r",
+    "gethostbyname2_r",
+    "gethostbyaddr",
+    "gethostbyaddr_r",
+    "gethostent",
+    "getservbyname",
+    "getservbyname_r",
+    "getservbyport",
+    "getprotobyname",
+    "getpwnam",
+    "getpwnam_r",
+    "getpwuid",
+    "getpwuid_r",
+    "getpwent",
+    "getgrnam",
+    "getgrnam_r",
+    "getgrgid",
+    "getgrgid_r",
+    "getgrent",
+    "getgrouplist",
+    "initgroups",
+    "getspnam",
+];
+
+/// Shared objects that glibc's own static code names; any other `lib*.so*` string in a
+/// glibc static binary is most likely a `dlopen` target.
+const GLIBC_OWN_OBJECTS: &[&str] = &[
+    "libc.so",
+    "ld-linux",
+    "ld.so",
+    "ld64.so",
+    "libgcc_s.so",
+    "libnss_",
+    "libidn2.so",
+];
+
+/// At most this much of the file is scanned for strings when there is no `.rodata`.
+const STRING_SCAN_LIMIT: usize = 64 << 20;
+
+pub(super) fn runtime_loading_warnings(view: &View) -> Vec<String> {
+    let rodata = view
+        .section_bytes(".rodata")
+        .unwrap_or_else(|| &view.bytes[..view.bytes.len().min(STRING_SCAN_LIMIT)]);
+    let rodata = &rodata[..rodata.len().min(STRING_SCAN_LIMIT)];
+    if !is_glibc(view, rodata) {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    match view.symbol_names() {
+        Some(names) => {
+            let nss: Vec<&str> = NSS_FUNCTIONS
+                .iter()
+                .copied()
+                .filter(|f| has_symbol(names, f))
+                .collect();
+            if !nss.is_empty() {
+                warnings.push(nss_warning(&nss.join(", ")));
+            }
+            if has_symbol(names, "iconv_open") {
+                warnings.push(
+                    "glibc static binary calls iconv_open: glibc loads gconv modules at run \
+                     time, which a scratch image does not have"
+                        .to_string(),
+                );
+            }
+        }
+        None => {
+            if contains(rodata, b"/etc/nsswitch.conf") || contains(rodata, b"libnss_") {
+                let what = if contains(rodata, b"/etc/gai.conf") {
+                    "getaddrinfo"
+                } else {
+                    "NSS lookups (getaddrinfo, getpwnam, ...)"
+                };
+                warnings.push(nss_warning(what));
+            }
+        }
+    }
+    let targets = dlopen_targets(rodata);
+    if !targets.is_empty() {
+        warnings.push(format!(
+            "glibc static binary names shared objects ({}): dlopen needs a dynamic loader \
+             and those files at run time",
+            targets.join(", ")
+        ));
+    }
+    warnings
+}
+
+fn nss_warning(functions: &str) -> String {
+    format!(
+        "glibc static binary uses {functions}: glibc loads NSS modules (libnss_*.so) at run \
+         time, so these lookups fail in a scratch image; build with musl (zig cc, musl-gcc) \
+         or avoid these functions"
+    )
+}
+
+fn is_glibc(view: &View, rodata: &[u8]) -> bool {
+    view.has_gnu_abi_tag() || contains(rodata, b"GLIBC_TUNABLES")
+}
+
+fn has_symbol(names: &[u8], symbol: &str) -> bool {
+    let needle = [b"\0", symbol.as_bytes(), b"\0"].concat();
+    contains(names, &needle)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memmem::find(haystack, needle).is_some()
+}
+
+/// Strings of the form `lib<name>.so[.N...]` that glibc itself does not use.
+fn dlopen_targets(rodata: &[u8]) -> Vec<String> {
+    let mut found: Vec<String> = memmem::find_iter(rodata, b".so")
+        .filter_map(|at| string_around(rodata, at))
+        .filter(|s| is_library_name(s) && !GLIBC_OWN_OBJECTS.iter().any(|own| s.starts_with(own)))
+        .collect();
+    found.sort();
+    found.dedup();
+    found.truncate(8);
+    found
+}
+
+/// The NUL-delimited printable string containing position `at`.
+fn string_around(bytes: &[u8], at: usize) -> Option<String> {
+    let printable = |b: &u8| b.is_ascii_graphic();
+    let start = bytes[..at]
+        .iter()
+        .rposition(|b| !printable(b))
+        .map_or(0, |p| p + 1);
+    let end = bytes[at..]
+        .iter()
+        .position(|b| !printable(b))
+        .map_or(bytes.len(), |p| at + p);
+    if bytes.get(end).is_some_and(|&b| b != 0) {
+        return None;
+    }
+    std::str::from_utf8(&bytes[start..end])
+        .ok()
+        .map(str::to_string)
+}
+
+/// `libfoo.so`, `libfoo.so.6`, `libfoo.so.1.2.3`, optionally with a directory.
+fn is_library_name(s: &str) -> bool {
+    let file = s.rsplit('/').next().unwrap_or(s);
+    let Some(stem_end) = file.find(".so") else {
+        return false;
+    };
+    let (stem, rest) = file.split_at(stem_end);
+    let version = &rest[3..];
+    stem.len() > 3
+        && stem.starts_with("lib")
+        && stem[3..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b))
+        && (version.is_empty()
+            || (version.starts_with('.')
+                && version[1..]
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_names() {
+        assert!(is_library_name("libm.so.6"));
+        assert!(is_library_name("libfoo.so"));
+        assert!(is_library_name("/usr/lib/libssl.so.3"));
+        assert!(!is_library_name("libnss_%s.so%s"));
+        assert!(!is_library_name(".so.cache"));
+        assert!(!is_library_name("ld.so.1"));
+        assert!(!is_library_name("libx.so.6x"));
+    }
+
+    #[test]
+    fn dlopen_targets_skip_glibc_own() {
+        let rodata =
+            b"\0libc.so.6\0libm.so.6\0/etc/ld.so.cache\0ld-linux-x86-64.so.2\0libgcc_s.so.1\0";
+        assert_eq!(dlopen_targets(rodata), vec!["libm.so.6".to_string()]);
+    }
+
+    #[test]
+    fn symbol_match_is_exact() {
+        let names = b"\0getaddrinfo_a\0xgetpwnam\0getpwnam\0";
+        assert!(!has_symbol(names, "getaddrinfo"));
+        assert!(has_symbol(names, "getpwnam"));
+    }
+}

@@ -1,0 +1,56 @@
+//! The top-level error and exit status. Each stage has its own error type; this one only
+//! rolls them up and classifies them: 1 when the input is at fault, 2 for usage,
+//! environment and internal errors (uv's convention, see STYLE.md).
+
+use crate::inspect::InspectError;
+use crate::package::PackageError;
+use crate::plan::PlanError;
+
+/// How the process ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: everything checked out.
+    Success,
+    /// 1: the input is at fault (a dynamic binary, a compile error).
+    Failure,
+    /// 2: usage, environment or internal error.
+    Error,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Error => 2,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
+    #[error(transparent)]
+    Package(#[from] PackageError),
+}
+
+impl Error {
+    pub fn status(&self) -> ExitStatus {
+        match self {
+            Error::Package(e) if e.is_input_fault() => ExitStatus::Failure,
+            _ => ExitStatus::Error,
+        }
+    }
+
+    pub fn hints(&self) -> Vec<String> {
+        let hint = match self {
+            Error::Plan(e) => e.hint(),
+            Error::Inspect(e) => e.hint(),
+            Error::Package(e) => e.hint(),
+        };
+        hint.into_iter().collect()
+    }
+}

@@ -1,0 +1,8 @@
+//! The image writer's building blocks: a file [`tree::Tree`] becomes a deterministic,
+//! gzip-compressed layer ([`layer`], [`gzip`]); the layer and the run configuration become
+//! the image's JSON documents ([`spec`]). Formats on disk are the `output` module's job.
+
+pub mod gzip;
+pub mod layer;
+pub mod spec;
+pub mod tree;

@@ -1,0 +1,165 @@
+//! `scratchpack inspect`: the static-linkage gate over files, directories and images.
+//! A named path is an ELF file, a directory (walked in parallel, every ELF regular file
+//! checked), an OCI layout directory, or an image archive written by any tool (OCI layout
+//! tar, docker-archive, the combined format; gzip or zstd compressed or not). Each ELF
+//! file found becomes a [`Finding`]; the caller decides the exit status from them.
+
+mod images;
+mod layers;
+mod report;
+mod store;
+mod walk;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::elf::{self, ElfError, ElfInfo};
+
+pub use report::{Summary, render_human, render_json};
+
+/// One ELF file and what became of it.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The file as shown to the user: its path, or `ARCHIVE:/path/in/image`.
+    pub path: String,
+    /// Set when the file was found inside an image.
+    pub image: Option<ImageOrigin>,
+    pub outcome: Outcome,
+}
+
+/// Which image of which archive a file came from.
+#[derive(Debug, Clone)]
+pub struct ImageOrigin {
+    pub archive: String,
+    /// The file's absolute path inside the image.
+    pub file: String,
+    pub platform: Option<String>,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Elf(ElfInfo),
+    /// Starts like ELF but cannot be parsed: the input is at fault.
+    Corrupt(String),
+    /// Could not be read at all (permissions, I/O): the environment is at fault.
+    Unreadable(String),
+}
+
+impl Finding {
+    /// Whether this file fails the gate. Warnings fail it only when `strict`.
+    pub fn fails(&self, strict: bool) -> bool {
+        match &self.outcome {
+            Outcome::Elf(info) => !info.kind.passes() || (strict && !info.warnings.is_empty()),
+            Outcome::Corrupt(_) => true,
+            Outcome::Unreadable(_) => false,
+        }
+    }
+}
+
+/// A named path that cannot be inspected at all.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not an ELF file, a directory or an image archive", path.display())]
+    Unrecognized { path: PathBuf },
+    #[error("`{}` is not a valid ELF file", path.display())]
+    CorruptElf {
+        path: PathBuf,
+        #[source]
+        source: ElfError,
+    },
+    #[error("cannot read image archive `{}`: {reason}", path.display())]
+    Archive { path: PathBuf, reason: String },
+}
+
+impl InspectError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            InspectError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                "check the path; inspect takes files, directories and image archives".to_string()
+            }
+            InspectError::Read { .. } => "check the file's permissions".to_string(),
+            InspectError::Unrecognized { .. } => "inspect takes ELF binaries, directories, image \
+                tarballs (docker save, podman save, skopeo copy, scratchpack) and OCI layout \
+                directories"
+                .to_string(),
+            InspectError::CorruptElf { .. } => {
+                "the file is truncated or damaged; rebuild or re-download it".to_string()
+            }
+            InspectError::Archive { .. } => "check that the archive was written completely, \
+                e.g. with `skopeo inspect oci-archive:FILE` or `docker load -i FILE`"
+                .to_string(),
+        })
+    }
+}
+
+/// Inspects every named path, in order. Files inside directories and images are sorted.
+pub fn inspect_paths(paths: &[PathBuf]) -> Result<Vec<Finding>, InspectError> {
+    let mut findings = Vec::new();
+    for path in paths {
+        findings.extend(inspect_path(path)?);
+    }
+    Ok(findings)
+}
+
+fn inspect_path(path: &Path) -> Result<Vec<Finding>, InspectError> {
+    let read_err = |source| InspectError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    let shown = path.display().to_string();
+    if meta.is_dir() {
+        if path.join("oci-layout").is_file() {
+            let store = store::DirStore::new(path);
+            return images::inspect_store(&store, &shown).map_err(|reason| InspectError::Archive {
+                path: path.to_path_buf(),
+                reason,
+            });
+        }
+        return Ok(walk::walk(path));
+    }
+    if !meta.is_file() {
+        return Err(InspectError::Unrecognized {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut head = Vec::with_capacity(512);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(512).read_to_end(&mut head))
+        .map_err(read_err)?;
+    if elf::has_magic(&head) {
+        return match walk::check_file(path, true) {
+            walk::FileCheck::Elf(Ok(info)) => Ok(vec![Finding {
+                path: shown,
+                image: None,
+                outcome: Outcome::Elf(info),
+            }]),
+            walk::FileCheck::Elf(Err(source)) => Err(InspectError::CorruptElf {
+                path: path.to_path_buf(),
+                source,
+            }),
+            walk::FileCheck::Unreadable(source) => Err(read_err(source)),
+            walk::FileCheck::NotElf => Err(InspectError::Unrecognized {
+                path: path.to_path_buf(),
+            }),
+        };
+    }
+    if !store::looks_like_archive(&head) {
+        return Err(InspectError::Unrecognized {
+            path: path.to_path_buf(),
+        });
+    }
+    let archive_err = |reason| InspectError::Archive {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let store = store::TarStore::open(path).map_err(archive_err)?;
+    images::inspect_store(&store, &shown).map_err(archive_err)
+}

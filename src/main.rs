@@ -1,0 +1,33 @@
+//! The `scratchpack` binary: parse, run, print the error chain and hints, exit 0/1/2.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use scratchpack::{cli::Cli, error::ExitStatus, interrupt, ui::Ui};
+
+fn main() -> ExitCode {
+    // Ctrl-C, SIGTERM or SIGHUP: remove temporaries so no partial output survives.
+    let _ = ctrlc::set_handler(|| {
+        interrupt::cleanup();
+        std::process::exit(130);
+    });
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                ExitStatus::Error.code()
+            } else {
+                0
+            });
+        }
+    };
+    let ui = Ui::detect(cli.quiet);
+    match scratchpack::run(cli, &ui) {
+        Ok(status) => ExitCode::from(status.code()),
+        Err(e) => {
+            ui.error(&e, &e.hints());
+            ExitCode::from(e.status().code())
+        }
+    }
+}

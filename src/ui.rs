@@ -1,0 +1,118 @@
+//! Everything the user sees. Data a script would pipe goes to stdout; messages, warnings,
+//! errors and progress go to stderr. Status lines appear only when stderr is a terminal
+//! (CI logs stay quiet); colour only on a terminal and never with `NO_COLOR` set.
+
+use std::io::{self, IsTerminal, Write};
+
+/// How to colour a piece of text.
+#[derive(Debug, Clone, Copy)]
+pub enum Style {
+    Good,
+    Bad,
+    Warn,
+    Dim,
+    Bold,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Style::Good => "32",
+            Style::Bad => "1;31",
+            Style::Warn => "33",
+            Style::Dim => "2",
+            Style::Bold => "1",
+        }
+    }
+}
+
+/// The terminal facts, read once at start-up.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    color_stdout: bool,
+    color_stderr: bool,
+    stderr_tty: bool,
+    quiet: bool,
+}
+
+impl Ui {
+    /// Looks at the terminal and `NO_COLOR` (<https://no-color.org>).
+    pub fn detect(quiet: bool) -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let stderr_tty = io::stderr().is_terminal();
+        Ui {
+            color_stdout: !no_color && io::stdout().is_terminal(),
+            color_stderr: !no_color && stderr_tty,
+            stderr_tty,
+            quiet,
+        }
+    }
+
+    /// A UI that prints no status and no colour (tests).
+    pub fn plain() -> Ui {
+        Ui {
+            color_stdout: false,
+            color_stderr: false,
+            stderr_tty: false,
+            quiet: true,
+        }
+    }
+
+    fn paint(enabled: bool, text: &str, style: Style) -> String {
+        if enabled {
+            format!("\x1b[{}m{text}\x1b[0m", style.code())
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// `text` styled for stdout.
+    pub fn paint_out(&self, text: &str, style: Style) -> String {
+        Self::paint(self.color_stdout, text, style)
+    }
+
+    fn paint_err(&self, text: &str, style: Style) -> String {
+        Self::paint(self.color_stderr, text, style)
+    }
+
+    /// A line of data on stdout. A closed pipe (`| head`) is not an error.
+    pub fn data(&self, line: &str) {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
+    /// A progress or status line: only on a terminal, and not with `--quiet`.
+    pub fn status(&self, message: &str) {
+        if self.stderr_tty && !self.quiet {
+            eprintln!("{}", self.paint_err(message, Style::Dim));
+        }
+    }
+
+    /// A summary line worth keeping in CI logs; silenced only by `--quiet`.
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    pub fn warn(&self, message: &str) {
+        eprintln!("{} {message}", self.paint_err("warning:", Style::Warn));
+    }
+
+    /// An error with its chain of causes and hints.
+    pub fn error(&self, error: &dyn std::error::Error, hints: &[String]) {
+        let mut text = format!("{} {error}", self.paint_err("error:", Style::Bad));
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text.push_str(&format!("\n  caused by: {cause}"));
+            source = cause.source();
+        }
+        for hint in hints {
+            text.push_str(&format!(
+                "\n{} {hint}",
+                self.paint_err("hint:", Style::Bold)
+            ));
+        }
+        eprintln!("{text}");
+    }
+}
