@@ -1,1 +1,11 @@
-//! placeholder
+//! The integration suite: one test binary (see STYLE.md), one module per area. It runs
+//! the real `scratchpack` binary against real compilers and real image clients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod cli;
+mod clients;
+mod inspect;
+mod package;

@@ -6,12 +6,16 @@
 //! version — never on the number of threads or on how the writes were split.
 
 use std::io::{self, Write};
+use std::sync::mpsc;
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 use rayon::prelude::*;
 
-/// Deflate level of every layer scratchpack writes (gzip's default).
-pub const LEVEL: u32 = 6;
+/// Deflate level of every layer scratchpack writes. zlib-rs level 5 is about 25% faster
+/// than its level 6 for 0.2-0.3% more bytes on binaries (measured on 64 MiB of machine
+/// code and of Go binaries; both stay within 2% of GNU `gzip -6`). Pinned: changing it
+/// changes every digest.
+pub const LEVEL: u32 = 5;
 const CHUNK: usize = 1 << 20;
 /// Chunks compressed together: enough to keep every core busy.
 const BATCH: usize = 16;
@@ -19,15 +23,20 @@ const WINDOW: usize = 32 << 10;
 /// gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS "unknown".
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
-/// A gzip writer that compresses on all cores.
+/// Compressed chunks of one batch, in order, with the CRC of each.
+type Deflated = io::Result<Vec<(Vec<u8>, crc32fast::Hasher)>>;
+
+/// A gzip writer that compresses on all cores. While one batch is compressed in the
+/// background, the caller keeps writing the next.
 pub struct ParGzEncoder<W: Write> {
     out: W,
     level: u32,
     pending: Vec<u8>,
-    /// The last 32 KiB of input already compressed.
+    /// The last 32 KiB of input handed to the compressor.
     window: Vec<u8>,
     crc: crc32fast::Hasher,
     total: u64,
+    in_flight: Option<mpsc::Receiver<Deflated>>,
 }
 
 impl<W: Write> ParGzEncoder<W> {
@@ -40,13 +49,15 @@ impl<W: Write> ParGzEncoder<W> {
             window: Vec::new(),
             crc: crc32fast::Hasher::new(),
             total: 0,
+            in_flight: None,
         })
     }
 
     /// Compresses what is left, writes the trailer and returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         let rest = std::mem::take(&mut self.pending);
-        self.compress(&rest, true)?;
+        self.submit(rest, true)?;
+        self.collect()?;
         let mut trailer = [0u8; 8];
         trailer[..4].copy_from_slice(&self.crc.clone().finalize().to_le_bytes());
         trailer[4..].copy_from_slice(&(self.total as u32).to_le_bytes());
@@ -55,55 +66,81 @@ impl<W: Write> ParGzEncoder<W> {
         Ok(self.out)
     }
 
-    fn compress(&mut self, data: &[u8], last: bool) -> io::Result<()> {
-        let chunks: Vec<&[u8]> = if data.is_empty() {
-            vec![data]
-        } else {
-            data.chunks(CHUNK).collect()
-        };
-        let count = chunks.len();
-        let window = &self.window;
+    /// Starts compressing `batch` on the pool, after writing out the previous batch.
+    fn submit(&mut self, batch: Vec<u8>, last: bool) -> io::Result<()> {
+        self.collect()?;
+        let mut window = std::mem::take(&mut self.window);
+        let mut next = window.clone();
+        next.extend_from_slice(tail(&batch));
+        next.drain(..next.len().saturating_sub(WINDOW));
+        self.window = next;
+        self.total += batch.len() as u64;
         let level = self.level;
-        let results: Vec<io::Result<(Vec<u8>, crc32fast::Hasher)>> = chunks
-            .par_iter()
-            .enumerate()
-            .map(|(i, chunk)| {
-                let dict = if i == 0 {
-                    window.as_slice()
-                } else {
-                    tail(chunks[i - 1])
-                };
-                let deflated = deflate(chunk, dict, level, last && i + 1 == count)?;
-                let mut crc = crc32fast::Hasher::new();
-                crc.update(chunk);
-                Ok((deflated, crc))
-            })
-            .collect();
-        for result in results {
-            let (deflated, crc) = result?;
+        let (done, result) = mpsc::channel();
+        // A plain thread drives the batch, so that waiting for it never occupies a
+        // rayon worker (the caller may itself run on one).
+        std::thread::Builder::new()
+            .name("gzip".into())
+            .spawn(move || {
+                let _ = done.send(compress_chunks(
+                    &batch,
+                    &std::mem::take(&mut window),
+                    level,
+                    last,
+                ));
+            })?;
+        self.in_flight = Some(result);
+        Ok(())
+    }
+
+    /// Waits for the batch in flight and writes it out.
+    fn collect(&mut self) -> io::Result<()> {
+        let Some(result) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let chunks = result
+            .recv()
+            .map_err(|_| io::Error::other("compression thread failed"))??;
+        for (deflated, crc) in chunks {
             self.out.write_all(&deflated)?;
             self.crc.combine(&crc);
         }
-        if let Some(last_chunk) = chunks.last() {
-            let keep = tail(last_chunk);
-            // A short final chunk keeps part of the older window.
-            let mut window = std::mem::take(&mut self.window);
-            window.extend_from_slice(keep);
-            let excess = window.len().saturating_sub(WINDOW);
-            window.drain(..excess);
-            self.window = window;
-        }
-        self.total += data.len() as u64;
         Ok(())
     }
+}
+
+/// Deflates `data` as consecutive chunks, in parallel; the first chunk is primed with
+/// `window`, every other with the tail of the chunk before it.
+fn compress_chunks(data: &[u8], window: &[u8], level: u32, last: bool) -> Deflated {
+    let chunks: Vec<&[u8]> = if data.is_empty() {
+        vec![data]
+    } else {
+        data.chunks(CHUNK).collect()
+    };
+    let count = chunks.len();
+    chunks
+        .par_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let dict = if i == 0 { window } else { tail(chunks[i - 1]) };
+            let deflated = deflate(chunk, dict, level, last && i + 1 == count)?;
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(chunk);
+            Ok((deflated, crc))
+        })
+        .collect()
 }
 
 impl<W: Write> Write for ParGzEncoder<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.pending.extend_from_slice(buf);
-        if self.pending.len() > BATCH * CHUNK {
-            let batch: Vec<u8> = self.pending.drain(..BATCH * CHUNK).collect();
-            self.compress(&batch, false)?;
+        // Strictly more than a batch: the final chunk is only known at `finish`.
+        while self.pending.len() > BATCH * CHUNK {
+            let rest = self.pending.split_off(BATCH * CHUNK);
+            let batch = std::mem::replace(&mut self.pending, rest);
+            self.pending
+                .reserve((BATCH * CHUNK + CHUNK).saturating_sub(self.pending.len()));
+            self.submit(batch, false)?;
         }
         Ok(buf.len())
     }
@@ -197,8 +234,10 @@ mod tests {
             let data = sample(len);
             let a = gzip_in_writes(&data, 1 << 16);
             let b = gzip_in_writes(&data, 7919);
+            let c = gzip_in_writes(&data, data.len());
             assert_eq!(gunzip(&a), data, "len {len}");
             assert_eq!(a, b, "len {len}: output depends on write sizes");
+            assert_eq!(a, c, "len {len}: one big write differs");
         }
     }
 

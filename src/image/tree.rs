@@ -17,7 +17,7 @@ pub const FILE_MODE: u32 = 0o644;
 /// Where a file's bytes come from.
 #[derive(Debug, Clone)]
 pub enum Content {
-    Bytes(Arc<[u8]>),
+    Bytes(Arc<Vec<u8>>),
     /// A host file, read when the layer is written; its size is fixed now.
     Host {
         path: PathBuf,
@@ -50,9 +50,9 @@ impl Node {
         }
     }
 
-    pub fn file(bytes: impl Into<Arc<[u8]>>, mode: u32) -> Node {
+    pub fn file(bytes: impl Into<Vec<u8>>, mode: u32) -> Node {
         Node {
-            kind: NodeKind::File(Content::Bytes(bytes.into())),
+            kind: NodeKind::File(Content::Bytes(Arc::new(bytes.into()))),
             mode,
             uid: 0,
             gid: 0,

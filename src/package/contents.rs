@@ -3,8 +3,6 @@
 //! nobody; /tmp; the home directories), the user's `--add` files and an optional CA
 //! bundle. The user's files win over the defaults; two user files on one path conflict.
 
-use std::sync::Arc;
-
 use fs_err as fs;
 
 use crate::image::tree::{EXEC_MODE, FILE_MODE, Node, Tree, TreeError};
@@ -17,7 +15,7 @@ nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n";
 
 /// The image's file tree for `binary` (the exact bytes that were inspected).
-pub fn tree(plan: &ImagePlan, binary: Arc<[u8]>) -> Result<Tree, TreeError> {
+pub fn tree(plan: &ImagePlan, binary: Vec<u8>) -> Result<Tree, TreeError> {
     let mut tree = Tree::default();
     tree.insert(&plan.binary_path(), Node::file(binary, EXEC_MODE))?;
     for (src, dst) in &plan.adds {

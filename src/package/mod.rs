@@ -4,7 +4,6 @@
 mod contents;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use fs_err as fs;
 
@@ -139,7 +138,7 @@ pub fn package(
         ui.warn(&format!("{}: {warning}", binary.display()));
     }
 
-    let tree = contents::tree(plan, Arc::from(bytes))?;
+    let tree = contents::tree(plan, bytes)?;
     ui.status(&format!("writing layer ({} files)", tree.len()));
     let mut layer = layer::write(&tree, plan.epoch, &output::scratch_dir(&plan.output))?;
     let meta = ImageMeta {

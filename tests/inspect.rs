@@ -1,0 +1,486 @@
+//! `scratchpack inspect` on binaries compiled now by real compilers, on directories, on
+//! hand-made and client-written image archives, and on bad input.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::binaries::{self, Bin};
+use crate::support::oci::{self, HandImage, Item};
+use crate::support::{path_str, scratchpack, tempdir};
+
+/// `inspect --json PATH` of one file: its single finding and the exit code.
+fn inspect_one(path: &Path) -> (Value, i32) {
+    let r = scratchpack(&["inspect", "--json", path_str(path)]);
+    let json = r.json();
+    assert_eq!(json.as_array().map(Vec::len), Some(1), "{}", r.stdout);
+    (json[0].clone(), r.code)
+}
+
+fn bin(b: Bin) -> Option<std::path::PathBuf> {
+    binaries::get(b)
+}
+
+#[test]
+fn musl_static_passes() {
+    let Some(p) = bin(Bin::MuslStatic) else {
+        return;
+    };
+    let (f, code) = inspect_one(&p);
+    assert_eq!(code, 0);
+    assert_eq!(f["kind"], "static");
+    assert_eq!(f["static"], true);
+    assert_eq!(f["interpreter"], Value::Null);
+    assert_eq!(f["needed"], serde_json::json!([]));
+    assert_eq!(f["arch"], "amd64");
+    assert_eq!(f["class"], "ELF64");
+    assert_eq!(f["type"], "EXEC");
+    assert_eq!(f["stripped"], true);
+    assert_eq!(f["warnings"], serde_json::json!([]));
+}
+
+#[test]
+fn glibc_static_and_static_pie_pass_without_warnings() {
+    let (Some(st), Some(pie)) = (bin(Bin::GlibcStatic), bin(Bin::GlibcStaticPie)) else {
+        return;
+    };
+    let (f, code) = inspect_one(&st);
+    assert_eq!((f["kind"].as_str(), code), (Some("static"), 0));
+    assert_eq!(f["stripped"], false);
+    assert_eq!(
+        f["warnings"],
+        serde_json::json!([]),
+        "plain hello needs no NSS"
+    );
+    let gnu = f["build_id"]["gnu"]
+        .as_str()
+        .expect("gcc writes a GNU build id");
+    assert_eq!(gnu.len(), 40);
+    let (f, code) = inspect_one(&pie);
+    assert_eq!(
+        (f["kind"].as_str(), f["type"].as_str(), code),
+        (Some("static-pie"), Some("DYN"), 0)
+    );
+    assert_eq!(f["static"], true);
+}
+
+#[test]
+fn dynamic_binaries_fail_with_their_reasons() {
+    let (Some(glibc), Some(musl)) = (bin(Bin::GlibcDynamic), bin(Bin::MuslDynamic)) else {
+        return;
+    };
+    let (f, code) = inspect_one(&glibc);
+    assert_eq!(code, 1);
+    assert_eq!(f["kind"], "dynamic");
+    assert_eq!(f["static"], false);
+    assert_eq!(f["interpreter"], "/lib64/ld-linux-x86-64.so.2");
+    assert_eq!(f["needed"], serde_json::json!(["libc.so.6"]));
+    let (f, code) = inspect_one(&musl);
+    assert_eq!((f["kind"].as_str(), code), (Some("dynamic"), 1));
+    assert_eq!(f["interpreter"], "/lib/ld-musl-x86_64.so.1");
+
+    // Human output: the verdict, the path and the reasons on one line.
+    let r = scratchpack(&["inspect", path_str(&glibc)]).expect_code(1);
+    let line = r.stdout.lines().next().expect("a line");
+    assert!(line.starts_with("dynamic"), "{line}");
+    assert!(
+        line.contains(path_str(&glibc)) && line.contains("interpreter /lib64/ld-linux-x86-64.so.2")
+    );
+    assert!(line.contains("needs libc.so.6"), "{line}");
+}
+
+#[test]
+fn rpath_is_reported() {
+    let Some(p) = bin(Bin::GlibcRpath) else {
+        return;
+    };
+    let (f, _) = inspect_one(&p);
+    assert_eq!(f["rpath"], serde_json::json!(["/opt/rp"]));
+    assert_eq!(f["runpath"], serde_json::json!([]));
+}
+
+#[test]
+fn shared_library_fails() {
+    let Some(p) = bin(Bin::SharedLib) else { return };
+    let (f, code) = inspect_one(&p);
+    assert_eq!((f["kind"].as_str(), code), (Some("shared-library"), 1));
+    assert_eq!(f["interpreter"], Value::Null);
+}
+
+#[test]
+fn go_binary_is_static_with_a_go_build_id() {
+    let Some(p) = bin(Bin::Go) else { return };
+    let (f, code) = inspect_one(&p);
+    assert_eq!((f["kind"].as_str(), code), (Some("static"), 0));
+    assert!(
+        f["build_id"]["go"]
+            .as_str()
+            .is_some_and(|id| id.contains('/')),
+        "{f}"
+    );
+    assert_eq!(f["warnings"], serde_json::json!([]));
+}
+
+#[test]
+fn glibc_getaddrinfo_warns_and_fails_only_when_strict() {
+    for b in [Bin::GlibcGetaddrinfo, Bin::GlibcGetaddrinfoStripped] {
+        let Some(p) = bin(b) else { return };
+        let (f, code) = inspect_one(&p);
+        assert_eq!((f["kind"].as_str(), code), (Some("static"), 0), "{b:?}");
+        let warnings = f["warnings"].as_array().expect("warnings");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.as_str().is_some_and(|w| w.contains("getaddrinfo"))),
+            "{b:?}: {f}"
+        );
+        let r = scratchpack(&["inspect", "--strict", path_str(&p)]).expect_code(1);
+        assert!(
+            r.stdout.contains("warning:") && r.stdout.contains("NSS"),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn other_architectures_are_named_as_oci_does() {
+    let (f, code) = inspect_one(&crate::support::fixture("hello-arm64"));
+    assert_eq!(
+        (f["arch"].as_str(), f["kind"].as_str(), code),
+        (Some("arm64"), Some("static"), 0)
+    );
+}
+
+#[test]
+fn bad_named_paths_exit_2_with_a_message() {
+    let dir = tempdir();
+    let missing = dir.path().join("missing");
+    let r = scratchpack(&["inspect", path_str(&missing)]).expect_code(2);
+    assert!(
+        r.stderr.contains("cannot read")
+            && r.stderr.contains("missing")
+            && r.stderr.contains("hint:"),
+        "{}",
+        r.stderr
+    );
+
+    let random = dir.path().join("random.bin");
+    let mut x = 7u64;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        })
+        .collect();
+    std::fs::write(&random, bytes).unwrap();
+    let r = scratchpack(&["inspect", path_str(&random)]).expect_code(2);
+    assert!(
+        r.stderr.contains("random.bin") && r.stderr.contains("not an ELF file"),
+        "{}",
+        r.stderr
+    );
+
+    let full = std::fs::read(crate::support::fixture("hello-amd64")).unwrap();
+    for len in [20, 64, 200, full.len() / 2, full.len() - 1] {
+        let cut = dir.path().join(format!("truncated-{len}"));
+        std::fs::write(&cut, &full[..len]).unwrap();
+        let r = scratchpack(&["inspect", path_str(&cut)]).expect_code(2);
+        assert!(
+            r.stderr.contains(&format!("truncated-{len}")) && r.stderr.contains("not a valid ELF"),
+            "{len}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn directories_are_walked_for_elf_files_only() {
+    let (Some(stat), Some(dynamic)) = (bin(Bin::MuslStatic), bin(Bin::GlibcDynamic)) else {
+        return;
+    };
+    let dir = tempdir();
+    let root = dir.path().join("tree");
+    std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+    std::fs::copy(&stat, root.join("a/static")).unwrap();
+    std::fs::copy(&dynamic, root.join("a/b/c/dynamic")).unwrap();
+    std::fs::write(root.join("a/readme.txt"), "not elf").unwrap();
+    std::fs::write(root.join("empty"), "").unwrap();
+    std::fs::write(root.join("tiny"), "\x7fEL").unwrap();
+    std::os::unix::fs::symlink(root.join("a/b/c/dynamic"), root.join("link-to-dynamic")).unwrap();
+    // A FIFO must be skipped, never opened (opening it would block forever).
+    nix::unistd::mkfifo(
+        &root.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+
+    let r = scratchpack(&["inspect", "--json", path_str(&root)]).expect_code(1);
+    let paths: Vec<(String, String)> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let shown = |rel: &str| format!("{}/{rel}", root.display());
+    assert_eq!(
+        paths,
+        [
+            (shown("a/b/c/dynamic"), "dynamic".to_string()),
+            (shown("a/static"), "static".to_string())
+        ]
+    );
+    assert!(
+        r.stderr.contains("2 ELF files: 1 dynamic, 1 static"),
+        "{}",
+        r.stderr
+    );
+
+    std::fs::remove_file(root.join("a/b/c/dynamic")).unwrap();
+    scratchpack(&["inspect", path_str(&root)]).expect_code(0);
+}
+
+#[test]
+fn package_output_passes_inspection() {
+    let dir = tempdir();
+    let out = dir.path().join("hello.tar");
+    scratchpack(&[
+        "package",
+        path_str(&crate::support::fixture("hello-amd64")),
+        "-o",
+        path_str(&out),
+    ])
+    .expect_code(0);
+    let r = scratchpack(&["inspect", "--json", path_str(&out)]).expect_code(0);
+    let f = &r.json()[0];
+    assert_eq!(
+        f["path"],
+        format!("{}:/usr/local/bin/hello-amd64", out.display())
+    );
+    assert_eq!(f["image"]["file"], "/usr/local/bin/hello-amd64");
+    assert_eq!(f["image"]["platform"], "linux/amd64");
+    assert_eq!(f["kind"], "static");
+}
+
+/// Two layers: the upper one deletes a file, hides a directory and replaces a file.
+fn layered_image(dynamic: &[u8], stat: &[u8]) -> Vec<Vec<u8>> {
+    let lower = oci::layer_tar(&[
+        Item::Dir("bin/"),
+        Item::File("bin/keep-dynamic", dynamic),
+        Item::File("bin/deleted", dynamic),
+        Item::File("bin/replaced", dynamic),
+        Item::Dir("opt/"),
+        Item::Dir("opt/hidden/"),
+        Item::File("opt/hidden/dyn", dynamic),
+        Item::File("./etc/../usr/normalised", stat),
+        Item::Hardlink("bin/hardlink", "bin/keep-dynamic"),
+    ]);
+    let upper = oci::layer_tar(&[
+        Item::File("bin/.wh.deleted", b""),
+        Item::File("bin/replaced", b"#!/bin/sh\n"),
+        Item::Dir("opt/hidden/"),
+        Item::File("opt/hidden/.wh..wh..opq", b""),
+        Item::File("opt/hidden/new-static", stat),
+        Item::Symlink("bin/link", "keep-dynamic"),
+    ]);
+    vec![oci::gzip(&lower), upper]
+}
+
+#[test]
+fn image_layers_honour_whiteouts_and_overrides() {
+    let (Some(stat), Some(dynamic)) = (bin(Bin::MuslStatic), bin(Bin::GlibcDynamic)) else {
+        return;
+    };
+    let (stat, dynamic) = (
+        std::fs::read(stat).unwrap(),
+        std::fs::read(dynamic).unwrap(),
+    );
+    let dir = tempdir();
+    let archive = dir.path().join("layered.tar");
+    let image = HandImage {
+        architecture: "amd64",
+        layers: layered_image(&dynamic, &stat),
+        ref_name: None,
+    };
+    oci::write_oci_archive(&archive, &[image], false);
+
+    let r = scratchpack(&["inspect", "--json", path_str(&archive)]).expect_code(1);
+    let found: Vec<(String, String)> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["image"]["file"].as_str().unwrap().to_string(),
+                f["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("/bin/hardlink", "dynamic"),
+        ("/bin/keep-dynamic", "dynamic"),
+        ("/opt/hidden/new-static", "static"),
+        ("/usr/normalised", "static"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(found, want);
+
+    // The same layers as a compressed outer archive.
+    let gz = dir.path().join("layered.tar.gz");
+    std::fs::write(&gz, oci::gzip(&std::fs::read(&archive).unwrap())).unwrap();
+    let r = scratchpack(&["inspect", "--json", path_str(&gz)]).expect_code(1);
+    assert_eq!(r.json().as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn several_platforms_are_labelled() {
+    let amd = std::fs::read(crate::support::fixture("hello-amd64")).unwrap();
+    let arm = std::fs::read(crate::support::fixture("hello-arm64")).unwrap();
+    let dir = tempdir();
+    let archive = dir.path().join("multi.tar");
+    let images = [
+        HandImage {
+            architecture: "amd64",
+            layers: vec![oci::layer_tar(&[Item::File("hello", &amd)])],
+            ref_name: None,
+        },
+        HandImage {
+            architecture: "arm64",
+            layers: vec![oci::layer_tar(&[Item::File("hello", &arm)])],
+            ref_name: None,
+        },
+    ];
+    oci::write_oci_archive(&archive, &images, false);
+    let r = scratchpack(&["inspect", path_str(&archive)]).expect_code(0);
+    let a = archive.display();
+    assert!(
+        r.stdout
+            .contains(&format!("{a}[linux/amd64]:/hello  (amd64")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("{a}[linux/arm64]:/hello  (arm64")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn legacy_docker_archives_with_symlinked_layers() {
+    let Some(dynamic) = bin(Bin::GlibcDynamic) else {
+        return;
+    };
+    let layer = oci::layer_tar(&[Item::File("usr/bin/app", &std::fs::read(dynamic).unwrap())]);
+    let dir = tempdir();
+    let archive = dir.path().join("legacy.tar");
+    oci::write_docker_archive(&archive, &layer);
+    let r = scratchpack(&["inspect", path_str(&archive)]).expect_code(1);
+    let a = archive.display();
+    assert!(
+        r.stdout
+            .contains(&format!("{a}[linux/amd64 legacy:one]:/usr/bin/app")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("{a}[linux/amd64 legacy:two]:/usr/bin/app")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn altered_layers_are_refused() {
+    let stat = std::fs::read(crate::support::fixture("hello-amd64")).unwrap();
+    let dir = tempdir();
+    let archive = dir.path().join("altered.tar");
+    let image = HandImage {
+        architecture: "amd64",
+        layers: vec![oci::layer_tar(&[Item::File("hello", &stat)])],
+        ref_name: None,
+    };
+    oci::write_oci_archive(&archive, &[image], true);
+    let r = scratchpack(&["inspect", path_str(&archive)]).expect_code(2);
+    assert!(
+        r.stderr.contains("does not match its digest"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn hostile_archives_never_escape() {
+    let dir = tempdir();
+    let archive = dir.path().join("hostile.tar");
+    let outside = dir.path().join("outside-secret");
+    std::fs::write(&outside, b"secret").unwrap();
+    // index.json is a symlink leaving the archive, a member climbs with `..`, and the
+    // index names a blob by a digest made of path components.
+    let mut b = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    let mut data = |name: &str, bytes: &[u8], b: &mut tar::Builder<std::fs::File>| {
+        h.set_size(bytes.len() as u64);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h.clone(), name, bytes).unwrap();
+    };
+    data("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#, &mut b);
+    let mut l = tar::Header::new_gnu();
+    l.set_entry_type(tar::EntryType::Symlink);
+    l.set_size(0);
+    b.append_link(&mut l, "index.json", path_str(&outside))
+        .unwrap();
+    b.finish().unwrap();
+    let r = scratchpack(&["inspect", path_str(&archive)]).expect_code(2);
+    assert!(r.stderr.contains("hostile.tar"), "{}", r.stderr);
+
+    let mut b = tar::Builder::new(std::fs::File::create(&archive).unwrap());
+    for (name, bytes) in [
+        ("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]),
+        ("index.json", &br#"{"schemaVersion":2,"manifests":[{"digest":"sha256:../../../outside-secret","size":1}]}"#[..]),
+    ] {
+        data(name, bytes, &mut b);
+    }
+    b.finish().unwrap();
+    let r = scratchpack(&["inspect", path_str(&archive)]).expect_code(2);
+    assert!(r.stderr.contains("bad digest"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&outside).unwrap(), b"secret");
+}
+
+#[test]
+fn in_process_parser_survives_mutated_binaries() {
+    // Every truncation and thousands of byte flips of a real binary: a verdict or an
+    // error each time, never a panic.
+    let full = std::fs::read(crate::support::fixture("hello-amd64")).unwrap();
+    for len in 0..full.len() {
+        let _ = scratchpack::elf::inspect(&full[..len]);
+    }
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..20_000 {
+        let mut bytes = full.clone();
+        for _ in 0..4 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly the headers, where the offsets live.
+            let at = (x % 256) as usize % bytes.len();
+            bytes[at] = (x >> 24) as u8;
+        }
+        let _ = scratchpack::elf::inspect(&bytes);
+    }
+}

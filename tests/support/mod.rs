@@ -1,0 +1,146 @@
+//! Helpers shared by the integration tests: running the real `scratchpack` binary,
+//! temporary directories, binaries compiled at test time with real compilers, and the
+//! real image clients (podman, docker, skopeo, umoci).
+//!
+//! A test that needs a tool calls [`tool`]: on a developer machine without it the test
+//! is skipped with a message on stderr; in CI (`SCRATCHPACK_CI=1`, set by `.ci/run`) a
+//! missing tool fails the test, so nothing is skipped silently where it matters.
+
+#![allow(dead_code)]
+
+pub mod binaries;
+pub mod clients;
+pub mod oci;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use tempfile::TempDir;
+
+/// The result of one command.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with the whole output unless the exit code is `code`.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Runs a command and captures everything.
+pub fn run(cmd: &mut Command) -> Run {
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    Run::from(output)
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn check(cmd: &mut Command) -> String {
+    let shown = format!("{cmd:?}");
+    let r = run(cmd);
+    assert_eq!(
+        r.code, 0,
+        "{shown} failed:\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    r.stdout
+}
+
+/// The `scratchpack` binary under test.
+pub fn scratchpack_cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scratchpack"));
+    cmd.env_remove("SOURCE_DATE_EPOCH").env_remove("NO_COLOR");
+    cmd
+}
+
+pub fn scratchpack(args: &[&str]) -> Run {
+    run(scratchpack_cmd().args(args))
+}
+
+pub fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("sp-test-")
+        .tempdir()
+        .expect("temporary directory")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// Whether the suite runs in CI, where every tool must be present.
+pub fn in_ci() -> bool {
+    std::env::var_os("SCRATCHPACK_CI").is_some_and(|v| v == "1")
+}
+
+/// Finds a tool on PATH; in CI its absence fails the test, elsewhere it is reported.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    match which::which(name) {
+        Ok(path) => Some(path),
+        Err(_) if in_ci() => {
+            panic!("`{name}` is required in CI (installed by .ci/run) but not found")
+        }
+        Err(_) => {
+            eprintln!("SKIPPED: `{name}` is not installed (run .ci/run to install it)");
+            None
+        }
+    }
+}
+
+/// Skips the current test (returns) unless every tool is present.
+#[macro_export]
+macro_rules! require {
+    ($($tool:expr),+) => {
+        $( if $crate::support::tool($tool).is_none() { return; } )+
+    };
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).expect("read file to hash");
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Names of the entries of a directory (temp-file litter checks).
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
