@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# scratchpack's benchmarks, each run side by side with the tool it is compared to
+# (hyperfine, warm caches), printing times, ratios and sizes. Numbers go in README.md.
+#
+#   benches/bench.sh            both benchmarks
+#   benches/bench.sh package    package a 64 MiB static binary vs tar|gzip, tar|pigz, umoci
+#   benches/bench.sh inspect    inspect /usr/lib vs scanelf -R
+#
+# Needs: hyperfine, gzip, pigz, umoci, scanelf (pax-utils), musl-gcc, objcopy
+# (.ci/run installs them all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+SP="$PWD/target/release/scratchpack"
+WORK=$(mktemp -d /var/tmp/scratchpack-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+what=${1:-all}
+
+bench_package() {
+    echo "== package: a 64 MiB static binary into an image"
+    # A static hello world carrying 64 MiB of real machine code (this machine's shared
+    # libraries) in an extra section: compresses like a large real binary.
+    printf '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n' > "$WORK/hi.c"
+    musl-gcc -static -Os -s -o "$WORK/hi" "$WORK/hi.c"
+    local want=$((64 * 1024 * 1024 - $(stat -c %s "$WORK/hi") - 4096))
+    # `head` closes the pipe early on purpose.
+    (set +o pipefail
+     find /usr/lib/x86_64-linux-gnu -maxdepth 1 -name '*.so*' -type f | LC_ALL=C sort \
+        | xargs cat 2>/dev/null | head -c "$want" > "$WORK/payload")
+    objcopy --add-section .payload="$WORK/payload" "$WORK/hi" "$WORK/big"
+    rm "$WORK/payload"
+    ls -l "$WORK/big"
+    "$SP" inspect "$WORK/big"
+
+    cd "$WORK"
+    hyperfine --warmup 1 --runs 5 --export-markdown "$WORK/package.md" \
+        -n scratchpack "$SP package big -o big.tar -q" \
+        -n 'tar | gzip -6 | sha256sum' 'tar cf - big | gzip -6 | sha256sum' \
+        -n 'tar | pigz -6 | sha256sum' 'tar cf - big | pigz -6 | sha256sum' \
+        -p 'true' -p 'true' -p 'true' \
+        -p 'rm -rf layout && umoci init --layout layout && umoci new --image layout:bench' \
+        -n 'umoci insert' "umoci insert --image layout:bench $WORK/big /big"
+    cd - >/dev/null
+
+    local ours gz pz
+    ours=$(python3 - "$WORK/big.tar" <<'EOF'
+import json, sys, tarfile
+t = tarfile.open(sys.argv[1])
+idx = json.load(t.extractfile("index.json"))
+m = json.load(t.extractfile("blobs/sha256/" + idx["manifests"][0]["digest"][7:]))
+print(m["layers"][0]["size"])
+EOF
+)
+    gz=$(tar -C "$WORK" -cf - big | gzip -6 | wc -c)
+    pz=$(tar -C "$WORK" -cf - big | pigz -6 | wc -c)
+    echo
+    echo "compressed layer: scratchpack $ours bytes, gzip -6 $gz bytes, pigz -6 $pz bytes"
+    python3 -c "print(f'scratchpack layer vs gzip -6: {($ours / $gz - 1) * 100:+.2f}%')"
+    echo
+}
+
+bench_inspect() {
+    echo "== inspect: every ELF file under /usr/lib"
+    echo "files: $(find /usr/lib -type f | wc -l), ELF files: $(scanelf -R /usr/lib 2>/dev/null | tail -n +2 | wc -l)"
+    # Both exit non-zero (/usr/lib holds dynamic objects): -i keeps hyperfine going.
+    hyperfine --warmup 2 --runs 10 -i --export-markdown "$WORK/inspect.md" \
+        -n 'scratchpack inspect' "$SP inspect -q /usr/lib" \
+        -n 'scanelf -R' 'scanelf -R /usr/lib'
+    echo
+}
+
+case "$what" in
+    package) bench_package ;;
+    inspect) bench_inspect ;;
+    all) bench_package; bench_inspect ;;
+    *) echo "usage: $0 [package|inspect]" >&2; exit 2 ;;
+esac
+for md in "$WORK"/*.md; do cat "$md"; echo; done
