@@ -357,39 +357,25 @@ fn podman_save_output_goes_through_the_gate() {
     podman.run(&["load", "-i", path_str(&good)]).expect_code(0);
 
     for format in ["docker-archive", "oci-archive"] {
-        let saved_bad = dir.path().join(format!("saved-bad-{format}.tar"));
-        podman
-            .run(&[
-                "save",
-                "--format",
-                format,
-                "-o",
-                path_str(&saved_bad),
-                "bad:1",
-            ])
-            .expect_code(0);
-        let r = scratchpack(&["inspect", path_str(&saved_bad)]).expect_code(1);
-        assert!(
-            r.stdout.contains(":/app") && r.stdout.starts_with("dynamic"),
-            "{format}: {}",
-            r.stdout
-        );
-        let saved_good = dir.path().join(format!("saved-good-{format}.tar"));
-        podman
-            .run(&[
-                "save",
-                "--format",
-                format,
-                "-o",
-                path_str(&saved_good),
-                "good:1",
-            ])
-            .expect_code(0);
-        let r = scratchpack(&["inspect", path_str(&saved_good)]).expect_code(0);
-        assert!(
-            r.stdout.contains(":/usr/local/bin/musl-static"),
-            "{format}: {}",
-            r.stdout
-        );
+        let cases = [("bad:1", 1, "dynamic"), ("good:1", 0, "static")];
+        for (image, code, verdict) in cases {
+            let saved = dir
+                .path()
+                .join(format!("{}-{format}.tar", image.replace(':', "-")));
+            podman
+                .run(&["save", "--format", format, "-o", path_str(&saved), image])
+                .expect_code(0);
+            let r = scratchpack(&["inspect", path_str(&saved)]).expect_code(code);
+            let file = if code == 1 {
+                ":/app"
+            } else {
+                ":/usr/local/bin/musl-static"
+            };
+            assert!(
+                r.stdout.starts_with(verdict) && r.stdout.contains(file),
+                "{format} {image}: {}",
+                r.stdout
+            );
+        }
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::support::binaries::{self, Bin};
 use crate::support::oci::{self, HandImage, Item};
-use crate::support::{path_str, scratchpack, tempdir};
+use crate::support::{assert_has, path_str, scratchpack, tempdir};
 
 /// `inspect --json PATH` of one file: its single finding and the exit code.
 fn inspect_one(path: &Path) -> (Value, i32) {
@@ -97,6 +97,54 @@ fn rpath_is_reported() {
     let (f, _) = inspect_one(&p);
     assert_eq!(f["rpath"], serde_json::json!(["/opt/rp"]));
     assert_eq!(f["runpath"], serde_json::json!([]));
+}
+
+#[test]
+fn runpath_is_reported() {
+    let Some(p) = bin(Bin::GlibcRunpath) else {
+        return;
+    };
+    let (f, _) = inspect_one(&p);
+    assert_eq!(f["runpath"], serde_json::json!(["/opt/rp"]));
+    assert_eq!(f["rpath"], serde_json::json!([]));
+    let r = scratchpack(&["inspect", path_str(&p)]).expect_code(1);
+    assert_has(&r.stdout, &["runpath /opt/rp"]);
+}
+
+#[test]
+fn unreadable_files_are_environment_errors() {
+    use std::os::unix::fs::PermissionsExt;
+    let shared = tempfile::Builder::new()
+        .prefix("sp-shared-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let tree = shared.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::set_permissions(&tree, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secret = tree.join("secret");
+    std::fs::copy(crate::support::fixture("hello-amd64"), &secret).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let Some(r) =
+        crate::support::scratchpack_as_nobody(shared.path(), &["inspect", path_str(&secret)])
+    else {
+        return;
+    };
+    let r = r.expect_code(2);
+    assert_has(
+        &r.stderr,
+        &[
+            "cannot read",
+            "secret",
+            "hint: check the file's permissions",
+        ],
+    );
+    // Inside a walk: listed as unreadable, and the run cannot pass.
+    let args = ["inspect", "--json", path_str(&tree)];
+    let r = crate::support::scratchpack_as_nobody(shared.path(), &args)
+        .unwrap()
+        .expect_code(2);
+    assert_eq!(r.json()[0]["kind"], "unreadable");
+    assert_eq!(r.json()[0]["path"], path_str(&secret));
 }
 
 #[test]
@@ -365,17 +413,12 @@ fn several_platforms_are_labelled() {
     oci::write_oci_archive(&archive, &images, false);
     let r = scratchpack(&["inspect", path_str(&archive)]).expect_code(0);
     let a = archive.display();
-    assert!(
-        r.stdout
-            .contains(&format!("{a}[linux/amd64]:/hello  (amd64")),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout
-            .contains(&format!("{a}[linux/arm64]:/hello  (arm64")),
-        "{}",
-        r.stdout
+    assert_has(
+        &r.stdout,
+        &[
+            &format!("{a}[linux/amd64]:/hello  (amd64"),
+            &format!("{a}[linux/arm64]:/hello  (arm64"),
+        ],
     );
 }
 
@@ -390,17 +433,12 @@ fn legacy_docker_archives_with_symlinked_layers() {
     oci::write_docker_archive(&archive, &layer);
     let r = scratchpack(&["inspect", path_str(&archive)]).expect_code(1);
     let a = archive.display();
-    assert!(
-        r.stdout
-            .contains(&format!("{a}[linux/amd64 legacy:one]:/usr/bin/app")),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout
-            .contains(&format!("{a}[linux/amd64 legacy:two]:/usr/bin/app")),
-        "{}",
-        r.stdout
+    assert_has(
+        &r.stdout,
+        &[
+            &format!("{a}[linux/amd64 legacy:one]:/usr/bin/app"),
+            &format!("{a}[linux/amd64 legacy:two]:/usr/bin/app"),
+        ],
     );
 }
 

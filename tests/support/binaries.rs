@@ -35,6 +35,8 @@ pub enum Bin {
     GlibcDynamic,
     /// `gcc` with `-Wl,-rpath,/opt/rp --disable-new-dtags`
     GlibcRpath,
+    /// `gcc` with `-Wl,-rpath,/opt/rp --enable-new-dtags`
+    GlibcRunpath,
     /// `gcc -shared -fPIC`
     SharedLib,
     /// `gcc -static` calling getaddrinfo
@@ -121,6 +123,13 @@ fn build(bin: Bin, dir: &Path) -> Option<PathBuf> {
             &hello,
             "glibc-rpath",
             &["-Os", "-Wl,-rpath,/opt/rp", "-Wl,--disable-new-dtags"],
+        ),
+        Bin::GlibcRunpath => cc(
+            "gcc",
+            dir,
+            &hello,
+            "glibc-runpath",
+            &["-Os", "-Wl,-rpath,/opt/rp", "-Wl,--enable-new-dtags"],
         ),
         Bin::SharedLib => {
             let lib = write_src(dir, "lib.c", LIB_C);

@@ -125,6 +125,34 @@ macro_rules! require {
     };
 }
 
+/// Runs `scratchpack ARGS` as the unprivileged user `nobody`, from a copy of the binary
+/// in `shared` (a directory `nobody` can enter); `None` unless running as root.
+pub fn scratchpack_as_nobody(shared: &Path, args: &[&str]) -> Option<Run> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIPPED: needs root to run as another user");
+        return None;
+    }
+    let runuser = tool("runuser")?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(shared, std::fs::Permissions::from_mode(0o777))
+        .expect("chmod shared dir");
+    let exe = shared.join("scratchpack");
+    if !exe.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_scratchpack"), &exe).expect("copy scratchpack");
+    }
+    Some(run(Command::new(runuser)
+        .args(["-u", "nobody", "--"])
+        .arg(&exe)
+        .args(args)))
+}
+
+/// Panics, showing `text`, unless it contains every one of `needles`.
+pub fn assert_has(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "`{needle}` not found in:\n{text}");
+    }
+}
+
 /// SHA-256 of a file, hex.
 pub fn sha256_file(path: &Path) -> String {
     use sha2::{Digest, Sha256};
