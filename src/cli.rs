@@ -28,6 +28,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Compile C or Go sources statically in a sandboxed Alpine rootfs and package the
+    /// binary into a FROM-scratch image (also: `scratchpack SOURCE... -o OUT`)
+    #[command(
+        long_about = "Compile C or Go sources statically and package the binary into a \
+                      FROM-scratch image.\n\nThe compiler runs inside an Alpine Linux root \
+                      filesystem, isolated in new user, mount, pid, ipc, uts and network \
+                      namespaces, without root. The binary is inspected and refused if it is \
+                      not static; then it is packaged exactly as `scratchpack package` does, \
+                      and every image option of `package` applies. `scratchpack SOURCE... -o \
+                      OUT` is the same command."
+    )]
+    Build(BuildArgs),
+
     /// Check that binaries, directories or images hold only statically linked executables
     #[command(
         long_about = "Check that binaries, directories or images hold only statically linked \
@@ -49,6 +62,9 @@ pub enum Command {
                       reproducible: timestamps come from SOURCE_DATE_EPOCH (default 0)."
     )]
     Package(PackageArgs),
+
+    /// List the toolchains and whether each is ready on this machine
+    Toolchains(ToolchainsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +102,114 @@ pub struct PackageArgs {
     /// Refuse a binary that has warnings (glibc NSS, iconv or dlopen use)
     #[arg(long)]
     pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// C files, Go files, a directory of C sources, or a Go module directory
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<PathBuf>,
+
+    /// Where to write the image
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Source language [default: from the file extensions, or go.mod]
+    #[arg(long, value_enum, value_name = "LANG")]
+    pub lang: Option<LangArg>,
+
+    /// Toolchain: auto, a name from `scratchpack toolchains`, or a FILE.toml
+    #[arg(long, value_name = "NAME|FILE", default_value = "auto")]
+    pub toolchain: String,
+
+    /// Extra compiler flags, e.g. --cflags="-O2 -Wall" (C)
+    #[arg(long, value_name = "FLAGS", allow_hyphen_values = true)]
+    pub cflags: Vec<String>,
+
+    /// Extra linker flags (C), or -ldflags additions (Go)
+    #[arg(long, value_name = "FLAGS", allow_hyphen_values = true)]
+    pub ldflags: Vec<String>,
+
+    /// Header search directory (C, repeatable)
+    #[arg(short = 'I', value_name = "DIR")]
+    pub include: Vec<PathBuf>,
+
+    /// Preprocessor definition (C, repeatable)
+    #[arg(short = 'D', value_name = "NAME[=VALUE]")]
+    pub define: Vec<String>,
+
+    /// Library to link statically (C, repeatable)
+    #[arg(short = 'l', value_name = "LIB")]
+    pub lib: Vec<String>,
+
+    /// Keep symbols (the default strips the binary)
+    #[arg(long)]
+    pub no_strip: bool,
+
+    /// Run the toolchain directly on the host: no rootfs, no namespaces, no isolation
+    #[arg(long)]
+    pub no_sandbox: bool,
+
+    /// Alpine mirror (https://, http:// or file://) [env: SCRATCHPACK_ALPINE_MIRROR]
+    #[arg(long, value_name = "URL")]
+    pub alpine_mirror: Option<String>,
+
+    /// Let Go download modules through this proxy (gives the compile network access)
+    #[arg(long, value_name = "URL")]
+    pub go_proxy: Option<String>,
+
+    #[command(flatten)]
+    pub image: ImageArgs,
+
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Refuse a binary that has warnings (glibc NSS, iconv or dlopen use)
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    C,
+    Go,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolchainsArgs {
+    /// Print a JSON array on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Alpine mirror to report [env: SCRATCHPACK_ALPINE_MIRROR]
+    #[arg(long, value_name = "URL")]
+    pub alpine_mirror: Option<String>,
+}
+
+/// Subcommand names, for telling `scratchpack hello.c` from `scratchpack inspect`.
+pub const SUBCOMMANDS: &[&str] = &["build", "inspect", "package", "toolchains", "help"];
+
+/// `scratchpack SOURCE...` means `scratchpack build SOURCE...`: inserts `build` when the
+/// first argument that is not a global option is not a subcommand.
+pub fn with_default_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let first = args
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, a)| !matches!(a.to_str(), Some("-q" | "--quiet")));
+    match first {
+        Some((i, a)) => {
+            let text = a.to_string_lossy();
+            if text.starts_with('-') || SUBCOMMANDS.contains(&text.as_ref()) {
+                return args;
+            }
+            let mut out = args;
+            out.insert(i, "build".into());
+            out
+        }
+        None => args,
+    }
 }
 
 /// Output format of an image.
@@ -164,4 +288,31 @@ pub struct ImageArgs {
     /// Only the binary: no passwd, group, /tmp or home directories
     #[arg(long)]
     pub bare: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        with_default_command(list.iter().map(Into::into).collect())
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn sources_default_to_build() {
+        assert_eq!(
+            args(&["sp", "hello.c", "-o", "x"]),
+            ["sp", "build", "hello.c", "-o", "x"]
+        );
+        assert_eq!(
+            args(&["sp", "-q", "hello.c"]),
+            ["sp", "-q", "build", "hello.c"]
+        );
+        assert_eq!(args(&["sp", "inspect", "x"]), ["sp", "inspect", "x"]);
+        assert_eq!(args(&["sp", "--help"]), ["sp", "--help"]);
+        assert_eq!(args(&["sp"]), ["sp"]);
+    }
 }

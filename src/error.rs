@@ -2,6 +2,7 @@
 //! rolls them up and classifies them: 1 when the input is at fault, 2 for usage,
 //! environment and internal errors (uv's convention, see STYLE.md).
 
+use crate::build::BuildError;
 use crate::inspect::InspectError;
 use crate::package::PackageError;
 use crate::plan::PlanError;
@@ -35,22 +36,25 @@ pub enum Error {
     Inspect(#[from] InspectError),
     #[error(transparent)]
     Package(#[from] PackageError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
 }
 
 impl Error {
     pub fn status(&self) -> ExitStatus {
         match self {
             Error::Package(e) if e.is_input_fault() => ExitStatus::Failure,
+            Error::Build(e) if e.is_input_fault() => ExitStatus::Failure,
             _ => ExitStatus::Error,
         }
     }
 
     pub fn hints(&self) -> Vec<String> {
-        let hint = match self {
-            Error::Plan(e) => e.hint(),
-            Error::Inspect(e) => e.hint(),
-            Error::Package(e) => e.hint(),
-        };
-        hint.into_iter().collect()
+        match self {
+            Error::Plan(e) => e.hint().into_iter().collect(),
+            Error::Inspect(e) => e.hint().into_iter().collect(),
+            Error::Package(e) => e.hint().into_iter().collect(),
+            Error::Build(e) => e.hints(),
+        }
     }
 }

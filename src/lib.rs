@@ -2,6 +2,8 @@
 //! Docker daemon. The pipeline is builder stage -> ELF inspector -> packager; each stage
 //! is a module taking and returning plain data:
 //!
+//! - [`build`]: sources in, static binary out, compiled by a [`toolchain`] in the
+//!   [`sandbox`] over an Alpine [`rootfs`].
 //! - [`elf`]: bytes in, verdict out (static, static-pie, dynamic, shared library).
 //! - [`inspect`]: the gate over files, directories and image archives.
 //! - [`package`]: a static binary in, a FROM-scratch image out, via [`image`] (layer and
@@ -11,6 +13,8 @@
 //! terminal.
 
 pub mod atomic;
+pub mod build;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod digest;
@@ -23,21 +27,28 @@ pub mod output;
 pub mod package;
 pub mod plan;
 pub mod platform;
+pub mod process;
 pub mod reference;
+pub mod rootfs;
+pub mod sandbox;
+pub mod source;
+pub mod toolchain;
 pub mod ui;
 
 use cli::{Cli, Command};
 use error::{Error, ExitStatus};
-use plan::{InspectPlan, PackagePlan};
+use plan::{BuildPlan, Environment, InspectPlan, PackagePlan, ToolchainsPlan};
 use ui::Ui;
 
 /// Runs one command line to completion.
 pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
+    let env = Environment::from_process();
     match cli.command {
+        Command::Build(args) => commands::build::run(&BuildPlan::resolve(args, &env)?, ui),
         Command::Inspect(args) => commands::inspect::run(&InspectPlan::from(args), ui),
-        Command::Package(args) => {
-            let plan = PackagePlan::resolve(args, std::env::var("SOURCE_DATE_EPOCH").ok())?;
-            commands::package::run(&plan, ui)
+        Command::Package(args) => commands::package::run(&PackagePlan::resolve(args, &env)?, ui),
+        Command::Toolchains(args) => {
+            commands::toolchains::run(&ToolchainsPlan::resolve(args, &env)?, ui)
         }
     }
 }

@@ -6,12 +6,19 @@ use clap::Parser;
 use scratchpack::{cli::Cli, error::ExitStatus, interrupt, ui::Ui};
 
 fn main() -> ExitCode {
+    // The sandbox helpers must stay single-threaded: dispatch them before anything else.
+    match std::env::args_os().nth(1) {
+        Some(a) if a == scratchpack::sandbox::HELPER_ARG => scratchpack::sandbox::helper_main(),
+        Some(a) if a == scratchpack::sandbox::PROBE_ARG => scratchpack::sandbox::probe_main(),
+        _ => {}
+    }
     // Ctrl-C, SIGTERM or SIGHUP: remove temporaries so no partial output survives.
     let _ = ctrlc::set_handler(|| {
         interrupt::cleanup();
         std::process::exit(130);
     });
-    let cli = match Cli::try_parse() {
+    let args = scratchpack::cli::with_default_command(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

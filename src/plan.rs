@@ -4,11 +4,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{FormatArg, ImageArgs, InspectArgs, PackageArgs};
+use crate::cache::{Cache, CacheError};
+use crate::cli::{
+    BuildArgs, FormatArg, ImageArgs, InspectArgs, LangArg, PackageArgs, ToolchainsArgs,
+};
 use crate::image::spec::RunConfig;
 use crate::image::tree::{TreeError, image_path};
 use crate::output::Format;
 use crate::reference::{Reference, ReferenceError};
+use crate::source::{self, Language, SourceError, Sources};
+use crate::toolchain::find::HostEnv;
 
 /// Where the binary goes in the image.
 pub const BIN_DIR: &str = "/usr/local/bin";
@@ -18,6 +23,53 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 pub const NONROOT: &str = "65532:65532";
 /// Where `--ca-certificates` puts the bundle.
 pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The process environment and working directory, read once.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub vars: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+}
+
+impl Environment {
+    pub fn from_process() -> Environment {
+        Environment {
+            vars: std::env::vars_os()
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect(),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.vars.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.get(key).map(PathBuf::from)
+    }
+
+    pub fn cache(&self) -> Result<Cache, CacheError> {
+        Cache::locate(
+            self.path("SCRATCHPACK_CACHE_DIR"),
+            self.path("XDG_CACHE_HOME"),
+            self.path("HOME"),
+        )
+    }
+
+    pub fn host(&self) -> HostEnv {
+        HostEnv {
+            path: self.get("PATH").map(Into::into),
+            goroot: self.path("GOROOT"),
+            cwd: self.cwd.clone(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -35,6 +87,14 @@ pub enum PlanError {
     Epoch(String),
     #[error("no image name can be derived from the binary name `{0}`")]
     NoTag(String),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("`{0}` is not a mirror URL (https://, http:// or file://)")]
+    Mirror(String),
+    #[error("{flag} applies to C sources only")]
+    NotForGo { flag: &'static str },
 }
 
 impl PlanError {
@@ -52,6 +112,14 @@ impl PlanError {
             PlanError::Epoch(_) => Some(
                 "set SOURCE_DATE_EPOCH to an integer, e.g. `$(git log -1 --format=%ct)`".into(),
             ),
+            PlanError::Source(e) => Some(e.hint()),
+            PlanError::Cache(e) => Some(e.hint()),
+            PlanError::Mirror(_) => Some(
+                "e.g. --alpine-mirror file:///srv/alpine, laid out like Alpine's mirror".into(),
+            ),
+            PlanError::NotForGo { .. } => {
+                Some("Go takes its flags from the module; --ldflags adds to -ldflags".into())
+            }
         }
     }
 }
@@ -113,17 +181,162 @@ pub struct PackagePlan {
 }
 
 impl PackagePlan {
-    pub fn resolve(
-        args: PackageArgs,
-        source_date_epoch: Option<String>,
-    ) -> Result<PackagePlan, PlanError> {
+    pub fn resolve(args: PackageArgs, env: &Environment) -> Result<PackagePlan, PlanError> {
         let default_name = file_name(&args.binary);
-        let image = resolve_image(args.image, args.output, &default_name, source_date_epoch)?;
+        let image = resolve_image(
+            args.image,
+            args.output,
+            &default_name,
+            env.get("SOURCE_DATE_EPOCH"),
+        )?;
         Ok(PackagePlan {
             binary: args.binary,
             image,
             json: args.json,
             strict: args.strict,
+        })
+    }
+}
+
+/// What the compiler is told beyond the toolchain's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    pub cflags: Vec<String>,
+    pub ldflags: Vec<String>,
+    pub includes: Vec<String>,
+    pub defines: Vec<String>,
+    pub libs: Vec<String>,
+    pub strip: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildPlan {
+    pub sources: Sources,
+    /// `auto`, a toolchain name, or a toolchain file.
+    pub toolchain: String,
+    pub options: CompileOptions,
+    pub sandbox: bool,
+    /// Overrides the rootfs's default mirror.
+    pub mirror: Option<String>,
+    pub go_proxy: Option<String>,
+    pub cache: Cache,
+    pub host: HostEnv,
+    /// The host environment, for toolchains' `pass_env`.
+    pub host_vars: BTreeMap<String, String>,
+    pub image: ImagePlan,
+    pub json: bool,
+    pub strict: bool,
+}
+
+impl BuildPlan {
+    pub fn resolve(args: BuildArgs, env: &Environment) -> Result<BuildPlan, PlanError> {
+        let lang = args.lang.map(|l| match l {
+            LangArg::C => Language::C,
+            LangArg::Go => Language::Go,
+        });
+        let sources = source::resolve(&args.sources, lang, &args.include, &env.cwd)?;
+        if sources.language == Language::Go {
+            for (flag, used) in [
+                ("--cflags", !args.cflags.is_empty()),
+                ("-I", !args.include.is_empty()),
+                ("-D", !args.define.is_empty()),
+                ("-l", !args.lib.is_empty()),
+            ] {
+                if used {
+                    return Err(PlanError::NotForGo { flag });
+                }
+            }
+        }
+        for d in &args.define {
+            let name = d.split('=').next().unwrap_or_default();
+            let ok = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(flag_err(
+                    "-D",
+                    d,
+                    "expected NAME or NAME=VALUE with a C identifier",
+                ));
+            }
+        }
+        for l in &args.lib {
+            if l.is_empty() || l.contains('/') || l.contains(char::is_whitespace) {
+                return Err(flag_err(
+                    "-l",
+                    l,
+                    "expected a library name such as `m` or `z`",
+                ));
+            }
+        }
+        let mirror = match args
+            .alpine_mirror
+            .or_else(|| env.get("SCRATCHPACK_ALPINE_MIRROR"))
+        {
+            Some(m)
+                if ["https://", "http://", "file://"]
+                    .iter()
+                    .any(|s| m.starts_with(s)) =>
+            {
+                Some(m)
+            }
+            Some(m) => return Err(PlanError::Mirror(m)),
+            None => None,
+        };
+        let split = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .flat_map(|f| f.split_whitespace().map(str::to_string))
+                .collect()
+        };
+        let options = CompileOptions {
+            cflags: split(&args.cflags),
+            ldflags: split(&args.ldflags),
+            includes: args
+                .include
+                .iter()
+                .map(|i| format!("-I{}", i.display()))
+                .collect(),
+            defines: args.define.iter().map(|d| format!("-D{d}")).collect(),
+            libs: args.lib.iter().map(|l| format!("-l{l}")).collect(),
+            strip: !args.no_strip,
+        };
+        let epoch = env.get("SOURCE_DATE_EPOCH");
+        let image = resolve_image(args.image, args.output, &sources.default_name, epoch)?;
+        Ok(BuildPlan {
+            sources,
+            toolchain: args.toolchain,
+            options,
+            sandbox: !args.no_sandbox,
+            mirror,
+            go_proxy: args.go_proxy,
+            cache: env.cache()?,
+            host: env.host(),
+            host_vars: env.vars.clone(),
+            image,
+            json: args.json,
+            strict: args.strict,
+        })
+    }
+}
+
+pub struct ToolchainsPlan {
+    pub json: bool,
+    pub mirror: Option<String>,
+    pub cache: Cache,
+    pub host: HostEnv,
+}
+
+impl ToolchainsPlan {
+    pub fn resolve(args: ToolchainsArgs, env: &Environment) -> Result<ToolchainsPlan, PlanError> {
+        Ok(ToolchainsPlan {
+            json: args.json,
+            mirror: args
+                .alpine_mirror
+                .or_else(|| env.get("SCRATCHPACK_ALPINE_MIRROR")),
+            cache: env.cache()?,
+            host: env.host(),
         })
     }
 }

@@ -88,10 +88,32 @@ impl Ui {
         }
     }
 
+    /// A progress line that the next one overwrites: only on a terminal.
+    pub fn progress(&self, message: &str) {
+        if self.stderr_tty && !self.quiet {
+            eprint!("\r\x1b[2K{}", self.paint_err(message, Style::Dim));
+        }
+    }
+
+    /// Ends a run of progress lines.
+    pub fn progress_done(&self) {
+        if self.stderr_tty && !self.quiet {
+            eprint!("\r\x1b[2K");
+        }
+    }
+
     /// A summary line worth keeping in CI logs; silenced only by `--quiet`.
     pub fn note(&self, message: &str) {
         if !self.quiet {
             eprintln!("{message}");
+        }
+    }
+
+    /// A compiler's own output, passed through as it printed it.
+    pub fn diagnostics(&self, text: &str) {
+        let text = text.trim_end();
+        if !text.is_empty() {
+            eprintln!("{text}");
         }
     }
 

@@ -5,19 +5,20 @@ use serde_json::json;
 
 use crate::error::{Error, ExitStatus};
 use crate::package::{self, Packaged};
-use crate::plan::PackagePlan;
+use crate::plan::{ImagePlan, PackagePlan};
 use crate::ui::Ui;
 
 pub fn run(plan: &PackagePlan, ui: &Ui) -> Result<ExitStatus, Error> {
     let packaged = package::package(&plan.binary, &plan.image, plan.strict, ui)?;
-    report(plan, &packaged, ui);
+    report(&plan.image, plan.json, &packaged, None, ui);
     Ok(ExitStatus::Success)
 }
 
-fn report(plan: &PackagePlan, p: &Packaged, ui: &Ui) {
-    let image = &plan.image;
-    if plan.json {
-        let summary = json!({
+/// The digest (or a JSON summary) on stdout, one line on stderr; `toolchain` is set for
+/// builds.
+pub fn report(image: &ImagePlan, json: bool, p: &Packaged, toolchain: Option<&str>, ui: &Ui) {
+    if json {
+        let mut summary = json!({
             "output": image.output.display().to_string(),
             "format": image.format.as_str(),
             "tag": image.reference.to_string(),
@@ -28,6 +29,9 @@ fn report(plan: &PackagePlan, p: &Packaged, ui: &Ui) {
             "size": p.size,
             "binary": { "path": image.binary_path(), "kind": p.binary.kind.as_str(), "warnings": p.binary.warnings },
         });
+        if let Some(t) = toolchain {
+            summary["toolchain"] = json!(t);
+        }
         ui.data(&serde_json::to_string_pretty(&summary).unwrap_or_default());
     } else {
         ui.data(&p.manifest_digest.to_string());

@@ -1,0 +1,254 @@
+//! The one way scratchpack runs another program: a resolved program path, an explicit
+//! environment, captured stdout and stderr (drained concurrently), optional bytes on
+//! stdin. A failure carries the command line, the exit status or signal and the trimmed
+//! stderr, so every error message can say exactly what ran and what it said.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// How much of a failing program's stderr an error message repeats.
+const STDERR_TAIL: usize = 4000;
+
+/// A program to run.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    program: PathBuf,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    clear_env: bool,
+    cwd: Option<PathBuf>,
+    stdin: Option<Vec<u8>>,
+}
+
+/// What a finished program produced.
+#[derive(Debug)]
+pub struct Output {
+    pub status: std::process::ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).trim().to_string()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("cannot run `{command}`")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` failed ({status}){}", if stderr.is_empty() { String::new() } else { format!(":\n{stderr}") })]
+    Failed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<PathBuf>) -> Cmd {
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            clear_env: false,
+            cwd: None,
+            stdin: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Cmd {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+        self.env
+            .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    /// Starts from an empty environment: only what `env` adds is passed.
+    pub fn env_clear(mut self) -> Cmd {
+        self.clear_env = true;
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Cmd {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    pub fn stdin(mut self, bytes: Vec<u8>) -> Cmd {
+        self.stdin = Some(bytes);
+        self
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// Runs to completion, whatever the exit status.
+    pub fn output(&self) -> Result<Output, ProcessError> {
+        let spawn_err = |source| ProcessError::Spawn {
+            command: self.to_string(),
+            source,
+        };
+        let mut command = Command::new(&self.program);
+        command
+            .args(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if self.clear_env {
+            command.env_clear();
+        }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        command.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = command.spawn().map_err(spawn_err)?;
+        let writer = match (child.stdin.take(), self.stdin.clone()) {
+            (Some(mut pipe), Some(bytes)) => Some(std::thread::spawn(move || {
+                // A program that exits without reading its input is not an error here.
+                let _ = pipe.write_all(&bytes);
+            })),
+            _ => None,
+        };
+        let output = child.wait_with_output().map_err(spawn_err)?;
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+        Ok(Output {
+            status: output.status,
+            stdout: output.stdout,
+            stderr: output.stderr,
+        })
+    }
+
+    /// Runs to completion; a non-zero exit or a signal is an error.
+    pub fn run(&self) -> Result<Output, ProcessError> {
+        let output = self.output()?;
+        if output.status.success() {
+            return Ok(output);
+        }
+        Err(self.failed(&output))
+    }
+
+    /// The error for `output` of this command.
+    pub fn failed(&self, output: &Output) -> ProcessError {
+        ProcessError::Failed {
+            command: self.to_string(),
+            status: describe_status(output.status),
+            stderr: tail(&output.stderr_text()),
+        }
+    }
+}
+
+/// `exit code 2`, `killed by signal 9`.
+pub fn describe_status(status: std::process::ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "unknown status".to_string(),
+    }
+}
+
+fn tail(text: &str) -> String {
+    let text = text.trim();
+    if text.len() <= STDERR_TAIL {
+        return text.to_string();
+    }
+    let mut start = text.len() - STDERR_TAIL;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("...{}", &text[start..])
+}
+
+/// The command line, shell-quoted where needed.
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", quote(self.program.as_os_str()))?;
+        for arg in &self.args {
+            write!(f, " {}", quote(arg))?;
+        }
+        Ok(())
+    }
+}
+
+fn quote(s: &OsStr) -> String {
+    let s = s.to_string_lossy();
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_and_reports() {
+        let out = Cmd::new("/bin/sh")
+            .args(["-c", "echo out; echo err >&2"])
+            .run()
+            .unwrap();
+        assert_eq!(out.stdout_text(), "out");
+        assert_eq!(out.stderr_text(), "err\n");
+        let err = Cmd::new("/bin/sh")
+            .args(["-c", "echo boom >&2; exit 3"])
+            .run()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("/bin/sh -c 'echo boom >&2; exit 3'") && text.contains("exit code 3"),
+            "{text}"
+        );
+        assert!(text.contains("boom"));
+        assert!(matches!(
+            Cmd::new("/nonexistent/prog").run(),
+            Err(ProcessError::Spawn { .. })
+        ));
+    }
+
+    #[test]
+    fn explicit_environment_and_stdin() {
+        let out = Cmd::new("/bin/sh")
+            .args(["-c", "echo \"$A:$HOME\"; cat"])
+            .env_clear()
+            .env("A", "1")
+            .stdin(b"input".to_vec())
+            .run()
+            .unwrap();
+        assert_eq!(out.stdout_text(), "1:\ninput");
+    }
+}

@@ -1,0 +1,295 @@
+//! The helper process: reads a [`Spec`] on stdin, enters new namespaces, maps the
+//! caller's uid and gid to root inside (so it works unprivileged, with a single id
+//! mapped), forks the namespace's init, which builds the mount plan, pivots into the new
+//! root and runs the command as its child, reaping orphans until it exits. Every process
+//! here dies with its parent (`PR_SET_PDEATHSIG`): killing scratchpack tears the whole
+//! sandbox down.
+//!
+//! This file owns every kernel call of the sandbox. It runs only in the helper, a fresh
+//! single-threaded process, which is what makes `fork` here sound.
+
+use std::ffi::CString;
+use std::io::Read;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::signal::Signal;
+use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
+
+use super::plan::{self, Op, RootEntry};
+use super::{MARKER, SETUP_FAILED, SetupFailure, Spec};
+
+/// Steps whose failure means user namespaces are off-limits here.
+pub(super) fn is_denial(f: &SetupFailure) -> bool {
+    let denied = [
+        Errno::EPERM as i32,
+        Errno::EACCES as i32,
+        Errno::ENOSPC as i32,
+        Errno::EUSERS as i32,
+        Errno::EINVAL as i32,
+    ];
+    matches!(
+        f.step.as_str(),
+        "unshare" | "setgroups" | "uid_map" | "gid_map"
+    ) && denied.contains(&f.errno)
+}
+
+/// Reports a failed step to the parent scratchpack and exits.
+fn fail(step: &str, errno: i32, detail: impl Into<String>) -> ! {
+    let failure = SetupFailure {
+        step: step.to_string(),
+        errno,
+        detail: detail.into(),
+    };
+    let json = serde_json::to_string(&failure).unwrap_or_default();
+    eprintln!("\n{MARKER}{json}");
+    std::process::exit(SETUP_FAILED);
+}
+
+fn fail_errno(step: &str, e: Errno) -> ! {
+    fail(step, e as i32, e.desc())
+}
+
+fn fail_io(step: &str, e: &std::io::Error) -> ! {
+    fail(step, e.raw_os_error().unwrap_or(0), e.to_string())
+}
+
+/// Whether this process may create a user namespace and map itself to root there.
+/// Exits 0 if so; reports the failed step otherwise.
+pub fn probe_main() -> ! {
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS) {
+        fail_errno("unshare", e);
+    }
+    enter_as_root(uid, gid);
+    std::process::exit(0);
+}
+
+/// Maps the caller's single uid and gid to root in the new user namespace.
+fn enter_as_root(uid: nix::unistd::Uid, gid: nix::unistd::Gid) {
+    for (step, file, text) in [
+        ("setgroups", "/proc/self/setgroups", "deny".to_string()),
+        ("uid_map", "/proc/self/uid_map", format!("0 {uid} 1\n")),
+        ("gid_map", "/proc/self/gid_map", format!("0 {gid} 1\n")),
+    ] {
+        if let Err(e) = std::fs::write(file, text) {
+            fail_io(step, &e);
+        }
+    }
+}
+
+/// The helper's `main`: never returns.
+pub fn helper_main() -> ! {
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut input) {
+        fail_io("reading the spec", &e);
+    }
+    let spec: Spec = serde_json::from_slice(&input)
+        .unwrap_or_else(|e| fail("reading the spec", 0, e.to_string()));
+    die_with_parent(Some(spec.parent_pid));
+
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    let mut flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS;
+    if !spec.network {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if let Err(e) = unshare(flags) {
+        fail_errno("unshare", e);
+    }
+    enter_as_root(uid, gid);
+    // SAFETY: the helper is single-threaded (it runs before scratchpack starts any thread).
+    #[allow(unsafe_code)]
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => namespace_init(&spec),
+        Ok(ForkResult::Parent { child }) => std::process::exit(wait_for(child)),
+        Err(e) => fail_errno("fork", e),
+    }
+}
+
+/// `PR_SET_PDEATHSIG`; then makes sure the parent did not die before it was set.
+fn die_with_parent(expected: Option<u32>) {
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
+        fail_errno("prctl", e);
+    }
+    if let Some(pid) = expected {
+        if nix::unistd::getppid().as_raw() as u32 != pid {
+            fail("starting", 0, "the calling scratchpack is gone");
+        }
+    }
+}
+
+/// Pid 1 of the new pid namespace.
+fn namespace_init(spec: &Spec) -> ! {
+    die_with_parent(None);
+    let entries = root_entries(&spec.rootfs).unwrap_or_else(|e| fail_io("reading the rootfs", &e));
+    let ops =
+        plan::plan(spec, &entries).unwrap_or_else(|e| fail("planning mounts", 0, e.to_string()));
+    for op in &ops {
+        if let Err((step, errno)) = apply(op) {
+            fail(&step, errno as i32, errno.desc());
+        }
+    }
+    let argv: Vec<CString> = spec.argv.iter().map(|a| cstring(a)).collect();
+    let env: Vec<CString> = spec
+        .env
+        .iter()
+        .map(|(k, v)| cstring(&format!("{k}={v}")))
+        .collect();
+    let Some(program) = argv.first().cloned() else {
+        fail("exec", 0, "empty command")
+    };
+    // SAFETY: still single-threaded.
+    #[allow(unsafe_code)]
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => {
+            if let Ok(null) = std::fs::File::open("/dev/null") {
+                let _ = nix::unistd::dup2_stdin(null);
+            }
+            let Err(e) = nix::unistd::execve(&program, &argv, &env);
+            fail(&format!("running {}", spec.argv[0]), e as i32, e.desc())
+        }
+        Ok(ForkResult::Parent { child }) => reap_until(child),
+        Err(e) => fail_errno("fork", e),
+    }
+}
+
+fn cstring(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| fail("exec", 0, format!("`{s}` contains a NUL byte")))
+}
+
+/// Waits for `child`, reaping any orphan on the way; exits with `child`'s status.
+fn reap_until(child: Pid) -> ! {
+    loop {
+        match waitpid(None::<Pid>, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == child => std::process::exit(code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => {
+                std::process::exit(128 + sig as i32)
+            }
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => std::process::exit(SETUP_FAILED),
+        }
+    }
+}
+
+fn wait_for(child: Pid) -> i32 {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => return SETUP_FAILED,
+        }
+    }
+}
+
+fn root_entries(rootfs: &Path) -> std::io::Result<Vec<RootEntry>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(rootfs)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            out.push(RootEntry::Dir(name));
+        } else if kind.is_symlink() {
+            out.push(RootEntry::Symlink(name, std::fs::read_link(entry.path())?));
+        }
+    }
+    Ok(out)
+}
+
+type Step = Result<(), (String, Errno)>;
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+/// Carries out one step of the plan.
+fn apply(op: &Op) -> Step {
+    let at = |what: &str, path: &Path| format!("{what} {}", path.display());
+    match op {
+        Op::MakePrivate => mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| ("making mounts private".to_string(), e)),
+        Op::Tmpfs { target, mode } => mount(
+            Some("tmpfs"),
+            target,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(format!("mode={mode:o}").as_str()),
+        )
+        .map_err(|e| (at("mounting a tmpfs on", target), e)),
+        Op::MkdirAll { path } => {
+            std::fs::create_dir_all(path).map_err(|e| (at("creating", path), errno_of(&e)))
+        }
+        Op::Touch { path } => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(|e| (at("creating", path), errno_of(&e))),
+        Op::Symlink { target, link } => std::os::unix::fs::symlink(target, link)
+            .map_err(|e| (at("creating", link), errno_of(&e))),
+        Op::Bind { src, dst, readonly } => {
+            bind(src, dst, *readonly).map_err(|e| (at("binding", src), e))
+        }
+        Op::Proc { target } => mount(
+            Some("proc"),
+            target,
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .map_err(|e| (at("mounting /proc on", target), e)),
+        Op::PivotRoot { newroot } => pivot(newroot).map_err(|e| (at("pivoting into", newroot), e)),
+        Op::Chdir { path } => {
+            nix::unistd::chdir(path.as_path()).map_err(|e| (at("entering", path), e))
+        }
+        Op::Hostname { name } => {
+            nix::unistd::sethostname(name).map_err(|e| ("setting the hostname".to_string(), e))
+        }
+    }
+}
+
+/// A bind mount; read-only ones are remounted keeping the flags the kernel locks for
+/// mounts inherited from a less privileged namespace (nosuid, nodev, noexec, atime).
+fn bind(src: &Path, dst: &Path, readonly: bool) -> Result<(), Errno> {
+    mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+    if !readonly {
+        return Ok(());
+    }
+    let current = statvfs(dst)?.flags();
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if current.contains(fs) {
+            flags |= ms;
+        }
+    }
+    mount(None::<&str>, dst, None::<&str>, flags, None::<&str>)
+}
+
+fn pivot(newroot: &Path) -> Result<(), Errno> {
+    nix::unistd::chdir(newroot)?;
+    nix::unistd::pivot_root(".", ".")?;
+    umount2(".", MntFlags::MNT_DETACH)?;
+    nix::unistd::chdir("/")
+}

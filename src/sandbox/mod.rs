@@ -1,0 +1,149 @@
+//! Running a command inside a root filesystem, isolated: new user, mount, pid, ipc, uts
+//! and (unless asked otherwise) network namespaces, no root needed. scratchpack re-runs
+//! itself as a small helper (`scratchpack __sandbox`, spec as JSON on stdin), because
+//! `unshare(CLONE_NEWUSER)` needs a single-threaded process; the helper builds the
+//! filesystem of [`plan`], then runs the command as pid 2 under a minimal init. Its
+//! output and exit status come back through [`crate::process`]; a failure while setting
+//! up comes back as data (exit 125 and a marked JSON line), never as a lost exit code.
+
+mod init;
+pub mod plan;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use init::{helper_main, probe_main};
+pub use plan::{PlanError, check_bind_target};
+
+use crate::process::{Cmd, Output, ProcessError};
+
+/// The hidden subcommand that runs the helper.
+pub const HELPER_ARG: &str = "__sandbox";
+/// The hidden subcommand that checks whether user namespaces are allowed.
+pub const PROBE_ARG: &str = "__sandbox-probe";
+/// Exit status of a helper that failed before running the command.
+const SETUP_FAILED: i32 = 125;
+/// Prefix of the helper's failure report on stderr.
+const MARKER: &str = "scratchpack-sandbox-error: ";
+
+/// A host directory (or file) shown in the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    pub src: PathBuf,
+    /// Where it appears in the sandbox (absolute).
+    pub dst: PathBuf,
+    pub writable: bool,
+    /// A single file rather than a directory.
+    pub file: bool,
+}
+
+/// Everything the helper needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spec {
+    /// The extracted root filesystem on the host.
+    pub rootfs: PathBuf,
+    /// An empty host directory the sandbox's tmpfs root is mounted on.
+    pub newroot: PathBuf,
+    pub binds: Vec<Bind>,
+    /// Keep the host's network (and its resolver); otherwise only a loopback exists.
+    pub network: bool,
+    pub hostname: String,
+    /// Working directory of the command, in the sandbox.
+    pub cwd: PathBuf,
+    /// The command; `argv[0]` is an absolute path in the sandbox.
+    pub argv: Vec<String>,
+    /// The command's whole environment.
+    pub env: Vec<(String, String)>,
+    /// The process the helper must die with.
+    pub parent_pid: u32,
+}
+
+/// How the helper reports a failed setup step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupFailure {
+    pub step: String,
+    pub errno: i32,
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot start the sandbox helper")]
+    Helper(#[source] ProcessError),
+    #[error("cannot start the sandbox helper: {0}")]
+    Exe(#[source] std::io::Error),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("user namespaces are not permitted here ({})", failure.detail)]
+    Denied { failure: SetupFailure },
+    #[error("the sandbox could not be set up: {} failed ({})", failure.step, failure.detail)]
+    Setup { failure: SetupFailure },
+}
+
+impl SandboxError {
+    pub fn hint(&self) -> String {
+        match self {
+            SandboxError::Denied { .. } => {
+                "this machine or container forbids unprivileged user namespaces \
+                (see sysctl user.max_user_namespaces and kernel.unprivileged_userns_clone); \
+                --no-sandbox runs the same toolchain on the host instead, without isolation"
+                    .into()
+            }
+            SandboxError::Plan(_) => {
+                "move the sources out of the system directories, or use --no-sandbox".into()
+            }
+            _ => {
+                "--no-sandbox runs the same toolchain on the host instead, without isolation".into()
+            }
+        }
+    }
+}
+
+/// Whether the sandbox can be used here (user namespaces allowed).
+pub fn probe() -> Result<(), SandboxError> {
+    let exe = std::env::current_exe().map_err(SandboxError::Exe)?;
+    let output = Cmd::new(exe)
+        .arg(PROBE_ARG)
+        .env_clear()
+        .output()
+        .map_err(SandboxError::Helper)?;
+    match failure_of(&output) {
+        Some(failure) if init::is_denial(&failure) => Err(SandboxError::Denied { failure }),
+        Some(failure) => Err(SandboxError::Setup { failure }),
+        None => Ok(()),
+    }
+}
+
+/// The helper's report of a failed setup, if it failed during setup.
+fn failure_of(output: &Output) -> Option<SetupFailure> {
+    if output.status.code() != Some(SETUP_FAILED) {
+        return None;
+    }
+    let stderr = output.stderr_text();
+    let report = stderr.lines().rev().find_map(|l| l.strip_prefix(MARKER))?;
+    Some(serde_json::from_str(report).unwrap_or(SetupFailure {
+        step: "setup".into(),
+        errno: 0,
+        detail: report.to_string(),
+    }))
+}
+
+/// Runs `spec`'s command in the sandbox; its output and status come back whatever they
+/// are. Only a failure to set the sandbox up is an error.
+pub fn run(spec: &Spec) -> Result<Output, SandboxError> {
+    plan::plan(spec, &[])?;
+    let exe = std::env::current_exe().map_err(SandboxError::Exe)?;
+    let input = serde_json::to_vec(spec).map_err(|e| SandboxError::Exe(e.into()))?;
+    let output = Cmd::new(exe)
+        .arg(HELPER_ARG)
+        .env_clear()
+        .stdin(input)
+        .output()
+        .map_err(SandboxError::Helper)?;
+    match failure_of(&output) {
+        Some(failure) if init::is_denial(&failure) => Err(SandboxError::Denied { failure }),
+        Some(failure) => Err(SandboxError::Setup { failure }),
+        None => Ok(output),
+    }
+}

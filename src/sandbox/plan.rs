@@ -1,0 +1,341 @@
+//! The mount plan: what the sandbox's filesystem is made of, as plain data built from a
+//! [`Spec`] and the rootfs's top-level entries. The new root is a tmpfs; the rootfs's
+//! system directories are bound into it read-only, `/dev` is a tmpfs with four device
+//! files bound from the host, `/proc` is fresh, `/tmp` is a tmpfs, and every bind of the
+//! spec appears at its own path. Nothing else of the host is visible.
+
+use std::path::{Path, PathBuf};
+
+use super::Spec;
+
+/// Top-level directories of the rootfs shown (read-only) in the sandbox.
+pub const SYSTEM_DIRS: &[&str] = &["bin", "etc", "lib", "sbin", "usr"];
+/// Paths binds may not use: they belong to the rootfs or the kernel.
+pub const RESERVED: &[&str] = &[
+    "/bin", "/etc", "/lib", "/sbin", "/usr", "/dev", "/proc", "/sys",
+];
+/// Device files bound from the host.
+pub const DEVICES: &[&str] = &["null", "zero", "random", "urandom"];
+
+/// One step of building the sandbox's filesystem, relative to the host's view until
+/// `PivotRoot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Stop mount events from propagating back to the host.
+    MakePrivate,
+    Tmpfs {
+        target: PathBuf,
+        mode: u32,
+    },
+    MkdirAll {
+        path: PathBuf,
+    },
+    Touch {
+        path: PathBuf,
+    },
+    Symlink {
+        target: PathBuf,
+        link: PathBuf,
+    },
+    Bind {
+        src: PathBuf,
+        dst: PathBuf,
+        readonly: bool,
+    },
+    Proc {
+        target: PathBuf,
+    },
+    /// Make `newroot` the root; the old root is detached.
+    PivotRoot {
+        newroot: PathBuf,
+    },
+    Chdir {
+        path: PathBuf,
+    },
+    Hostname {
+        name: String,
+    },
+}
+
+/// An entry at the top of the rootfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootEntry {
+    Dir(String),
+    Symlink(String, PathBuf),
+}
+
+/// Why a spec cannot be turned into a plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}` cannot be shown in the sandbox at its own path: {reason}", path.display())]
+pub struct PlanError {
+    pub path: PathBuf,
+    pub reason: &'static str,
+}
+
+/// Checks that `path` can be bound at its own path.
+pub fn check_bind_target(path: &Path) -> Result<(), PlanError> {
+    if !path.is_absolute() || path == Path::new("/") {
+        return Err(PlanError {
+            path: path.to_path_buf(),
+            reason: "it must be an absolute path below /",
+        });
+    }
+    if RESERVED.iter().any(|r| path.starts_with(r)) {
+        return Err(PlanError {
+            path: path.to_path_buf(),
+            reason: "it lies in a system directory of the rootfs",
+        });
+    }
+    Ok(())
+}
+
+fn under(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+/// The plan for `spec`, given the top-level entries of its rootfs.
+pub fn plan(spec: &Spec, entries: &[RootEntry]) -> Result<Vec<Op>, PlanError> {
+    let root = &spec.newroot;
+    let mut ops = vec![
+        Op::MakePrivate,
+        Op::Tmpfs {
+            target: root.clone(),
+            mode: 0o755,
+        },
+    ];
+
+    let mut entries = entries.to_vec();
+    entries.sort_by(|a, b| name(a).cmp(name(b)));
+    for entry in &entries {
+        match entry {
+            RootEntry::Dir(n) if SYSTEM_DIRS.contains(&n.as_str()) => {
+                let dst = root.join(n);
+                ops.push(Op::MkdirAll { path: dst.clone() });
+                ops.push(Op::Bind {
+                    src: spec.rootfs.join(n),
+                    dst,
+                    readonly: true,
+                });
+            }
+            RootEntry::Symlink(n, target) if SYSTEM_DIRS.contains(&n.as_str()) => {
+                ops.push(Op::Symlink {
+                    target: target.clone(),
+                    link: root.join(n),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    let dev = root.join("dev");
+    ops.push(Op::MkdirAll { path: dev.clone() });
+    ops.push(Op::Tmpfs {
+        target: dev.clone(),
+        mode: 0o755,
+    });
+    for d in DEVICES {
+        ops.push(Op::Touch { path: dev.join(d) });
+        ops.push(Op::Bind {
+            src: Path::new("/dev").join(d),
+            dst: dev.join(d),
+            readonly: false,
+        });
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        ops.push(Op::Symlink {
+            target: target.into(),
+            link: dev.join(link),
+        });
+    }
+    ops.push(Op::MkdirAll {
+        path: root.join("proc"),
+    });
+    ops.push(Op::Proc {
+        target: root.join("proc"),
+    });
+    ops.push(Op::MkdirAll {
+        path: root.join("tmp"),
+    });
+    ops.push(Op::Tmpfs {
+        target: root.join("tmp"),
+        mode: 0o1777,
+    });
+
+    // Parents before children, so a bind never hides another.
+    let mut binds = spec.binds.clone();
+    binds.sort_by(|a, b| {
+        a.dst
+            .components()
+            .count()
+            .cmp(&b.dst.components().count())
+            .then(a.dst.cmp(&b.dst))
+    });
+    for bind in &binds {
+        check_bind_target(&bind.dst)?;
+        let dst = under(root, &bind.dst);
+        if bind.file {
+            ops.push(Op::Touch { path: dst.clone() });
+        } else {
+            ops.push(Op::MkdirAll { path: dst.clone() });
+        }
+        ops.push(Op::Bind {
+            src: bind.src.clone(),
+            dst,
+            readonly: !bind.writable,
+        });
+    }
+    if spec.network {
+        ops.push(Op::Bind {
+            src: "/etc/resolv.conf".into(),
+            dst: root.join("etc/resolv.conf"),
+            readonly: true,
+        });
+    }
+    ops.push(Op::MkdirAll {
+        path: under(root, &spec.cwd),
+    });
+    ops.push(Op::PivotRoot {
+        newroot: root.clone(),
+    });
+    ops.push(Op::Chdir {
+        path: spec.cwd.clone(),
+    });
+    ops.push(Op::Hostname {
+        name: spec.hostname.clone(),
+    });
+    Ok(ops)
+}
+
+fn name(e: &RootEntry) -> &str {
+    match e {
+        RootEntry::Dir(n) | RootEntry::Symlink(n, _) => n,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::Bind;
+
+    fn spec() -> Spec {
+        Spec {
+            rootfs: "/cache/rootfs/abc".into(),
+            newroot: "/cache/newroot".into(),
+            binds: vec![
+                Bind {
+                    src: "/home/u/proj/src".into(),
+                    dst: "/home/u/proj/src".into(),
+                    writable: false,
+                    file: false,
+                },
+                Bind {
+                    src: "/home/u/.cache/sp/zig".into(),
+                    dst: "/scratchpack/cache/zig".into(),
+                    writable: true,
+                    file: false,
+                },
+                Bind {
+                    src: "/usr/lib/zig".into(),
+                    dst: "/opt/zig".into(),
+                    writable: false,
+                    file: false,
+                },
+            ],
+            network: false,
+            hostname: "scratchpack".into(),
+            cwd: "/home/u/proj".into(),
+            argv: vec!["/opt/zig/zig".into()],
+            env: vec![],
+            parent_pid: 1,
+        }
+    }
+
+    #[test]
+    fn the_plan_shows_only_what_it_should() {
+        let entries = vec![
+            RootEntry::Dir("usr".into()),
+            RootEntry::Dir("home".into()),
+            RootEntry::Dir("bin".into()),
+            RootEntry::Dir("var".into()),
+        ];
+        let ops = plan(&spec(), &entries).unwrap();
+        let text: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+        let binds: Vec<(String, String, bool)> = ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Bind { src, dst, readonly } => Some((
+                    src.display().to_string(),
+                    dst.display().to_string(),
+                    *readonly,
+                )),
+                _ => None,
+            })
+            .collect();
+        let b = |s: &str, d: &str, ro| (s.to_string(), d.to_string(), ro);
+        assert_eq!(
+            binds,
+            [
+                b("/cache/rootfs/abc/bin", "/cache/newroot/bin", true),
+                b("/cache/rootfs/abc/usr", "/cache/newroot/usr", true),
+                b("/dev/null", "/cache/newroot/dev/null", false),
+                b("/dev/zero", "/cache/newroot/dev/zero", false),
+                b("/dev/random", "/cache/newroot/dev/random", false),
+                b("/dev/urandom", "/cache/newroot/dev/urandom", false),
+                b("/usr/lib/zig", "/cache/newroot/opt/zig", true),
+                b(
+                    "/home/u/.cache/sp/zig",
+                    "/cache/newroot/scratchpack/cache/zig",
+                    false
+                ),
+                b("/home/u/proj/src", "/cache/newroot/home/u/proj/src", true),
+            ]
+        );
+        assert_eq!(ops[0], Op::MakePrivate);
+        assert!(text.iter().any(|t| t.contains("Proc")));
+        let tail: Vec<&Op> = ops.iter().rev().take(3).collect();
+        assert_eq!(
+            tail[0],
+            &Op::Hostname {
+                name: "scratchpack".into()
+            }
+        );
+        assert_eq!(
+            tail[1],
+            &Op::Chdir {
+                path: "/home/u/proj".into()
+            }
+        );
+        assert!(matches!(tail[2], Op::PivotRoot { .. }));
+        assert!(
+            !text.iter().any(|t| t.contains("/var")),
+            "rootfs /var is not shown"
+        );
+    }
+
+    #[test]
+    fn binds_into_system_directories_are_refused() {
+        let mut s = spec();
+        s.binds[0].dst = "/usr/src/proj".into();
+        let err = plan(&s, &[]).unwrap_err();
+        assert_eq!(err.path, PathBuf::from("/usr/src/proj"));
+        assert!(check_bind_target(Path::new("relative")).is_err());
+        assert!(check_bind_target(Path::new("/tmp/x")).is_ok());
+    }
+
+    #[test]
+    fn network_gets_the_hosts_resolver() {
+        let mut s = spec();
+        s.network = true;
+        let ops = plan(&s, &[]).unwrap();
+        assert!(ops.contains(&Op::Bind {
+            src: "/etc/resolv.conf".into(),
+            dst: "/cache/newroot/etc/resolv.conf".into(),
+            readonly: true
+        }));
+    }
+}

@@ -1,0 +1,390 @@
+//! What the user asked to build: which language, which files, which directories the
+//! sandbox must show (read-only, at their own paths, so diagnostics name the user's own
+//! files), and the binary's default name. C: one or more `.c` files, or a directory
+//! (every `.c` file below it). Go: `.go` files of one directory, or a module directory
+//! (`go.mod`; `vendor/` honoured by go itself).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A source language scratchpack can build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    C,
+    Go,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::C => "c",
+            Language::Go => "go",
+        }
+    }
+
+    fn of_extension(path: &Path) -> Option<Language> {
+        match path.extension()?.to_str()? {
+            "c" => Some(Language::C),
+            "go" => Some(Language::Go),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Language::C => "C",
+            Language::Go => "Go",
+        })
+    }
+}
+
+/// Resolved inputs of a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub language: Language,
+    /// What the compiler is given, as the user wrote it (relative to `cwd`) where
+    /// possible: C files, Go files, or `.` for a Go module.
+    pub args: Vec<String>,
+    /// The directory the compiler runs in: the user's working directory, or for a Go
+    /// module its directory.
+    pub cwd: PathBuf,
+    /// Absolute directories to show read-only in the sandbox (none nested in another).
+    pub mounts: Vec<PathBuf>,
+    /// The common ancestor of the mounts, mapped to `.` in the binary.
+    pub root: PathBuf,
+    /// The binary's name unless `--name` says otherwise.
+    pub default_name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("source `{}` not found", .0.display())]
+    Missing(PathBuf),
+    #[error("cannot read source `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot tell the language of `{}`", .0.display())]
+    UnknownLanguage(PathBuf),
+    #[error("`{}` holds no {lang} sources", dir.display())]
+    Empty { dir: PathBuf, lang: String },
+    #[error("sources mix languages ({0} and {1})")]
+    Mixed(Language, Language),
+    #[error("Go files must be in one directory; `{}` and `{}` are not", .0.display(), .1.display())]
+    GoDirs(PathBuf, PathBuf),
+    #[error("a Go module directory must be the only source (got {0} sources)")]
+    GoModuleAlone(usize),
+}
+
+impl SourceError {
+    pub fn hint(&self) -> String {
+        match self {
+            SourceError::Missing(_) | SourceError::Read { .. } => "check the path".into(),
+            SourceError::UnknownLanguage(_) => {
+                "name C files `.c` and Go files `.go`, or pass --lang c|go".into()
+            }
+            SourceError::Empty { .. } => {
+                "pass the source files, or a directory holding them".into()
+            }
+            SourceError::Mixed(..) => "build one language at a time".into(),
+            SourceError::GoDirs(..) | SourceError::GoModuleAlone(_) => {
+                "pass a Go module directory (with go.mod), or .go files of one package".into()
+            }
+        }
+    }
+}
+
+/// Resolves `inputs` (as typed, relative to `cwd`) into sources; `forced` is `--lang`.
+/// `include_dirs` are `-I` directories, also shown to the compiler.
+pub fn resolve(
+    inputs: &[PathBuf],
+    forced: Option<Language>,
+    include_dirs: &[PathBuf],
+    cwd: &Path,
+) -> Result<Sources, SourceError> {
+    let absolute = |p: &Path| normalize(&cwd.join(p));
+    let mut files: Vec<(PathBuf, PathBuf)> = Vec::new(); // (as typed, absolute)
+    let mut module: Option<PathBuf> = None;
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for input in inputs {
+        let abs = absolute(input);
+        let meta = std::fs::metadata(&abs).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => SourceError::Missing(input.clone()),
+            _ => SourceError::Read {
+                path: input.clone(),
+                source: e,
+            },
+        })?;
+        if meta.is_dir() {
+            if abs.join("go.mod").is_file() && forced != Some(Language::C) {
+                if inputs.len() > 1 {
+                    return Err(SourceError::GoModuleAlone(inputs.len()));
+                }
+                module = Some(abs);
+            } else {
+                dirs.push(abs.clone());
+                let lang = forced.unwrap_or(Language::C);
+                let mut found = Vec::new();
+                collect(&abs, lang, &mut found).map_err(|source| SourceError::Read {
+                    path: input.clone(),
+                    source,
+                })?;
+                if found.is_empty() {
+                    return Err(SourceError::Empty {
+                        dir: input.clone(),
+                        lang: lang.to_string(),
+                    });
+                }
+                for f in found {
+                    let typed = input.join(f.strip_prefix(&abs).unwrap_or(&f));
+                    files.push((typed, f));
+                }
+            }
+        } else {
+            files.push((input.clone(), abs));
+        }
+    }
+
+    if let Some(dir) = module {
+        let default_name = file_name(&dir);
+        return Ok(Sources {
+            language: Language::Go,
+            args: vec![".".into()],
+            cwd: dir.clone(),
+            mounts: vec![dir.clone()],
+            root: dir,
+            default_name,
+        });
+    }
+
+    let mut language = forced;
+    for (typed, _) in &files {
+        if forced.is_some() {
+            break;
+        }
+        let Some(lang) = Language::of_extension(typed) else {
+            // Headers named on the command line are shown, not compiled.
+            if typed.extension().is_some_and(|e| e == "h") {
+                continue;
+            }
+            return Err(SourceError::UnknownLanguage(typed.clone()));
+        };
+        match language {
+            None => language = Some(lang),
+            Some(l) if l != lang => return Err(SourceError::Mixed(l, lang)),
+            _ => {}
+        }
+    }
+    let language = language.ok_or_else(|| SourceError::UnknownLanguage(inputs[0].clone()))?;
+    let compiled: Vec<&(PathBuf, PathBuf)> = files
+        .iter()
+        .filter(|(t, _)| forced.is_some() || Language::of_extension(t).is_some())
+        .collect();
+    if language == Language::Go {
+        let dir = |p: &Path| p.parent().map(Path::to_path_buf).unwrap_or_default();
+        let first = dir(&compiled[0].1);
+        if let Some((_, other)) = compiled.iter().find(|(_, abs)| dir(abs) != first) {
+            return Err(SourceError::GoDirs(compiled[0].0.clone(), other.clone()));
+        }
+    }
+
+    let mut wanted: BTreeSet<PathBuf> = dirs.into_iter().collect();
+    wanted.extend(
+        files
+            .iter()
+            .filter_map(|(_, abs)| abs.parent().map(Path::to_path_buf)),
+    );
+    wanted.extend(include_dirs.iter().map(|d| absolute(d)));
+    let mounts = outermost(wanted);
+    let root = common_ancestor(&mounts);
+    let default_name = match inputs {
+        [single] if absolute(single).is_dir() => file_name(&absolute(single)),
+        _ => compiled[0]
+            .0
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    Ok(Sources {
+        language,
+        args: compiled
+            .iter()
+            .map(|(t, _)| t.to_string_lossy().into_owned())
+            .collect(),
+        cwd: cwd.to_path_buf(),
+        mounts,
+        root,
+        default_name,
+    })
+}
+
+/// Every file of `lang` below `dir`, sorted, skipping hidden directories.
+fn collect(dir: &Path, lang: Language, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if entry.file_type()?.is_dir() {
+            if !hidden {
+                collect(&path, lang, out)?;
+            }
+        } else if Language::of_extension(&path) == Some(lang) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "app".into())
+}
+
+/// `..` and `.` resolved lexically (the sandbox shows paths as the user named them).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Keeps only directories not inside another one of the set.
+fn outermost(dirs: BTreeSet<PathBuf>) -> Vec<PathBuf> {
+    let mut kept: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        if !kept.iter().any(|k| dir.starts_with(k)) {
+            kept.push(dir);
+        }
+    }
+    kept
+}
+
+fn common_ancestor(dirs: &[PathBuf]) -> PathBuf {
+    let mut iter = dirs.iter();
+    let Some(first) = iter.next() else {
+        return PathBuf::from("/");
+    };
+    let mut common = first.clone();
+    for d in iter {
+        while !d.starts_with(&common) {
+            common.pop();
+        }
+    }
+    common
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("proj/src/.hidden")).unwrap();
+        std::fs::write(p.join("proj/src/main.c"), "").unwrap();
+        std::fs::write(p.join("proj/src/util.c"), "").unwrap();
+        std::fs::write(p.join("proj/src/util.h"), "").unwrap();
+        std::fs::write(p.join("proj/src/.hidden/x.c"), "").unwrap();
+        std::fs::create_dir_all(p.join("gomod/internal")).unwrap();
+        std::fs::write(p.join("gomod/go.mod"), "module x\n").unwrap();
+        std::fs::write(p.join("hello.go"), "").unwrap();
+        std::fs::write(p.join("notes.txt"), "").unwrap();
+        dir
+    }
+
+    #[test]
+    fn c_directory_and_files() {
+        let t = tree();
+        let s = resolve(&[PathBuf::from("proj")], None, &[], t.path()).unwrap();
+        assert_eq!(s.language, Language::C);
+        assert_eq!(s.args, ["proj/src/main.c", "proj/src/util.c"]);
+        assert_eq!(s.mounts, [t.path().join("proj")]);
+        assert_eq!(s.default_name, "proj");
+        assert_eq!(s.cwd, t.path());
+
+        let s = resolve(
+            &[
+                PathBuf::from("proj/src/main.c"),
+                PathBuf::from("proj/src/util.h"),
+            ],
+            None,
+            &[PathBuf::from("proj/src/../src")],
+            t.path(),
+        )
+        .unwrap();
+        assert_eq!(s.args, ["proj/src/main.c"]);
+        assert_eq!(s.mounts, [t.path().join("proj/src")]);
+        assert_eq!(s.default_name, "main");
+        assert_eq!(s.root, t.path().join("proj/src"));
+    }
+
+    #[test]
+    fn go_module_and_files() {
+        let t = tree();
+        let s = resolve(&[PathBuf::from("gomod")], None, &[], t.path()).unwrap();
+        assert_eq!(
+            (s.language, s.args.clone(), s.cwd.clone()),
+            (Language::Go, vec![".".to_string()], t.path().join("gomod"))
+        );
+        assert_eq!(s.default_name, "gomod");
+        let s = resolve(&[PathBuf::from("hello.go")], None, &[], t.path()).unwrap();
+        assert_eq!(
+            (s.language, s.default_name.as_str()),
+            (Language::Go, "hello")
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let t = tree();
+        let r = |inputs: &[&str]| {
+            resolve(
+                &inputs.iter().map(PathBuf::from).collect::<Vec<_>>(),
+                None,
+                &[],
+                t.path(),
+            )
+        };
+        assert!(matches!(r(&["missing.c"]), Err(SourceError::Missing(_))));
+        assert!(matches!(
+            r(&["notes.txt"]),
+            Err(SourceError::UnknownLanguage(_))
+        ));
+        assert!(matches!(
+            r(&["hello.go", "proj/src/main.c"]),
+            Err(SourceError::Mixed(..))
+        ));
+        assert!(matches!(
+            r(&["gomod", "hello.go"]),
+            Err(SourceError::GoModuleAlone(2))
+        ));
+        std::fs::create_dir(t.path().join("empty")).unwrap();
+        assert!(matches!(r(&["empty"]), Err(SourceError::Empty { .. })));
+        assert!(
+            resolve(
+                &[PathBuf::from("notes.txt")],
+                Some(Language::C),
+                &[],
+                t.path()
+            )
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,412 @@
+//! Toolchains as data: `toolchains/*.toml` (embedded in the binary) or a file given with
+//! `--toolchain FILE.toml`, loaded strictly (unknown keys, missing fields, unknown
+//! placeholders and malformed checksums are errors naming the file and the key), and
+//! the host tool each one mounts, found by [`find`]. Expanding a toolchain's templates
+//! into a command line is [`template`]'s job.
+
+pub mod find;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::source::Language;
+
+/// The toolchain files built into scratchpack, in `auto` order.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "toolchains/zig.toml",
+        include_str!("../../toolchains/zig.toml"),
+    ),
+    (
+        "toolchains/go.toml",
+        include_str!("../../toolchains/go.toml"),
+    ),
+];
+
+/// The root filesystems toolchains can name.
+const ROOTFS: &[(&str, &str)] = &[(
+    "toolchains/rootfs/alpine-3.20.toml",
+    include_str!("../../toolchains/rootfs/alpine-3.20.toml"),
+)];
+
+/// A toolchain file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolchainFile {
+    name: String,
+    description: String,
+    /// A built-in rootfs name (`alpine-3.20`), or a rootfs file relative to this file.
+    rootfs: String,
+    #[serde(default)]
+    caches: Vec<String>,
+    host: Host,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    pass_env: Vec<String>,
+    compile: BTreeMap<Language, Compile>,
+}
+
+/// A loaded, validated toolchain.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    pub name: String,
+    pub description: String,
+    pub rootfs: RootfsSpec,
+    /// Writable cache directories, mounted at `/scratchpack/cache/NAME`.
+    pub caches: Vec<String>,
+    pub host: Host,
+    /// The environment of the compiler: nothing else of the host's gets through.
+    pub env: BTreeMap<String, String>,
+    /// Host variables passed through unchanged when set.
+    pub pass_env: Vec<String>,
+    pub compile: BTreeMap<Language, Compile>,
+    /// Where the file came from, for messages.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    pub finder: Finder,
+    /// Absolute path of the toolchain's folder in the sandbox.
+    pub mount: String,
+}
+
+/// How the host tool is found (code in [`find`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finder {
+    /// `zig` on PATH, else the `ziglang` Python package.
+    Zig,
+    /// `$GOROOT`, else `go env GOROOT` of the `go` on PATH.
+    Go,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compile {
+    /// The command line; `{placeholders}` are listed in `template`.
+    pub command: Vec<String>,
+    /// Default flags (`{flags}`), before the user's `--cflags`.
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// Flags that strip the binary (`{strip}`), dropped by `--no-strip`.
+    #[serde(default)]
+    pub strip: Vec<String>,
+    /// Alpine packages to install into the rootfs first (the `alpine` toolchain, to come).
+    #[serde(default)]
+    pub packages: Vec<String>,
+}
+
+/// A root filesystem pinned by version, architecture and checksum.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RootfsSpec {
+    pub name: String,
+    pub version: String,
+    pub default_mirror: String,
+    /// Relative to the mirror; `{arch}` is the Alpine architecture.
+    pub path: String,
+    /// Alpine architecture to the sha256 of its tarball.
+    pub sha256: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolchainError {
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: key `{key}`: {reason}")]
+    Invalid {
+        file: String,
+        key: String,
+        reason: String,
+    },
+    #[error("cannot read toolchain file `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unknown toolchain `{name}` (known: {known})")]
+    Unknown { name: String, known: String },
+    #[error("toolchain `{toolchain}` cannot build {language}")]
+    Language {
+        toolchain: String,
+        language: Language,
+    },
+}
+
+impl ToolchainError {
+    pub fn hint(&self) -> String {
+        match self {
+            ToolchainError::Unknown { .. } => {
+                "`scratchpack toolchains` lists them; or pass a file: --toolchain ./my.toml".into()
+            }
+            ToolchainError::Language { .. } => {
+                "pick another with --toolchain, or leave it to `auto`".into()
+            }
+            _ => "see toolchains/README.md for the format".into(),
+        }
+    }
+}
+
+fn invalid(file: &str, key: &str, reason: impl Into<String>) -> ToolchainError {
+    ToolchainError::Invalid {
+        file: file.to_string(),
+        key: key.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Every built-in toolchain, in `auto` order.
+pub fn builtin() -> Result<Vec<Toolchain>, ToolchainError> {
+    BUILTIN
+        .iter()
+        .map(|(file, text)| parse(file, text, None))
+        .collect()
+}
+
+/// A toolchain by built-in name, or from a `.toml` file.
+pub fn by_name_or_file(choice: &str) -> Result<Toolchain, ToolchainError> {
+    if choice.ends_with(".toml") || choice.contains('/') {
+        let path = Path::new(choice);
+        let text = std::fs::read_to_string(path).map_err(|source| ToolchainError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        return parse(choice, &text, path.parent());
+    }
+    let all = builtin()?;
+    let known = all
+        .iter()
+        .map(|t| t.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    all.into_iter()
+        .find(|t| t.name == choice)
+        .ok_or_else(|| ToolchainError::Unknown {
+            name: choice.to_string(),
+            known: format!("{known}, auto"),
+        })
+}
+
+/// Parses and validates a toolchain file. `dir` resolves a rootfs given as a file.
+pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Toolchain, ToolchainError> {
+    let raw: ToolchainFile = toml::from_str(text).map_err(|e| ToolchainError::Parse {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    validate(file, &raw)?;
+    Ok(Toolchain {
+        rootfs: resolve_rootfs(file, &raw.rootfs, dir)?,
+        name: raw.name,
+        description: raw.description,
+        caches: raw.caches,
+        host: raw.host,
+        env: raw.env,
+        pass_env: raw.pass_env,
+        compile: raw.compile,
+        source: file.to_string(),
+    })
+}
+
+fn resolve_rootfs(
+    file: &str,
+    rootfs: &str,
+    dir: Option<&Path>,
+) -> Result<RootfsSpec, ToolchainError> {
+    if rootfs.ends_with(".toml") {
+        let path = dir.unwrap_or(Path::new(".")).join(rootfs);
+        let text = std::fs::read_to_string(&path).map_err(|source| ToolchainError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        return parse_rootfs(&path.display().to_string(), &text);
+    }
+    for (rfile, text) in ROOTFS {
+        let spec = parse_rootfs(rfile, text)?;
+        if spec.name == rootfs {
+            return Ok(spec);
+        }
+    }
+    Err(invalid(
+        file,
+        "rootfs",
+        format!("no root filesystem called `{rootfs}`"),
+    ))
+}
+
+/// Parses and validates a rootfs file.
+pub fn parse_rootfs(file: &str, text: &str) -> Result<RootfsSpec, ToolchainError> {
+    let spec: RootfsSpec = toml::from_str(text).map_err(|e| ToolchainError::Parse {
+        file: file.to_string(),
+        message: e.to_string(),
+    })?;
+    if spec.sha256.is_empty() {
+        return Err(invalid(file, "sha256", "no architecture is pinned"));
+    }
+    for (arch, digest) in &spec.sha256 {
+        if digest.len() != 64
+            || !digest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(invalid(
+                file,
+                &format!("sha256.{arch}"),
+                "not a sha256 (64 lowercase hex digits)",
+            ));
+        }
+    }
+    if !spec.path.contains("{arch}") {
+        return Err(invalid(file, "path", "must contain {arch}"));
+    }
+    Ok(spec)
+}
+
+fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
+    if !t.host.mount.starts_with('/') || t.host.mount == "/" {
+        return Err(invalid(
+            file,
+            "host.mount",
+            "must be an absolute path below /",
+        ));
+    }
+    for cache in &t.caches {
+        if cache.is_empty()
+            || !cache
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(
+                file,
+                "caches",
+                format!("`{cache}` is not a simple name"),
+            ));
+        }
+    }
+    if t.compile.is_empty() {
+        return Err(invalid(file, "compile", "no language is configured"));
+    }
+    let known = |name: &str| template::is_known(name, &t.caches);
+    for (key, value) in &t.env {
+        if key.is_empty() || key.contains('=') {
+            return Err(invalid(file, &format!("env.{key}"), "not a variable name"));
+        }
+        template::check(value, known).map_err(|r| invalid(file, &format!("env.{key}"), r))?;
+    }
+    for (lang, c) in &t.compile {
+        let key = |k: &str| format!("compile.{}.{k}", lang.as_str());
+        if c.command.is_empty() {
+            return Err(invalid(file, &key("command"), "is empty"));
+        }
+        for (k, list) in [
+            ("command", &c.command),
+            ("flags", &c.flags),
+            ("strip", &c.strip),
+        ] {
+            for arg in list.iter() {
+                template::check(arg, known).map_err(|r| invalid(file, &key(k), r))?;
+            }
+        }
+        if !c.command.iter().any(|a| a.contains("{output}")) {
+            return Err(invalid(file, &key("command"), "must contain {output}"));
+        }
+    }
+    Ok(())
+}
+
+impl Toolchain {
+    pub fn languages(&self) -> Vec<Language> {
+        self.compile.keys().copied().collect()
+    }
+
+    pub fn compile_for(&self, language: Language) -> Result<&Compile, ToolchainError> {
+        self.compile
+            .get(&language)
+            .ok_or_else(|| ToolchainError::Language {
+                toolchain: self.name.clone(),
+                language,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_files_load() {
+        let all = builtin().unwrap();
+        let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["zig", "go"]);
+        assert_eq!(all[0].rootfs.version, "3.20.3");
+        assert!(
+            all[0].rootfs.sha256.contains_key("x86_64")
+                && all[0].rootfs.sha256.contains_key("aarch64")
+        );
+        assert_eq!(all[1].languages(), [Language::Go]);
+    }
+
+    fn zig_with(edit: impl Fn(String) -> String) -> Result<Toolchain, ToolchainError> {
+        parse("test.toml", &edit(BUILTIN[0].1.to_string()), None)
+    }
+
+    #[test]
+    fn errors_name_file_and_key() {
+        let err = zig_with(|s| s.replace("[host]", "colour = \"red\"\n[host]"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("test.toml") && err.contains("colour"), "{err}");
+        let err = zig_with(|s| s.replace("finder = \"zig\"\n", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("finder"), "{err}");
+        let err = zig_with(|s| s.replace("\"-o\", \"{output}\"", "\"-o\", \"{outptu}\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("compile.c.command") && err.contains("outptu"),
+            "{err}"
+        );
+        let err = zig_with(|s| s.replace("{cache.zig}", "{cache.nope}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("env.ZIG_GLOBAL_CACHE_DIR"), "{err}");
+        let err = zig_with(|s| s.replace("rootfs = \"alpine-3.20\"", "rootfs = \"debian\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("key `rootfs`"), "{err}");
+        let err = zig_with(|s| s.replace("finder = \"zig\"", "finder = \"cargo\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cargo"), "{err}");
+    }
+
+    #[test]
+    fn rootfs_checksums_are_checked() {
+        let good = ROOTFS[0].1;
+        assert!(parse_rootfs("r.toml", good).is_ok());
+        let bad = good.replace("d4e6fd67", "D4E6FD67");
+        let err = parse_rootfs("r.toml", &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("r.toml") && err.contains("sha256.x86_64"),
+            "{err}"
+        );
+        let short = good.replace(
+            "d4e6fd67dcf75e40c451560ac7265166c2b72a0f38ddc9aae756a7de3d1efa0c",
+            "d4e6",
+        );
+        assert!(parse_rootfs("r.toml", &short).is_err());
+    }
+
+    #[test]
+    fn unknown_names() {
+        let err = by_name_or_file("clang").unwrap_err().to_string();
+        assert!(err.contains("zig, go, auto"), "{err}");
+    }
+}
