@@ -201,7 +201,11 @@ pub fn with_default_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
     match first {
         Some((i, a)) => {
             let text = a.to_string_lossy();
-            if text.starts_with('-') || SUBCOMMANDS.contains(&text.as_ref()) {
+            // A source looks like a path; anything else is left to clap (a typo of a
+            // subcommand gets clap's message, not "source not found").
+            let looks_like_source =
+                text.contains('.') || text.contains('/') || std::path::Path::new(a).exists();
+            if text.starts_with('-') || SUBCOMMANDS.contains(&text.as_ref()) || !looks_like_source {
                 return args;
             }
             let mut out = args;
@@ -314,5 +318,10 @@ mod tests {
         assert_eq!(args(&["sp", "inspect", "x"]), ["sp", "inspect", "x"]);
         assert_eq!(args(&["sp", "--help"]), ["sp", "--help"]);
         assert_eq!(args(&["sp"]), ["sp"]);
+        assert_eq!(args(&["sp", "inpsect"]), ["sp", "inpsect"]);
+        assert_eq!(
+            args(&["sp", "src/", "-o", "x"]),
+            ["sp", "build", "src/", "-o", "x"]
+        );
     }
 }
