@@ -66,6 +66,8 @@ pub struct Sources {
 pub enum SourceError {
     #[error("source `{}` not found", .0.display())]
     Missing(PathBuf),
+    #[error("include directory `{}` not found", .0.display())]
+    IncludeMissing(PathBuf),
     #[error("cannot read source `{}`", path.display())]
     Read {
         path: PathBuf,
@@ -87,7 +89,9 @@ pub enum SourceError {
 impl SourceError {
     pub fn hint(&self) -> String {
         match self {
-            SourceError::Missing(_) | SourceError::Read { .. } => "check the path".into(),
+            SourceError::Missing(_) | SourceError::IncludeMissing(_) | SourceError::Read { .. } => {
+                "check the path".into()
+            }
             SourceError::UnknownLanguage(_) => {
                 "name C files `.c` and Go files `.go`, or pass --lang c|go".into()
             }
@@ -196,6 +200,11 @@ pub fn resolve(
         }
     }
 
+    for dir in include_dirs {
+        if !absolute(dir).is_dir() {
+            return Err(SourceError::IncludeMissing(dir.clone()));
+        }
+    }
     let mut wanted: BTreeSet<PathBuf> = dirs.into_iter().collect();
     wanted.extend(
         files

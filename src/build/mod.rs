@@ -220,13 +220,12 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             arch,
             &extra_env,
         );
-        announce(
-            ui,
-            &toolchain,
-            &tool,
-            &caches,
-            "on the host, without sandbox",
-        );
+        ui.note(&format!(
+            "--no-sandbox: compiling with {} on the host, without sandbox: the compiler sees \
+             this machine's files and network, and the Alpine rootfs is not used",
+            tool.version
+        ));
+        announce(ui, &toolchain, &tool, &caches, "on the host");
         let mut run = Cmd::new(&cmd.argv[0])
             .args(&cmd.argv[1..])
             .env_clear()

@@ -10,6 +10,7 @@
 
 pub mod binaries;
 pub mod clients;
+pub mod http;
 pub mod oci;
 
 use std::path::{Path, PathBuf};
@@ -128,6 +129,11 @@ macro_rules! require {
 /// Runs `scratchpack ARGS` as the unprivileged user `nobody`, from a copy of the binary
 /// in `shared` (a directory `nobody` can enter); `None` unless running as root.
 pub fn scratchpack_as_nobody(shared: &Path, args: &[&str]) -> Option<Run> {
+    scratchpack_as_nobody_with(shared, &[], args)
+}
+
+/// The same, behind a command prefix such as `env VAR=value`.
+pub fn scratchpack_as_nobody_with(shared: &Path, prefix: &[&str], args: &[&str]) -> Option<Run> {
     if !nix::unistd::Uid::effective().is_root() {
         eprintln!("SKIPPED: needs root to run as another user");
         return None;
@@ -140,10 +146,12 @@ pub fn scratchpack_as_nobody(shared: &Path, args: &[&str]) -> Option<Run> {
     if !exe.exists() {
         std::fs::copy(env!("CARGO_BIN_EXE_scratchpack"), &exe).expect("copy scratchpack");
     }
-    Some(run(Command::new(runuser)
-        .args(["-u", "nobody", "--"])
+    let mut cmd = Command::new(runuser);
+    cmd.args(["-u", "nobody", "--"])
+        .args(prefix)
         .arg(&exe)
-        .args(args)))
+        .args(args);
+    Some(run(&mut cmd))
 }
 
 /// Panics, showing `text`, unless it contains every one of `needles`.
@@ -151,6 +159,36 @@ pub fn assert_has(text: &str, needles: &[&str]) {
     for needle in needles {
         assert!(text.contains(needle), "`{needle}` not found in:\n{text}");
     }
+}
+
+/// The Alpine mirror in `../shared`, as a `file://` URL.
+pub fn shared_mirror() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/alpine");
+    let dir = dir
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("{}: {e} (is ../shared beside the project?)", dir.display()));
+    format!("file://{}", dir.display())
+}
+
+/// The cache the build tests share: kept between runs under target/, so that zig's
+/// one-minute libc build is paid once per checkout.
+pub fn shared_cache() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scratchpack-cache");
+    std::fs::create_dir_all(&dir).expect("test cache");
+    dir
+}
+
+/// `scratchpack` set up for builds: the shared cache and the local mirror.
+pub fn build_cmd() -> Command {
+    let mut cmd = scratchpack_cmd();
+    cmd.env("SCRATCHPACK_CACHE_DIR", shared_cache())
+        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror());
+    cmd
+}
+
+/// `scratchpack ARGS` as a build (see [`build_cmd`]).
+pub fn build(args: &[&str]) -> Run {
+    run(build_cmd().args(args))
 }
 
 /// SHA-256 of a file, hex.

