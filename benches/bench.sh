@@ -5,9 +5,11 @@
 #   benches/bench.sh            both benchmarks
 #   benches/bench.sh package    package a 64 MiB static binary vs tar|gzip, tar|pigz, umoci
 #   benches/bench.sh inspect    inspect /usr/lib vs scanelf -R
+#   benches/bench.sh build      cold and warm builds of C (zig) and Go, in the sandbox,
+#                               without it (--no-sandbox), and the bare compiler
 #
-# Needs: hyperfine, gzip, pigz, umoci, scanelf (pax-utils), musl-gcc, objcopy
-# (.ci/run installs them all).
+# Needs: hyperfine, gzip, pigz, umoci, scanelf (pax-utils), musl-gcc, objcopy, zig, go
+# (.ci/run installs them all) and ../shared/alpine (the rootfs mirror).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -69,10 +71,38 @@ bench_inspect() {
     echo
 }
 
+bench_build() {
+    echo "== build: hello world in C (zig) and Go, in the sandbox"
+    local mirror="file://$(cd ../shared/alpine && pwd)"
+    export SCRATCHPACK_ALPINE_MIRROR="$mirror"
+    cp fixtures/hello.c "$WORK/hello.c"
+    cp fixtures/go/hello.go "$WORK/hello.go"
+    cd "$WORK"
+    # Cold: an empty cache (rootfs extraction, zig's libc build, Go's standard library).
+    hyperfine --runs 1 --export-markdown "$WORK/build-cold.md" \
+        -p "rm -rf $WORK/cold" -p "rm -rf $WORK/cold" \
+        -n 'cold C (zig)' "SCRATCHPACK_CACHE_DIR=$WORK/cold $SP hello.c -o c.tar -q" \
+        -n 'cold Go' "SCRATCHPACK_CACHE_DIR=$WORK/cold $SP hello.go -o go.tar -q"
+    # Warm: the same cache every run. The sandbox's cost is sandboxed minus --no-sandbox.
+    export SCRATCHPACK_CACHE_DIR="$WORK/warm"
+    local zigcache="$WORK/warm/tools/zig/zig"
+    hyperfine --warmup 2 --runs 10 --export-markdown "$WORK/build-warm-c.md" \
+        -n 'scratchpack hello.c (sandbox)' "$SP hello.c -o c.tar -q" \
+        -n 'scratchpack hello.c --no-sandbox' "$SP hello.c -o c.tar -q --no-sandbox" \
+        -n 'zig cc on the host' "ZIG_GLOBAL_CACHE_DIR=$zigcache zig cc -target x86_64-linux-musl -Os -s -o hello hello.c"
+    hyperfine --warmup 2 --runs 10 --export-markdown "$WORK/build-warm-go.md" \
+        -n 'scratchpack hello.go (sandbox)' "$SP hello.go -o go.tar -q" \
+        -n 'scratchpack hello.go --no-sandbox' "$SP hello.go -o go.tar -q --no-sandbox" \
+        -n 'go build on the host' "CGO_ENABLED=0 GOCACHE=$WORK/warm/tools/go/go-build go build -trimpath -ldflags='-s -w -buildid=' -o hello hello.go"
+    cd - >/dev/null
+    echo
+}
+
 case "$what" in
     package) bench_package ;;
     inspect) bench_inspect ;;
-    all) bench_package; bench_inspect ;;
-    *) echo "usage: $0 [package|inspect]" >&2; exit 2 ;;
+    build) bench_build ;;
+    all) bench_package; bench_inspect; bench_build ;;
+    *) echo "usage: $0 [package|inspect|build]" >&2; exit 2 ;;
 esac
 for md in "$WORK"/*.md; do cat "$md"; echo; done

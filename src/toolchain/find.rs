@@ -72,26 +72,25 @@ fn ask(program: &Path, args: &[&str]) -> Result<String, String> {
 
 fn find_zig(env: &HostEnv) -> Result<HostTool, FindError> {
     let mut tried = Vec::new();
-    let mut candidates = Vec::new();
     match on_path("zig", env) {
-        Some(zig) => candidates.push(zig),
-        None => tried.push("`zig` is not on PATH".to_string()),
-    }
-    match on_path("python3", env) {
-        Some(python) => {
-            let script = "import os, ziglang; print(os.path.dirname(ziglang.__file__))";
-            match ask(&python, &["-c", script]) {
-                Ok(dir) => candidates.push(PathBuf::from(dir).join("zig")),
-                Err(_) => tried.push("the `ziglang` Python package is not installed".to_string()),
-            }
-        }
-        None => tried.push("no python3 to look for the `ziglang` package".to_string()),
-    }
-    for candidate in candidates {
-        match zig_at(&candidate) {
+        Some(zig) => match zig_at(&zig) {
             Ok(tool) => return Ok(tool),
             Err(why) => tried.push(why),
-        }
+        },
+        None => tried.push("`zig` is not on PATH".to_string()),
+    }
+    // Only then ask Python, which costs a Python start-up.
+    let Some(python) = on_path("python3", env) else {
+        tried.push("no python3 to look for the `ziglang` package".to_string());
+        return Err(FindError { what: "zig", tried });
+    };
+    let script = "import os, ziglang; print(os.path.dirname(ziglang.__file__))";
+    match ask(&python, &["-c", script]) {
+        Ok(dir) => match zig_at(&PathBuf::from(dir).join("zig")) {
+            Ok(tool) => return Ok(tool),
+            Err(why) => tried.push(why),
+        },
+        Err(_) => tried.push("the `ziglang` Python package is not installed".to_string()),
     }
     Err(FindError { what: "zig", tried })
 }
