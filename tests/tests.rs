@@ -10,3 +10,4 @@ mod cli;
 mod clients;
 mod inspect;
 mod package;
+mod sandbox;
