@@ -1,16 +1,18 @@
-//! Outputs that appear whole or not at all. A file is written to a temporary beside its
-//! destination and renamed over it; a directory is built beside its destination and
-//! swapped in with `renameat2(RENAME_EXCHANGE)`. Until the commit the destination keeps
-//! its old content; on error the temporary is removed on drop, on interrupt by
-//! [`crate::interrupt::cleanup`].
+//! Outputs that appear whole or not at all, and temporaries that never outlive the
+//! process. A file is written to a temporary beside its destination and renamed over it;
+//! a directory is built beside its destination and swapped in with
+//! `renameat2(RENAME_EXCHANGE)`. Until the commit the destination keeps its old content.
+//!
+//! Every temporary is named here and registered with [`crate::interrupt`] *before* it is
+//! created, so a Ctrl-C at any instant finds it; it is removed on drop otherwise.
 
-use std::fs::{File, Permissions};
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
-use tempfile::{NamedTempFile, TempDir};
 
 use crate::interrupt::{self, Registration};
 
@@ -42,6 +44,87 @@ fn parent_of(dest: &Path) -> &Path {
     }
 }
 
+/// A name no other process or call uses: `<prefix><pid>-<counter>-<random><suffix>`.
+fn unique_name(prefix: &str, suffix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let random: u32 = rand_u32();
+    format!("{prefix}{}-{n}-{random:08x}{suffix}", std::process::id())
+}
+
+fn rand_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    // The name only has to be unlikely to collide; create_new catches the rest.
+    let _ = File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes));
+    u32::from_le_bytes(bytes)
+}
+
+/// A temporary path, registered for interrupt cleanup, removed on drop unless kept.
+pub struct TempPath {
+    path: PathBuf,
+    keep: bool,
+    _registration: Registration,
+}
+
+impl TempPath {
+    /// Registers a fresh name in `dir` (nothing is created yet).
+    fn new(dir: &Path, prefix: &str, suffix: &str) -> TempPath {
+        let path = dir.join(unique_name(prefix, suffix));
+        let registration = interrupt::register(path.clone());
+        TempPath {
+            path,
+            keep: false,
+            _registration: registration,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.is_dir() => {
+                let _ = std::fs::remove_dir_all(&self.path);
+            }
+            Ok(_) => {
+                let _ = std::fs::remove_file(&self.path);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn create_file(dir: &Path, prefix: &str, suffix: &str) -> Result<(File, TempPath), OutputIoError> {
+    let temp = TempPath::new(dir, prefix, suffix);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(temp.path())
+        .map_err(err(dir))?;
+    Ok((file, temp))
+}
+
+/// A temporary file in `dir` for intermediate data (a layer blob). Kept beside the
+/// output so that large blobs never fill a small `/tmp`.
+pub fn scratch_file(dir: &Path) -> Result<(File, TempPath), OutputIoError> {
+    create_file(dir, ".scratchpack-", ".tmp")
+}
+
+/// A temporary directory in `dir` (a build's output directory).
+pub fn scratch_dir(dir: &Path, prefix: &str) -> Result<TempPath, OutputIoError> {
+    let temp = TempPath::new(dir, prefix, "");
+    std::fs::create_dir(temp.path()).map_err(err(dir))?;
+    Ok(temp)
+}
+
 fn temp_prefix(dest: &Path) -> String {
     let name = dest
         .file_name()
@@ -50,36 +133,11 @@ fn temp_prefix(dest: &Path) -> String {
     format!(".{name}.scratchpack-")
 }
 
-/// A temporary file in `dir` for intermediate data (a layer blob), removed on drop and on
-/// interrupt. Kept beside the output so that large blobs never fill a small `/tmp`.
-pub fn scratch_file(dir: &Path) -> Result<(File, TempGuard), OutputIoError> {
-    let tmp = tempfile::Builder::new()
-        .prefix(".scratchpack-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(err(dir))?;
-    let registration = interrupt::register(tmp.path().to_path_buf());
-    let (file, path) = tmp.into_parts();
-    Ok((
-        file,
-        TempGuard {
-            _path: path,
-            _registration: registration,
-        },
-    ))
-}
-
-/// Keeps a scratch file alive; removing it on drop.
-pub struct TempGuard {
-    _path: tempfile::TempPath,
-    _registration: Registration,
-}
-
 /// A file written beside `dest` and renamed over it on [`AtomicFile::commit`].
 pub struct AtomicFile {
-    tmp: NamedTempFile,
+    file: File,
+    temp: TempPath,
     dest: PathBuf,
-    _registration: Registration,
 }
 
 impl AtomicFile {
@@ -90,77 +148,64 @@ impl AtomicFile {
                 source: io::Error::new(io::ErrorKind::IsADirectory, "is a directory"),
             });
         }
-        let dir = parent_of(dest);
-        let tmp = tempfile::Builder::new()
-            .prefix(&temp_prefix(dest))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(err(dir))?;
-        let registration = interrupt::register(tmp.path().to_path_buf());
+        let (file, temp) = create_file(parent_of(dest), &temp_prefix(dest), ".tmp")?;
         Ok(AtomicFile {
-            tmp,
+            file,
+            temp,
             dest: dest.to_path_buf(),
-            _registration: registration,
         })
     }
 
     pub fn file(&mut self) -> &mut File {
-        self.tmp.as_file_mut()
+        &mut self.file
     }
 
     /// Flushes, syncs and renames the temporary over the destination.
     pub fn commit(mut self) -> Result<(), OutputIoError> {
         let dest = self.dest.clone();
-        let file = self.tmp.as_file_mut();
-        file.flush().map_err(err(&dest))?;
-        file.set_permissions(Permissions::from_mode(FILE_MODE))
+        self.file.flush().map_err(err(&dest))?;
+        self.file
+            .set_permissions(Permissions::from_mode(FILE_MODE))
             .map_err(err(&dest))?;
-        file.sync_all().map_err(err(&dest))?;
-        self.tmp.persist(&dest).map_err(|e| OutputIoError {
-            path: dest,
-            source: e.error,
-        })?;
+        self.file.sync_all().map_err(err(&dest))?;
+        std::fs::rename(self.temp.path(), &dest).map_err(err(&dest))?;
+        self.temp.keep = true;
         Ok(())
     }
 }
 
 /// A directory built beside `dest` and swapped in on [`AtomicDir::commit`].
 pub struct AtomicDir {
-    tmp: TempDir,
+    temp: TempPath,
     dest: PathBuf,
-    _registration: Registration,
 }
 
 impl AtomicDir {
     pub fn create(dest: &Path) -> Result<Self, OutputIoError> {
-        let dir = parent_of(dest);
-        let tmp = tempfile::Builder::new()
-            .prefix(&temp_prefix(dest))
-            .tempdir_in(dir)
-            .map_err(err(dir))?;
-        std::fs::set_permissions(tmp.path(), Permissions::from_mode(DIR_MODE))
-            .map_err(err(tmp.path()))?;
-        let registration = interrupt::register(tmp.path().to_path_buf());
+        let temp = TempPath::new(parent_of(dest), &temp_prefix(dest), "");
+        std::fs::create_dir(temp.path()).map_err(err(parent_of(dest)))?;
+        std::fs::set_permissions(temp.path(), Permissions::from_mode(DIR_MODE))
+            .map_err(err(temp.path()))?;
         Ok(AtomicDir {
-            tmp,
+            temp,
             dest: dest.to_path_buf(),
-            _registration: registration,
         })
     }
 
     pub fn path(&self) -> &Path {
-        self.tmp.path()
+        self.temp.path()
     }
 
     /// Puts the directory in place. An existing destination is replaced only when
-    /// `replaceable` says so (for instance: it is an earlier output of the same kind).
-    pub fn commit(self, replaceable: impl Fn(&Path) -> bool) -> Result<(), OutputIoError> {
+    /// `replaceable` says so (for instance: it is an earlier output of the same kind);
+    /// the old content is then removed.
+    pub fn commit(mut self, replaceable: impl Fn(&Path) -> bool) -> Result<(), OutputIoError> {
         let dest = self.dest.clone();
-        let staged = self.tmp.path().to_path_buf();
+        let staged = self.temp.path().to_path_buf();
         match std::fs::symlink_metadata(&dest) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 std::fs::rename(&staged, &dest).map_err(err(&dest))?;
-                let _ = self.tmp.keep();
+                self.temp.keep = true;
             }
             Err(e) => return Err(err(&dest)(e)),
             Ok(meta) if meta.is_dir() && replaceable(&dest) => {
@@ -172,7 +217,7 @@ impl AtomicDir {
                     RenameFlags::RENAME_EXCHANGE,
                 )
                 .map_err(|e| err(&dest)(io::Error::from(e)))?;
-                // `staged` now holds the old content; dropping the TempDir removes it.
+                // `staged` now holds the old content; dropping the TempPath removes it.
             }
             Ok(_) => {
                 return Err(OutputIoError {
@@ -216,6 +261,11 @@ mod tests {
         f.file().write_all(b"partial").unwrap();
         drop(f);
         assert_eq!(std::fs::read(&dest).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let (_file, temp) = scratch_file(dir.path()).unwrap();
+        let scratch = scratch_dir(dir.path(), ".build-").unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+        drop((temp, scratch));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

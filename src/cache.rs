@@ -75,6 +75,19 @@ impl Cache {
         Ok(dir)
     }
 
+    /// Bytes of the files under `path` (symlinks not followed).
+    pub fn size_of(path: &Path) -> u64 {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return 0;
+        };
+        if !meta.is_dir() {
+            return meta.len();
+        }
+        std::fs::read_dir(path)
+            .map(|entries| entries.flatten().map(|e| Cache::size_of(&e.path())).sum())
+            .unwrap_or(0)
+    }
+
     /// Takes the lock `name`, calling `waiting` first if another process holds it.
     pub fn lock(&self, name: &str, waiting: impl FnOnce()) -> Result<Lock, CacheError> {
         let path = self.dir("locks")?.join(format!("{name}.lock"));

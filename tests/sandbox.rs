@@ -18,7 +18,7 @@ fn rootfs() -> std::path::PathBuf {
         arch: rootfs::host_arch().into(),
         mirror: shared_mirror(),
     };
-    rootfs::ensure(&source, &cache, &scratchpack::ui::Ui::plain()).unwrap()
+    rootfs::ensure(&source, &cache, false, &scratchpack::ui::Ui::plain()).unwrap()
 }
 
 fn run_in_sandbox(spec: &Spec) -> Run {
@@ -71,6 +71,7 @@ fn the_sandbox_shows_only_what_it_should() {
     let spec = Spec {
         rootfs: rootfs(),
         newroot: shared_cache().join("sandbox-root"),
+        writable_root: false,
         binds: vec![
             Bind {
                 src: src.clone(),
@@ -158,6 +159,7 @@ fn setup_failures_come_back_as_data() {
     let spec = Spec {
         rootfs: rootfs(),
         newroot: shared_cache().join("sandbox-root"),
+        writable_root: false,
         binds: vec![Bind {
             src: dir.path().join("missing"),
             dst: dir.path().join("m"),

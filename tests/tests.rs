@@ -5,6 +5,7 @@
 
 mod support;
 
+mod alpine;
 mod build;
 mod cli;
 mod clients;

@@ -17,8 +17,8 @@ pub const CACHE_MOUNT: &str = "/scratchpack/cache";
 /// Paths as the compiler will see them.
 #[derive(Debug, Clone)]
 pub struct Paths {
-    /// The toolchain's folder.
-    pub tool: PathBuf,
+    /// The toolchain's folder, for toolchains that mount one.
+    pub tool: Option<PathBuf>,
     /// The directory the binary is written to.
     pub out_dir: PathBuf,
     /// Cache name to directory.
@@ -29,7 +29,7 @@ impl Paths {
     /// The paths inside the sandbox.
     pub fn sandboxed(toolchain: &Toolchain) -> Paths {
         Paths {
-            tool: PathBuf::from(&toolchain.host.mount),
+            tool: toolchain.host.as_ref().map(|h| PathBuf::from(&h.mount)),
             out_dir: PathBuf::from(OUT_MOUNT),
             caches: toolchain
                 .caches
@@ -61,53 +61,67 @@ pub fn arch_names(alpine_arch: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Expands `compile` of `toolchain` for `sources`.
-#[allow(clippy::too_many_arguments)]
-pub fn compile_command(
-    toolchain: &Toolchain,
-    compile: &Compile,
-    sources: &Sources,
-    options: &CompileOptions,
-    paths: &Paths,
-    name: &str,
-    alpine_arch: &str,
-    extra_env: &[(String, String)],
-) -> CompileCommand {
-    let (arch, goarch) = arch_names(alpine_arch);
+/// Everything a compile is made of, but where its paths are.
+#[derive(Debug, Clone)]
+pub struct Job<'a> {
+    pub toolchain: &'a Toolchain,
+    pub compile: &'a Compile,
+    pub sources: &'a Sources,
+    pub options: &'a CompileOptions,
+    /// The binary's file name.
+    pub name: &'a str,
+    /// Alpine's name of the target architecture.
+    pub arch: &'a str,
+    /// Alpine packages are installed in the rootfs (adds the toolchain's package flags).
+    pub with_packages: bool,
+    /// Set last, over the toolchain's environment.
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// Expands the job's toolchain templates with `paths`.
+pub fn compile_command(job: &Job, paths: &Paths) -> CompileCommand {
+    let (arch, goarch) = arch_names(job.arch);
+    let compile = job.compile;
     let mut vars = Vars::default();
-    vars.set("tool", paths.tool.display().to_string())
-        .set("output", paths.out_dir.join(name).display().to_string())
+    vars.set("output", paths.out_dir.join(job.name).display().to_string())
         .set("arch", arch)
         .set("goarch", goarch)
-        .set("source_root", sources.root.display().to_string());
+        .set("source_root", job.sources.root.display().to_string());
+    if let Some(tool) = &paths.tool {
+        vars.set("tool", tool.display().to_string());
+    }
     for (cache, dir) in &paths.caches {
         vars.set(&format!("cache.{cache}"), dir.display().to_string());
     }
-    let mut flags: Vec<String> = compile.flags.iter().map(|f| vars.expand(f)).collect();
-    flags.extend(options.cflags.iter().cloned());
-    let strip = if options.strip {
+    let expand = |list: &[String]| -> Vec<String> { list.iter().map(|f| vars.expand(f)).collect() };
+    let mut flags = expand(&compile.flags);
+    if job.with_packages {
+        flags.extend(expand(&compile.package_flags));
+    }
+    flags.extend(job.options.cflags.iter().cloned());
+    let strip = expand(if job.options.strip {
         &compile.strip
     } else {
         &compile.keep_symbols
-    };
-    let strip = strip.iter().map(|f| vars.expand(f)).collect();
-    vars.set_list("sources", sources.args.clone())
+    });
+    vars.set_list("sources", job.sources.args.clone())
         .set_list("flags", flags)
         .set_list("strip", strip)
-        .set_list("defines", options.defines.clone())
-        .set_list("includes", options.includes.clone())
-        .set_list("libs", options.libs.clone())
-        .set_list("ldflags", options.ldflags.clone());
-    let mut env: BTreeMap<String, String> = toolchain
+        .set_list("defines", job.options.defines.clone())
+        .set_list("includes", job.options.includes.clone())
+        .set_list("libs", job.options.libs.clone())
+        .set_list("ldflags", job.options.ldflags.clone());
+    let mut env: BTreeMap<String, String> = job
+        .toolchain
         .env
         .iter()
         .map(|(k, v)| (k.clone(), vars.expand(v)))
         .collect();
-    env.extend(extra_env.iter().cloned());
+    env.extend(job.extra_env.iter().cloned());
     CompileCommand {
         argv: vars.expand_args(&compile.command),
         env: env.into_iter().collect(),
-        cwd: sources.cwd.clone(),
+        cwd: job.sources.cwd.clone(),
     }
 }
 
@@ -127,10 +141,28 @@ mod tests {
         }
     }
 
+    fn job<'a>(
+        t: &'a Toolchain,
+        lang: Language,
+        s: &'a Sources,
+        o: &'a CompileOptions,
+        arch: &'a str,
+    ) -> Job<'a> {
+        Job {
+            toolchain: t,
+            compile: t.compile_for(lang).unwrap(),
+            sources: s,
+            options: o,
+            name: "hello",
+            arch,
+            with_packages: false,
+            extra_env: vec![("SOURCE_DATE_EPOCH".into(), "0".into())],
+        }
+    }
+
     #[test]
     fn zig_command_line() {
         let zig = crate::toolchain::by_name_or_file("zig").unwrap();
-        let compile = zig.compile_for(Language::C).unwrap();
         let options = CompileOptions {
             cflags: vec!["-Wall".into()],
             defines: vec!["-DX=1".into()],
@@ -139,17 +171,9 @@ mod tests {
             strip: true,
             ..CompileOptions::default()
         };
-        let env = [("SOURCE_DATE_EPOCH".to_string(), "0".to_string())];
-        let c = compile_command(
-            &zig,
-            compile,
-            &sources(Language::C, &["src/a.c", "src/b.c"]),
-            &options,
-            &Paths::sandboxed(&zig),
-            "hello",
-            "x86_64",
-            &env,
-        );
+        let src = sources(Language::C, &["src/a.c", "src/b.c"]);
+        let mut j = job(&zig, Language::C, &src, &options, "x86_64");
+        let c = compile_command(&j, &Paths::sandboxed(&zig));
         assert_eq!(
             c.argv,
             [
@@ -175,14 +199,60 @@ mod tests {
         assert_eq!(env["PATH"], "/opt/zig:/usr/local/bin:/usr/bin:/bin");
         assert_eq!(env["SOURCE_DATE_EPOCH"], "0");
         assert_eq!(c.cwd, PathBuf::from("/home/u/proj"));
+        // With packages in the rootfs, their headers and libraries come after zig's.
+        j.with_packages = true;
+        let c = compile_command(&j, &Paths::sandboxed(&zig));
+        assert_eq!(
+            &c.argv[6..10],
+            ["-idirafter", "/usr/include", "-L/usr/lib", "-Wall"]
+        );
+    }
+
+    #[test]
+    fn alpine_gcc_command_line() {
+        let alpine = crate::toolchain::by_name_or_file("alpine").unwrap();
+        let options = CompileOptions {
+            libs: vec!["-lz".into()],
+            strip: true,
+            ..CompileOptions::default()
+        };
+        let src = sources(Language::C, &["main.c"]);
+        let c = compile_command(
+            &job(&alpine, Language::C, &src, &options, "aarch64"),
+            &Paths::sandboxed(&alpine),
+        );
+        assert_eq!(
+            c.argv,
+            [
+                "/usr/bin/gcc",
+                "-static",
+                "-Os",
+                "-ffile-prefix-map=/home/u/proj/src=.",
+                "-s",
+                "-o",
+                "/scratchpack/out/hello",
+                "main.c",
+                "-lz",
+            ]
+        );
+        let src = sources(Language::Go, &["."]);
+        let c = compile_command(
+            &job(&alpine, Language::Go, &src, &options, "aarch64"),
+            &Paths::sandboxed(&alpine),
+        );
+        assert_eq!(c.argv[0], "/usr/lib/go/bin/go");
+        let env: BTreeMap<_, _> = c.env.into_iter().collect();
+        assert_eq!(
+            (env["GOROOT"].as_str(), env["GOARCH"].as_str()),
+            ("/usr/lib/go", "arm64")
+        );
     }
 
     #[test]
     fn go_command_line() {
         let go = crate::toolchain::by_name_or_file("go").unwrap();
-        let compile = go.compile_for(Language::Go).unwrap();
         let paths = Paths {
-            tool: "/usr/lib/go".into(),
+            tool: Some("/usr/lib/go".into()),
             out_dir: "/tmp/out".into(),
             caches: BTreeMap::from([
                 ("go-build".into(), "/c/go-build".into()),
@@ -194,16 +264,10 @@ mod tests {
             ldflags: vec!["-X".into(), "main.v=1".into()],
             ..CompileOptions::default()
         };
-        let c = compile_command(
-            &go,
-            compile,
-            &sources(Language::Go, &["."]),
-            &options,
-            &paths,
-            "svc",
-            "aarch64",
-            &[],
-        );
+        let src = sources(Language::Go, &["."]);
+        let mut j = job(&go, Language::Go, &src, &options, "aarch64");
+        j.name = "svc";
+        let c = compile_command(&j, &paths);
         assert_eq!(
             c.argv,
             [

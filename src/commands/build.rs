@@ -7,6 +7,10 @@ use crate::package;
 use crate::plan::BuildPlan;
 use crate::ui::Ui;
 
+/// Manifest annotation listing the Alpine packages the binary was built with
+/// (`name=version,...`, dependencies included).
+pub const APK_ANNOTATION: &str = "dev.scratchpack.apk.packages";
+
 pub fn run(plan: &BuildPlan, ui: &Ui) -> Result<ExitStatus, Error> {
     let built = match build::build(plan, ui) {
         Ok(built) => built,
@@ -18,8 +22,19 @@ pub fn run(plan: &BuildPlan, ui: &Ui) -> Result<ExitStatus, Error> {
         }
     };
     ui.diagnostics(&built.diagnostics);
-    let packaged = package::package(&built.binary, &plan.image, plan.strict, ui)?;
-    let toolchain = format!("{} ({})", built.toolchain, built.tool.version);
-    super::package::report(&plan.image, plan.json, &packaged, Some(&toolchain), ui);
+    let mut image = plan.image.clone();
+    if !built.installed.is_empty() {
+        let packages: Vec<String> = built
+            .installed
+            .iter()
+            .map(|p| format!("{}={}", p.name, p.version))
+            .collect();
+        image
+            .annotations
+            .insert(APK_ANNOTATION.into(), packages.join(","));
+    }
+    let packaged = package::package(&built.binary, &image, plan.strict, ui)?;
+    let toolchain = format!("{} ({})", built.toolchain, built.compiler);
+    super::package::report(&image, plan.json, &packaged, Some(&toolchain), ui);
     Ok(ExitStatus::Success)
 }

@@ -2,6 +2,7 @@
 //! result. No flag parsing and no pipeline logic here.
 
 pub mod build;
+pub mod cache;
 pub mod inspect;
 pub mod package;
 pub mod toolchains;

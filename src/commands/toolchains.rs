@@ -1,92 +1,57 @@
 //! `scratchpack toolchains`: every built-in toolchain, whether it is ready here, and
-//! why not: its host tool, its rootfs (cached, or where it would come from), the sandbox.
+//! why not: its compiler (a host tool, or Alpine packages and whether a prepared rootfs
+//! holds them), its rootfs (cached, or where it would come from), the sandbox.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::cache::Cache;
 use crate::error::{Error, ExitStatus};
 use crate::plan::ToolchainsPlan;
+use crate::provision;
 use crate::rootfs::{self, RootfsSource};
 use crate::sandbox;
-use crate::toolchain::{self, find};
+use crate::toolchain::{self, Toolchain, find};
 use crate::ui::{Style, Ui};
 
 pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
     let sandbox = sandbox::probe();
+    let prepared = provision::list(&plan.cache);
     let mut rows = Vec::new();
     for t in toolchain::builtin().map_err(crate::build::BuildError::from)? {
-        let tool = find::find(t.host.finder, &plan.host);
-        let source = RootfsSource {
-            spec: t.rootfs.clone(),
-            arch: rootfs::host_arch().to_string(),
-            mirror: plan
-                .mirror
-                .clone()
-                .unwrap_or_else(|| t.rootfs.default_mirror.clone()),
-        };
-        let cached = source.cached(&plan.cache);
-        let languages: Vec<&str> = t.languages().iter().map(|l| l.as_str()).collect();
-        let ready = tool.is_ok() && sandbox.is_ok();
-        rows.push(json!({
-            "name": t.name,
-            "description": t.description,
-            "languages": languages,
-            "ready": ready,
-            "tool": tool.as_ref().ok().map(|h| json!({"path": h.program.display().to_string(), "version": h.version})),
-            "problem": tool.as_ref().err().map(|e| format!("{e}; {}", e.hint())),
-            "rootfs": {
-                "name": t.rootfs.name,
-                "version": t.rootfs.version,
-                "cached": cached.is_some(),
-                "url": source.url(),
-            },
-            "sandbox": sandbox.is_ok(),
-        }));
+        rows.push(row(plan, &t, &prepared, sandbox.is_ok()));
     }
     if plan.json {
         ui.data(&serde_json::to_string_pretty(&rows).unwrap_or_default());
         return Ok(ExitStatus::Success);
     }
     for row in &rows {
-        let ready = row["ready"].as_bool().unwrap_or(false);
-        let state = if ready {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let state = if row["ready"] == true {
             ui.paint_out("ready    ", Style::Good)
         } else {
             ui.paint_out("not ready", Style::Bad)
         };
-        let languages = row["languages"]
+        let languages: Vec<String> = row["languages"]
             .as_array()
-            .map(|l| {
-                l.iter()
-                    .filter_map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default();
-        let tool = match &row["tool"] {
-            serde_json::Value::Null => row["problem"].as_str().unwrap_or_default().to_string(),
-            t => format!(
-                "{} at {}",
-                t["version"].as_str().unwrap_or_default(),
-                t["path"].as_str().unwrap_or_default()
-            ),
-        };
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
         let rootfs = &row["rootfs"];
-        let rootfs = if rootfs["cached"].as_bool().unwrap_or(false) {
-            format!(
-                "Alpine {} rootfs cached",
-                rootfs["version"].as_str().unwrap_or_default()
-            )
+        let rootfs = if rootfs["cached"] == true {
+            format!("Alpine {} rootfs cached", text(&rootfs["version"]))
         } else {
             format!(
                 "Alpine {} rootfs fetched on first use from {}",
-                rootfs["version"].as_str().unwrap_or_default(),
-                rootfs["url"].as_str().unwrap_or_default()
+                text(&rootfs["version"]),
+                text(&rootfs["url"])
             )
         };
         ui.data(&format!(
-            "{:<6} {:<4} {state}  {tool}; {rootfs}",
-            row["name"].as_str().unwrap_or_default(),
-            languages
+            "{:<7}{:<6}{state}  {}; {rootfs}",
+            text(&row["name"]),
+            languages.join(","),
+            text(&row["compiler"])
         ));
     }
     match sandbox {
@@ -97,4 +62,120 @@ pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
     }
     ui.data("auto picks, per language, the first ready toolchain in this order.");
     Ok(ExitStatus::Success)
+}
+
+fn row(
+    plan: &ToolchainsPlan,
+    t: &Toolchain,
+    prepared: &[provision::Prepared],
+    sandbox: bool,
+) -> Value {
+    let source = RootfsSource {
+        spec: t.rootfs.clone(),
+        arch: rootfs::host_arch().to_string(),
+        mirror: plan
+            .mirror
+            .clone()
+            .unwrap_or_else(|| t.rootfs.default_mirror.clone()),
+    };
+    let languages: Vec<&str> = t.languages().iter().map(|l| l.as_str()).collect();
+    let (ready, compiler, tool) = match &t.host {
+        Some(host) => match find::find(host.finder, &plan.host) {
+            Ok(h) => (
+                true,
+                format!("{} at {}", h.version, h.program.display()),
+                json!({"path": h.program.display().to_string(), "version": h.version}),
+            ),
+            Err(e) => (false, format!("{e}; {}", e.hint()), Value::Null),
+        },
+        None => packages_state(plan, t, &source, prepared),
+    };
+    let mut sets: Vec<Value> = Vec::new();
+    for (lang, compile) in &t.compile {
+        if compile.packages.is_empty() {
+            continue;
+        }
+        let found = prepared.iter().find(|p| {
+            compile
+                .packages
+                .iter()
+                .all(|pkg| p.record.packages.contains(pkg))
+        });
+        sets.push(json!({
+            "language": lang.as_str(),
+            "packages": compile.packages,
+            "cached": found.is_some(),
+            "size": found.map(|p| Cache::size_of(&p.dir)),
+        }));
+    }
+    json!({
+        "name": t.name,
+        "description": t.description,
+        "languages": languages,
+        "ready": ready && sandbox,
+        "compiler": compiler,
+        "problem": if ready { Value::Null } else { json!(compiler) },
+        "tool": tool,
+        "prepared": sets,
+        "rootfs": {
+            "name": t.rootfs.name,
+            "version": t.rootfs.version,
+            "cached": source.cached(&plan.cache).is_some(),
+            "url": source.url(),
+        },
+        "sandbox": sandbox,
+    })
+}
+
+/// For toolchains installed with apk: ready when a prepared rootfs holds their packages
+/// or their repository answers.
+fn packages_state(
+    plan: &ToolchainsPlan,
+    t: &Toolchain,
+    source: &RootfsSource,
+    prepared: &[provision::Prepared],
+) -> (bool, String, Value) {
+    let mut parts = Vec::new();
+    let mut ready = false;
+    for compile in t.compile.values() {
+        let found = prepared.iter().find(|p| {
+            compile
+                .packages
+                .iter()
+                .all(|pkg| p.record.packages.contains(pkg))
+        });
+        match found {
+            Some(p) => {
+                ready = true;
+                parts.push(format!(
+                    "{} installed ({} MB)",
+                    compile.packages.join(" "),
+                    Cache::size_of(&p.dir) >> 20
+                ));
+            }
+            None => parts.push(format!(
+                "{} installed on first use",
+                compile.packages.join(" ")
+            )),
+        }
+    }
+    let mirror = source.mirror.trim_end_matches('/');
+    if let Some(repo) = t
+        .rootfs
+        .repositories
+        .first()
+        .map(|r| r.replace("{mirror}", mirror))
+    {
+        let index = format!("{repo}/{}/APKINDEX.tar.gz", rootfs::host_arch());
+        match provision::repository_answers(&plan.cache, &index) {
+            Ok(()) => ready = true,
+            Err(e) if !ready => parts.push(format!("{repo} does not answer ({e})")),
+            Err(_) => {}
+        }
+    }
+    (
+        ready,
+        format!("Alpine packages: {}", parts.join("; ")),
+        Value::Null,
+    )
 }

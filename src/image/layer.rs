@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 
 use super::gzip::{LEVEL, ParGzEncoder};
 use super::tree::{Content, NodeKind, Tree};
-use crate::atomic::{self, TempGuard};
+use crate::atomic::{self, TempPath};
 use crate::digest::{Digest, HashWriter};
 
 /// A written layer: the compressed blob in a scratch file and both digests.
 pub struct LayerBlob {
     pub file: File,
     /// Removes the scratch file when the blob is no longer needed.
-    pub guard: TempGuard,
+    pub guard: TempPath,
     /// Of the compressed blob.
     pub digest: Digest,
     /// Of the uncompressed tar (the config's `rootfs.diff_ids`).

@@ -11,6 +11,8 @@ use crate::digest::{Digest, HashWriter};
 use crate::ui::Ui;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a quick reachability probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -67,6 +69,21 @@ pub fn fetch(url: &str, dest: &mut File, label: &str, ui: &Ui) -> Result<Digest,
         CopyError::Read(e) => unreachable(format!("download interrupted: {e}")),
         CopyError::Write(e) => FetchError::Store(e),
     })
+}
+
+/// Whether `url` answers (200) within a few seconds; `file://` URLs must exist.
+pub fn reachable(url: &str) -> Result<(), String> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return std::fs::metadata(path)
+            .map(drop)
+            .map_err(|e| format!("{path}: {e}"));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(PROBE_TIMEOUT))
+        .timeout_global(Some(PROBE_TIMEOUT))
+        .build()
+        .into();
+    agent.head(url).call().map(drop).map_err(|e| e.to_string())
 }
 
 enum CopyError {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use flate2::read::GzDecoder;
 
 pub use extract::{ExtractError, extract};
-pub use fetch::FetchError;
+pub use fetch::{FetchError, reachable};
 
 use crate::cache::{Cache, CacheError};
 use crate::interrupt;
@@ -55,6 +55,8 @@ pub enum RootfsError {
         #[source]
         source: ExtractError,
     },
+    #[error("--offline: the Alpine rootfs is not cached, and fetching it needs `{url}`")]
+    Offline { url: String },
     #[error("cannot prepare the rootfs in `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -76,6 +78,9 @@ impl RootfsError {
             }
             RootfsError::Extract { .. } => "this tarball is not a rootfs scratchpack will use".into(),
             RootfsError::Arch { .. } => "build on a machine of a pinned architecture".into(),
+            RootfsError::Offline { .. } => {
+                "run once without --offline, or use a file:// mirror (--alpine-mirror)".into()
+            }
             RootfsError::Cache(e) => e.hint(),
             _ => "check the cache directory's free space and permissions".into(),
         }
@@ -97,7 +102,8 @@ pub fn host_arch() -> &'static str {
 }
 
 impl RootfsSource {
-    fn digest(&self) -> Result<&str, RootfsError> {
+    /// The pinned sha256 of this architecture's tarball.
+    pub fn digest(&self) -> Result<&str, RootfsError> {
         self.spec
             .sha256
             .get(&self.arch)
@@ -131,7 +137,13 @@ impl RootfsSource {
 }
 
 /// The extracted rootfs, fetched, verified and extracted first if not cached yet.
-pub fn ensure(source: &RootfsSource, cache: &Cache, ui: &Ui) -> Result<PathBuf, RootfsError> {
+/// With `offline`, only a cached tree or a `file://` mirror will do.
+pub fn ensure(
+    source: &RootfsSource,
+    cache: &Cache,
+    offline: bool,
+    ui: &Ui,
+) -> Result<PathBuf, RootfsError> {
     let digest = source.digest()?.to_string();
     let parent = cache.dir("rootfs")?;
     let dir = parent.join(&digest);
@@ -145,11 +157,14 @@ pub fn ensure(source: &RootfsSource, cache: &Cache, ui: &Ui) -> Result<PathBuf, 
         return Ok(dir);
     }
     remove_stale(&parent, &digest);
+    let url = source.url();
+    if offline && !url.starts_with("file://") {
+        return Err(RootfsError::Offline { url });
+    }
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RootfsError::Io { path, source }
     };
-    let url = source.url();
     let label = format!("Alpine {} rootfs", source.spec.version);
 
     // Download (or read) and verify before anything is extracted.

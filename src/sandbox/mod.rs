@@ -45,6 +45,10 @@ pub struct Spec {
     pub rootfs: PathBuf,
     /// An empty host directory the sandbox's tmpfs root is mounted on.
     pub newroot: PathBuf,
+    /// Make the whole rootfs the writable root (to install packages into it) instead of
+    /// showing its system directories read-only on a tmpfs.
+    #[serde(default)]
+    pub writable_root: bool,
     pub binds: Vec<Bind>,
     /// Keep the host's network (and its resolver); otherwise only a loopback exists.
     pub network: bool,

@@ -96,35 +96,19 @@ fn under(root: &Path, path: &Path) -> PathBuf {
 /// The plan for `spec`, given the top-level entries of its rootfs.
 pub fn plan(spec: &Spec, entries: &[RootEntry]) -> Result<Vec<Op>, PlanError> {
     let root = &spec.newroot;
-    let mut ops = vec![
-        Op::MakePrivate,
-        Op::Tmpfs {
+    let mut ops = vec![Op::MakePrivate];
+    if spec.writable_root {
+        ops.push(Op::Bind {
+            src: spec.rootfs.clone(),
+            dst: root.clone(),
+            readonly: false,
+        });
+    } else {
+        ops.push(Op::Tmpfs {
             target: root.clone(),
             mode: 0o755,
-        },
-    ];
-
-    let mut entries = entries.to_vec();
-    entries.sort_by(|a, b| name(a).cmp(name(b)));
-    for entry in &entries {
-        match entry {
-            RootEntry::Dir(n) if SYSTEM_DIRS.contains(&n.as_str()) => {
-                let dst = root.join(n);
-                ops.push(Op::MkdirAll { path: dst.clone() });
-                ops.push(Op::Bind {
-                    src: spec.rootfs.join(n),
-                    dst,
-                    readonly: true,
-                });
-            }
-            RootEntry::Symlink(n, target) if SYSTEM_DIRS.contains(&n.as_str()) => {
-                ops.push(Op::Symlink {
-                    target: target.clone(),
-                    link: root.join(n),
-                });
-            }
-            _ => {}
-        }
+        });
+        ops.extend(system_dirs(spec, entries));
     }
 
     let dev = root.join("dev");
@@ -211,6 +195,35 @@ pub fn plan(spec: &Spec, entries: &[RootEntry]) -> Result<Vec<Op>, PlanError> {
     Ok(ops)
 }
 
+/// The rootfs's system directories, read-only on the tmpfs root.
+fn system_dirs(spec: &Spec, entries: &[RootEntry]) -> Vec<Op> {
+    let root = &spec.newroot;
+    let mut ops = Vec::new();
+    let mut entries = entries.to_vec();
+    entries.sort_by(|a, b| name(a).cmp(name(b)));
+    for entry in &entries {
+        match entry {
+            RootEntry::Dir(n) if SYSTEM_DIRS.contains(&n.as_str()) => {
+                let dst = root.join(n);
+                ops.push(Op::MkdirAll { path: dst.clone() });
+                ops.push(Op::Bind {
+                    src: spec.rootfs.join(n),
+                    dst,
+                    readonly: true,
+                });
+            }
+            RootEntry::Symlink(n, target) if SYSTEM_DIRS.contains(&n.as_str()) => {
+                ops.push(Op::Symlink {
+                    target: target.clone(),
+                    link: root.join(n),
+                });
+            }
+            _ => {}
+        }
+    }
+    ops
+}
+
 fn name(e: &RootEntry) -> &str {
     match e {
         RootEntry::Dir(n) | RootEntry::Symlink(n, _) => n,
@@ -250,6 +263,7 @@ mod tests {
             hostname: "scratchpack".into(),
             cwd: "/home/u/proj".into(),
             argv: vec!["/opt/zig/zig".into()],
+            writable_root: false,
             env: vec![],
             parent_pid: 1,
         }
@@ -325,6 +339,25 @@ mod tests {
         assert_eq!(err.path, PathBuf::from("/usr/src/proj"));
         assert!(check_bind_target(Path::new("relative")).is_err());
         assert!(check_bind_target(Path::new("/tmp/x")).is_ok());
+    }
+
+    #[test]
+    fn a_writable_root_is_the_whole_rootfs() {
+        let mut s = spec();
+        s.writable_root = true;
+        let ops = plan(&s, &[RootEntry::Dir("usr".into())]).unwrap();
+        assert_eq!(
+            ops[1],
+            Op::Bind {
+                src: "/cache/rootfs/abc".into(),
+                dst: "/cache/newroot".into(),
+                readonly: false
+            }
+        );
+        assert!(
+            !ops.iter()
+                .any(|o| matches!(o, Op::Bind { dst, .. } if dst.ends_with("usr")))
+        );
     }
 
     #[test]

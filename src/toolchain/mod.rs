@@ -17,6 +17,10 @@ use crate::source::Language;
 /// The toolchain files built into scratchpack, in `auto` order.
 const BUILTIN: &[(&str, &str)] = &[
     (
+        "toolchains/alpine.toml",
+        include_str!("../../toolchains/alpine.toml"),
+    ),
+    (
         "toolchains/zig.toml",
         include_str!("../../toolchains/zig.toml"),
     ),
@@ -42,7 +46,8 @@ struct ToolchainFile {
     rootfs: String,
     #[serde(default)]
     caches: Vec<String>,
-    host: Host,
+    #[serde(default)]
+    host: Option<Host>,
     #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
@@ -58,7 +63,8 @@ pub struct Toolchain {
     pub rootfs: RootfsSpec,
     /// Writable cache directories, mounted at `/scratchpack/cache/NAME`.
     pub caches: Vec<String>,
-    pub host: Host,
+    /// The host tool mounted into the sandbox; none for toolchains installed in the rootfs.
+    pub host: Option<Host>,
     /// The environment of the compiler: nothing else of the host's gets through.
     pub env: BTreeMap<String, String>,
     /// Host variables passed through unchanged when set.
@@ -100,9 +106,13 @@ pub struct Compile {
     /// What `{strip}` becomes with `--no-strip` (zig strips at -Os unless asked not to).
     #[serde(default)]
     pub keep_symbols: Vec<String>,
-    /// Alpine packages to install into the rootfs first (the `alpine` toolchain, to come).
+    /// Alpine packages installed into the rootfs before compiling (with `apk`).
     #[serde(default)]
     pub packages: Vec<String>,
+    /// Flags added to `{flags}` when packages are installed, to find their headers and
+    /// static libraries (zig does not search the rootfs's /usr by itself).
+    #[serde(default)]
+    pub package_flags: Vec<String>,
 }
 
 /// A root filesystem pinned by version, architecture and checksum.
@@ -114,6 +124,9 @@ pub struct RootfsSpec {
     pub default_mirror: String,
     /// Relative to the mirror; `{arch}` is the Alpine architecture.
     pub path: String,
+    /// Package repositories; `{mirror}` is the mirror in use.
+    #[serde(default)]
+    pub repositories: Vec<String>,
     /// Alpine architecture to the sha256 of its tarball.
     pub sha256: BTreeMap<String, String>,
 }
@@ -272,12 +285,14 @@ pub fn parse_rootfs(file: &str, text: &str) -> Result<RootfsSpec, ToolchainError
 }
 
 fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
-    if !t.host.mount.starts_with('/') || t.host.mount == "/" {
-        return Err(invalid(
-            file,
-            "host.mount",
-            "must be an absolute path below /",
-        ));
+    if let Some(host) = &t.host {
+        if !host.mount.starts_with('/') || host.mount == "/" {
+            return Err(invalid(
+                file,
+                "host.mount",
+                "must be an absolute path below /",
+            ));
+        }
     }
     for cache in &t.caches {
         if cache.is_empty()
@@ -295,7 +310,8 @@ fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
     if t.compile.is_empty() {
         return Err(invalid(file, "compile", "no language is configured"));
     }
-    let known = |name: &str| template::is_known(name, &t.caches);
+    let known =
+        |name: &str| template::is_known(name, &t.caches) && (name != "tool" || t.host.is_some());
     for (key, value) in &t.env {
         if key.is_empty() || key.contains('=') {
             return Err(invalid(file, &format!("env.{key}"), "not a variable name"));
@@ -312,6 +328,7 @@ fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
             ("flags", &c.flags),
             ("strip", &c.strip),
             ("keep_symbols", &c.keep_symbols),
+            ("package_flags", &c.package_flags),
         ] {
             for arg in list.iter() {
                 template::check(arg, known).map_err(|r| invalid(file, &key(k), r))?;
@@ -347,17 +364,23 @@ mod tests {
     fn builtin_files_load() {
         let all = builtin().unwrap();
         let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["zig", "go"]);
+        assert_eq!(names, ["alpine", "zig", "go"]);
         assert_eq!(all[0].rootfs.version, "3.20.3");
+        assert_eq!(
+            all[0].compile_for(Language::C).unwrap().packages,
+            ["build-base"]
+        );
+        assert_eq!(all[0].compile_for(Language::Go).unwrap().packages, ["go"]);
+        assert!(all[0].host.is_none() && all[1].host.is_some());
         assert!(
             all[0].rootfs.sha256.contains_key("x86_64")
                 && all[0].rootfs.sha256.contains_key("aarch64")
         );
-        assert_eq!(all[1].languages(), [Language::Go]);
+        assert_eq!(all[2].languages(), [Language::Go]);
     }
 
     fn zig_with(edit: impl Fn(String) -> String) -> Result<Toolchain, ToolchainError> {
-        parse("test.toml", &edit(BUILTIN[0].1.to_string()), None)
+        parse("test.toml", &edit(BUILTIN[1].1.to_string()), None)
     }
 
     #[test]
@@ -411,6 +434,10 @@ mod tests {
     #[test]
     fn unknown_names() {
         let err = by_name_or_file("clang").unwrap_err().to_string();
-        assert!(err.contains("zig, go, auto"), "{err}");
+        assert!(err.contains("alpine, zig, go, auto"), "{err}");
+        // {tool} means nothing without a host tool.
+        let alpine = BUILTIN[0].1.replace("\"/usr/bin/gcc\"", "\"{tool}/gcc\"");
+        let err = parse("a.toml", &alpine, None).unwrap_err().to_string();
+        assert!(err.contains("{tool}"), "{err}");
     }
 }

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod apk;
 pub mod binaries;
 pub mod clients;
 pub mod http;

@@ -1,0 +1,95 @@
+//! Which toolchain builds: the one named by `--toolchain`, or with `auto` the first
+//! built-in one that can build the language here. A toolchain with a host tool is ready
+//! when the tool is found; the `alpine` toolchain, which installs its compiler with apk,
+//! when its prepared rootfs is cached or its repositories answer.
+
+use super::{BuildError, provision_request, rootfs_source};
+use crate::plan::BuildPlan;
+use crate::provision;
+use crate::rootfs;
+use crate::source::Language;
+use crate::toolchain::find::{self, HostTool};
+use crate::toolchain::{self, Toolchain};
+use crate::ui::Ui;
+
+pub(super) fn select(
+    plan: &BuildPlan,
+    language: Language,
+    ui: &Ui,
+) -> Result<(Toolchain, Option<HostTool>), BuildError> {
+    if plan.toolchain != "auto" {
+        let t = toolchain::by_name_or_file(&plan.toolchain)?;
+        t.compile_for(language)?;
+        let tool = host_tool(plan, &t)?;
+        return Ok((t, tool));
+    }
+    let mut skipped = Vec::new();
+    for t in toolchain::builtin()? {
+        if !t.compile.contains_key(&language) {
+            continue;
+        }
+        let why_not = match &t.host {
+            Some(_) => match host_tool(plan, &t) {
+                Ok(tool) => {
+                    let version = tool.as_ref().map(|h| h.version.clone()).unwrap_or_default();
+                    let mut note = format!("toolchain: {} ({version}), chosen by auto", t.name);
+                    if !skipped.is_empty() {
+                        note.push_str(&format!("; {}", skipped.join("; ")));
+                    }
+                    ui.note(&note);
+                    return Ok((t, tool));
+                }
+                Err(e) => e.to_string(),
+            },
+            None => match alpine_ready(plan, &t, language) {
+                Ok(()) => {
+                    ui.note(&format!(
+                        "toolchain: {} (Alpine {} packages), chosen by auto",
+                        t.name, t.rootfs.version
+                    ));
+                    return Ok((t, None));
+                }
+                Err(why) => why,
+            },
+        };
+        skipped.push(format!("{} skipped: {why_not}", t.name));
+    }
+    let tried = skipped.into_iter().map(|s| format!("  {s}")).collect();
+    Err(BuildError::NoToolchain { language, tried })
+}
+
+fn host_tool(plan: &BuildPlan, t: &Toolchain) -> Result<Option<HostTool>, BuildError> {
+    let Some(host) = &t.host else { return Ok(None) };
+    find::find(host.finder, &plan.host)
+        .map(Some)
+        .map_err(|source| BuildError::Find {
+            toolchain: t.name.clone(),
+            source,
+        })
+}
+
+/// Whether a toolchain that installs its compiler can do so here.
+fn alpine_ready(plan: &BuildPlan, t: &Toolchain, language: Language) -> Result<(), String> {
+    if !plan.sandbox {
+        return Err("it needs the sandbox".into());
+    }
+    let request = provision_request(plan, t, language).map_err(|e| e.to_string())?;
+    let source = rootfs_source(plan, t);
+    let digest = source.digest().map_err(|e| e.to_string())?;
+    if provision::cached(&plan.cache, digest, &request).is_some() {
+        return Ok(());
+    }
+    if plan.offline {
+        return Err("its packages are not installed in a cached rootfs (--offline)".into());
+    }
+    let Some(repo) = request.repositories.first() else {
+        return Err("it has no package repository".into());
+    };
+    let index = format!(
+        "{}/{}/APKINDEX.tar.gz",
+        repo.trim_end_matches('/'),
+        rootfs::host_arch()
+    );
+    provision::repository_answers(&plan.cache, &index)
+        .map_err(|e| format!("its repository does not answer ({e})"))
+}
