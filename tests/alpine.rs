@@ -325,3 +325,44 @@ fn auto_skips_alpine_when_its_repositories_do_not_answer() {
     .expect_code(2);
     assert_has(&r.stderr, &["build-base", "hint:"]);
 }
+
+#[test]
+fn provisioning_works_for_an_unprivileged_user() {
+    require!("zig", "go");
+    let shared = tempfile::Builder::new()
+        .prefix("sp-shared-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let repo = apk::greet_repository(shared.path());
+    let cache = shared.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let src = shared.path().join("hello.go");
+    std::fs::copy(crate::support::fixture("go/hello.go"), &src).unwrap();
+    let out = shared.path().join("out.tar");
+    let cache_env = format!("SCRATCHPACK_CACHE_DIR={}", cache.display());
+    let mirror = shared_mirror();
+    let repo_url = format!("file://{}", repo.display());
+    let args = [
+        path_str(&src),
+        "-o",
+        path_str(&out),
+        "--toolchain",
+        "go",
+        "--alpine-mirror",
+        &mirror,
+        "--apk",
+        "greet-tool",
+        "--apk-repository",
+        &repo_url,
+        "--apk-allow-untrusted",
+    ];
+    let Some(r) =
+        crate::support::scratchpack_as_nobody_with(shared.path(), &["env", &cache_env], &args)
+    else {
+        return;
+    };
+    let r = r.expect_code(0);
+    assert!(!r.stdout.is_empty(), "{}", r.stderr);
+    assert_eq!(annotation(&out), "greet-tool=2.1-r3,libgreet=1.0-r0");
+}
