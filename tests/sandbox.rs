@@ -1,47 +1,9 @@
 //! The sandbox itself, driven through the real helper (`scratchpack __sandbox`) over the
 //! real Alpine rootfs: what a command inside sees and may do.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use scratchpack::cache::Cache;
-use scratchpack::rootfs::{self, RootfsSource};
 use scratchpack::sandbox::{Bind, Spec};
 
-use crate::support::{Run, assert_has, shared_cache, shared_mirror, tempdir};
-
-fn rootfs() -> std::path::PathBuf {
-    let cache = Cache::locate(Some(shared_cache()), None, None).unwrap();
-    let toolchain = scratchpack::toolchain::by_name_or_file("zig").unwrap();
-    let source = RootfsSource {
-        spec: toolchain.rootfs,
-        arch: rootfs::host_arch().into(),
-        mirror: shared_mirror(),
-    };
-    rootfs::ensure(&source, &cache, false, &scratchpack::ui::Ui::plain()).unwrap()
-}
-
-fn run_in_sandbox(spec: &Spec) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scratchpack"))
-        .arg("__sandbox")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&serde_json::to_vec(spec).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use crate::support::{assert_has, run_in_sandbox, shared_cache, shared_rootfs, tempdir};
 
 const PROBE: &str = r#"
 echo "root: $(ls / | tr '\n' ' ')"
@@ -69,7 +31,7 @@ fn the_sandbox_shows_only_what_it_should() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(src.join("input.txt"), "from the host").unwrap();
     let spec = Spec {
-        rootfs: rootfs(),
+        rootfs: shared_rootfs(),
         newroot: shared_cache().join("sandbox-root"),
         writable_root: false,
         binds: vec![
@@ -157,7 +119,7 @@ fn the_sandbox_shows_only_what_it_should() {
 fn setup_failures_come_back_as_data() {
     let dir = tempdir();
     let spec = Spec {
-        rootfs: rootfs(),
+        rootfs: shared_rootfs(),
         newroot: shared_cache().join("sandbox-root"),
         writable_root: false,
         binds: vec![Bind {

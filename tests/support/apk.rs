@@ -4,14 +4,13 @@
 //! `APK-TOOLS.checksum.SHA1`, each gzipped and concatenated — indexed by the real `apk
 //! index` of the real Alpine rootfs, run in scratchpack's own sandbox.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use sha1_smol::Sha1;
 
 use super::oci::{gzip, sha256_hex};
-use super::{check, shared_cache, shared_mirror};
+use super::{check, shared_cache};
 
 pub const GREET_H: &str = "#ifndef GREET_H\n#define GREET_H\nconst char *greet(void);\n#endif\n";
 const GREET_C: &str =
@@ -163,15 +162,9 @@ pub fn greet_repository(dir: &Path) -> PathBuf {
 
 /// `apk index` of the real rootfs over the packages in `dir`.
 fn index(dir: &Path) {
-    let cache = scratchpack::cache::Cache::locate(Some(shared_cache()), None, None).unwrap();
-    let toolchain = scratchpack::toolchain::by_name_or_file("zig").unwrap();
-    let source = scratchpack::rootfs::RootfsSource {
-        spec: toolchain.rootfs,
-        arch: scratchpack::rootfs::host_arch().into(),
-        mirror: shared_mirror(),
-    };
-    let rootfs =
-        scratchpack::rootfs::ensure(&source, &cache, false, &scratchpack::ui::Ui::plain()).unwrap();
+    let rootfs = super::shared_rootfs();
+    let newroot = shared_cache().join("sandbox-root");
+    std::fs::create_dir_all(&newroot).unwrap();
     let mut apks: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
@@ -188,7 +181,7 @@ fn index(dir: &Path) {
     argv.extend(apks);
     let spec = scratchpack::sandbox::Spec {
         rootfs,
-        newroot: cache.dir("sandbox-root").unwrap(),
+        newroot,
         writable_root: false,
         binds: vec![scratchpack::sandbox::Bind {
             src: dir.into(),
@@ -203,24 +196,7 @@ fn index(dir: &Path) {
         env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
         parent_pid: std::process::id(),
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scratchpack"))
-        .arg("__sandbox")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&serde_json::to_vec(&spec).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "apk index failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = super::run_in_sandbox(&spec);
+    assert_eq!(out.code, 0, "apk index failed:\n{}", out.stderr);
     assert!(dir.join("APKINDEX.tar.gz").is_file());
 }

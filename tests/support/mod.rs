@@ -192,6 +192,39 @@ pub fn build(args: &[&str]) -> Run {
     run(build_cmd().args(args))
 }
 
+/// The Alpine rootfs extracted in the shared cache (from the local mirror).
+pub fn shared_rootfs() -> PathBuf {
+    let cache = scratchpack::cache::Cache::locate(Some(shared_cache()), None, None).expect("cache");
+    let toolchain = scratchpack::toolchain::by_name_or_file("zig").expect("built-in toolchain");
+    let source = scratchpack::rootfs::RootfsSource {
+        spec: toolchain.rootfs,
+        arch: scratchpack::rootfs::host_arch().into(),
+        mirror: shared_mirror(),
+    };
+    scratchpack::rootfs::ensure(&source, &cache, false, &scratchpack::ui::Ui::plain())
+        .expect("rootfs")
+}
+
+/// Runs `spec` through the real sandbox helper (`scratchpack __sandbox`).
+pub fn run_in_sandbox(spec: &scratchpack::sandbox::Spec) -> Run {
+    use std::io::Write;
+    let mut child = scratchpack_cmd()
+        .arg("__sandbox")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the sandbox helper");
+    let input = serde_json::to_vec(spec).expect("spec JSON");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&input)
+        .expect("write the spec");
+    Run::from(child.wait_with_output().expect("sandbox helper"))
+}
+
 /// SHA-256 of a file, hex.
 pub fn sha256_file(path: &Path) -> String {
     use sha2::{Digest, Sha256};

@@ -1,0 +1,209 @@
+//! The build half of a plan: sources, toolchain, compile flags, packages, sandbox and
+//! network options.
+
+use std::collections::BTreeMap;
+
+use super::{Environment, ImagePlan, PlanError, flag_err, resolve_image};
+use crate::cache::Cache;
+use crate::cli::{BuildArgs, LangArg, ToolchainsArgs};
+use crate::source::{self, Language, Sources};
+use crate::toolchain::find::HostEnv;
+
+/// What the compiler is told beyond the toolchain's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    pub cflags: Vec<String>,
+    pub ldflags: Vec<String>,
+    pub includes: Vec<String>,
+    pub defines: Vec<String>,
+    pub libs: Vec<String>,
+    pub strip: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildPlan {
+    pub sources: Sources,
+    /// `auto`, a toolchain name, or a toolchain file.
+    pub toolchain: String,
+    pub options: CompileOptions,
+    pub sandbox: bool,
+    /// Overrides the rootfs's default mirror.
+    pub mirror: Option<String>,
+    pub go_proxy: Option<String>,
+    /// Packages to install besides the toolchain's.
+    pub apk: Vec<String>,
+    /// Repositories replacing the rootfs's own (empty: the rootfs's).
+    pub apk_repositories: Vec<String>,
+    pub apk_allow_untrusted: bool,
+    pub offline: bool,
+    pub cache: Cache,
+    pub host: HostEnv,
+    /// The host environment, for toolchains' `pass_env`.
+    pub host_vars: BTreeMap<String, String>,
+    pub image: ImagePlan,
+    pub json: bool,
+    pub strict: bool,
+}
+
+impl BuildPlan {
+    pub fn resolve(args: BuildArgs, env: &Environment) -> Result<BuildPlan, PlanError> {
+        let lang = args.lang.map(|l| match l {
+            LangArg::C => Language::C,
+            LangArg::Go => Language::Go,
+        });
+        let sources = source::resolve(&args.sources, lang, &args.include, &env.cwd)?;
+        if sources.language == Language::Go {
+            for (flag, used) in [
+                ("--cflags", !args.cflags.is_empty()),
+                ("-I", !args.include.is_empty()),
+                ("-D", !args.define.is_empty()),
+                ("-l", !args.lib.is_empty()),
+            ] {
+                if used {
+                    return Err(PlanError::NotForGo { flag });
+                }
+            }
+        }
+        for d in &args.define {
+            let name = d.split('=').next().unwrap_or_default();
+            let ok = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(flag_err(
+                    "-D",
+                    d,
+                    "expected NAME or NAME=VALUE with a C identifier",
+                ));
+            }
+        }
+        for l in &args.lib {
+            if l.is_empty() || l.contains('/') || l.contains(char::is_whitespace) {
+                return Err(flag_err(
+                    "-l",
+                    l,
+                    "expected a library name such as `m` or `z`",
+                ));
+            }
+        }
+        for pkg in &args.apk {
+            let ok = !pkg.is_empty()
+                && pkg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-._".contains(&b))
+                && !pkg.starts_with('-');
+            if !ok {
+                return Err(flag_err(
+                    "--apk",
+                    pkg,
+                    "expected an Alpine package name such as zlib-static",
+                ));
+            }
+        }
+        let apk = args.apk.clone();
+        let apk_repositories: Vec<String> = if args.apk_repository.is_empty() {
+            env.get("SCRATCHPACK_APK_REPOSITORIES")
+                .map(|v| {
+                    v.split([' ', ',', '\n'])
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            args.apk_repository.clone()
+        };
+        for repo in &apk_repositories {
+            if !["https://", "http://", "file://"]
+                .iter()
+                .any(|s| repo.starts_with(s))
+            {
+                return Err(flag_err(
+                    "--apk-repository",
+                    repo,
+                    "expected an https://, http:// or file:// URL",
+                ));
+            }
+        }
+        if args.offline && args.go_proxy.is_some() {
+            return Err(flag_err(
+                "--go-proxy",
+                args.go_proxy.as_deref().unwrap_or_default(),
+                "--offline forbids downloads",
+            ));
+        }
+        let mirror = match args
+            .alpine_mirror
+            .or_else(|| env.get("SCRATCHPACK_ALPINE_MIRROR"))
+        {
+            Some(m)
+                if ["https://", "http://", "file://"]
+                    .iter()
+                    .any(|s| m.starts_with(s)) =>
+            {
+                Some(m)
+            }
+            Some(m) => return Err(PlanError::Mirror(m)),
+            None => None,
+        };
+        let split = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .flat_map(|f| f.split_whitespace().map(str::to_string))
+                .collect()
+        };
+        let options = CompileOptions {
+            cflags: split(&args.cflags),
+            ldflags: split(&args.ldflags),
+            includes: args
+                .include
+                .iter()
+                .map(|i| format!("-I{}", i.display()))
+                .collect(),
+            defines: args.define.iter().map(|d| format!("-D{d}")).collect(),
+            libs: args.lib.iter().map(|l| format!("-l{l}")).collect(),
+            strip: !args.no_strip,
+        };
+        let epoch = env.get("SOURCE_DATE_EPOCH");
+        let image = resolve_image(args.image, args.output, &sources.default_name, epoch)?;
+        Ok(BuildPlan {
+            sources,
+            toolchain: args.toolchain,
+            options,
+            sandbox: !args.no_sandbox,
+            mirror,
+            go_proxy: args.go_proxy,
+            apk,
+            apk_repositories,
+            apk_allow_untrusted: args.apk_allow_untrusted,
+            offline: args.offline,
+            cache: env.cache()?,
+            host: env.host(),
+            host_vars: env.vars.clone(),
+            image,
+            json: args.json,
+            strict: args.strict,
+        })
+    }
+}
+
+pub struct ToolchainsPlan {
+    pub json: bool,
+    pub mirror: Option<String>,
+    pub cache: Cache,
+    pub host: HostEnv,
+}
+
+impl ToolchainsPlan {
+    pub fn resolve(args: ToolchainsArgs, env: &Environment) -> Result<ToolchainsPlan, PlanError> {
+        Ok(ToolchainsPlan {
+            json: args.json,
+            mirror: args
+                .alpine_mirror
+                .or_else(|| env.get("SCRATCHPACK_ALPINE_MIRROR")),
+            cache: env.cache()?,
+            host: env.host(),
+        })
+    }
+}

@@ -1,0 +1,287 @@
+//! The image half of a plan: what goes into the image and how it runs, from the image
+//! flags shared by `package` and `build`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{BIN_DIR, CA_BUNDLE_PATH, DEFAULT_PATH, Environment, NONROOT, PlanError, flag_err};
+use crate::cli::{FormatArg, ImageArgs, PackageArgs};
+use crate::image::spec::RunConfig;
+use crate::image::tree::image_path;
+use crate::output::Format;
+use crate::reference::Reference;
+
+/// The image half of a package or build: what goes in and how it runs.
+#[derive(Debug, Clone)]
+pub struct ImagePlan {
+    pub output: PathBuf,
+    pub format: Format,
+    /// File name of the binary under [`BIN_DIR`].
+    pub name: String,
+    pub bare: bool,
+    pub ca_certificates: Option<PathBuf>,
+    /// Host source and absolute image destination.
+    pub adds: Vec<(PathBuf, String)>,
+    pub run: RunConfig,
+    pub annotations: BTreeMap<String, String>,
+    pub reference: Reference,
+    /// SOURCE_DATE_EPOCH, or 0.
+    pub epoch: u64,
+}
+
+impl ImagePlan {
+    pub fn binary_path(&self) -> String {
+        format!("{BIN_DIR}/{}", self.name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PackagePlan {
+    pub binary: PathBuf,
+    pub image: ImagePlan,
+    pub json: bool,
+    pub strict: bool,
+}
+
+impl PackagePlan {
+    pub fn resolve(args: PackageArgs, env: &Environment) -> Result<PackagePlan, PlanError> {
+        let default_name = file_name(&args.binary);
+        let image = resolve_image(
+            args.image,
+            args.output,
+            &default_name,
+            env.get("SOURCE_DATE_EPOCH"),
+        )?;
+        Ok(PackagePlan {
+            binary: args.binary,
+            image,
+            json: args.json,
+            strict: args.strict,
+        })
+    }
+}
+
+pub(super) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Resolves the image flags; `default_name` is the binary's name unless `--name` is given.
+pub fn resolve_image(
+    args: ImageArgs,
+    output: PathBuf,
+    default_name: &str,
+    source_date_epoch: Option<String>,
+) -> Result<ImagePlan, PlanError> {
+    let name = args.name.unwrap_or_else(|| default_name.to_string());
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err(flag_err(
+            "--name",
+            &name,
+            "a file name without `/` is needed",
+        ));
+    }
+    let reference = match &args.tag {
+        Some(tag) => Reference::parse(tag)?,
+        None => Reference::from_binary_name(&name).ok_or_else(|| PlanError::NoTag(name.clone()))?,
+    };
+    let epoch = match source_date_epoch.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(v) => v.parse().map_err(|_| PlanError::Epoch(v.to_string()))?,
+    };
+
+    let mut env = BTreeMap::from([("PATH".to_string(), DEFAULT_PATH.to_string())]);
+    if args.ca_certificates.is_some() {
+        env.insert("SSL_CERT_FILE".into(), CA_BUNDLE_PATH.into());
+    }
+    for kv in &args.env {
+        let (k, v) = key_value("--env", kv)?;
+        env.insert(k, v);
+    }
+    let labels = args
+        .labels
+        .iter()
+        .map(|kv| key_value("--label", kv))
+        .collect::<Result<_, _>>()?;
+    let annotations = args
+        .annotations
+        .iter()
+        .map(|kv| key_value("--annotation", kv))
+        .collect::<Result<_, _>>()?;
+    let mut exposed_ports = args
+        .expose
+        .iter()
+        .map(|p| port(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    exposed_ports.sort();
+    exposed_ports.dedup();
+    if let Some(dir) = &args.workdir {
+        if !dir.starts_with('/') {
+            return Err(flag_err("--workdir", dir, "it must be an absolute path"));
+        }
+    }
+    let adds = args.add.iter().map(|a| add(a)).collect::<Result<_, _>>()?;
+    let entrypoint = match args.entrypoint {
+        Some(e) if e.is_empty() => return Err(flag_err("--entrypoint", &e, "it is empty")),
+        Some(e) => e,
+        None => format!("{BIN_DIR}/{name}"),
+    };
+    let run = RunConfig {
+        entrypoint: vec![entrypoint],
+        cmd: args.cmd,
+        env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        workdir: args.workdir,
+        user: Some(user(args.user.as_deref())?),
+        labels,
+        exposed_ports,
+    };
+    Ok(ImagePlan {
+        output,
+        format: match args.format {
+            FormatArg::Archive => Format::Archive,
+            FormatArg::Oci => Format::Oci,
+            FormatArg::OciDir => Format::OciDir,
+        },
+        name,
+        bare: args.bare,
+        ca_certificates: args.ca_certificates,
+        adds,
+        run,
+        annotations,
+        reference,
+        epoch,
+    })
+}
+
+fn key_value(flag: &'static str, kv: &str) -> Result<(String, String), PlanError> {
+    match kv.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(flag_err(flag, kv, "expected KEY=VALUE")),
+    }
+}
+
+/// `8080` or `8080/tcp`, `53/udp`, `9/sctp` to the config's `PORT/PROTO` form.
+fn port(spec: &str) -> Result<String, PlanError> {
+    let (num, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
+    let valid_port = num.parse::<u16>().is_ok_and(|p| p > 0);
+    if !valid_port {
+        return Err(flag_err(
+            "--expose",
+            spec,
+            "the port must be a number from 1 to 65535",
+        ));
+    }
+    if !matches!(proto, "tcp" | "udp" | "sctp") {
+        return Err(flag_err(
+            "--expose",
+            spec,
+            "the protocol must be tcp, udp or sctp",
+        ));
+    }
+    Ok(format!(
+        "{}/{proto}",
+        num.parse::<u16>().unwrap_or_default()
+    ))
+}
+
+/// `SRC:DST`; a DST ending in `/` receives SRC under its own name.
+fn add(spec: &str) -> Result<(PathBuf, String), PlanError> {
+    let (src, dst) = spec
+        .split_once(':')
+        .filter(|(s, d)| !s.is_empty() && !d.is_empty())
+        .ok_or_else(|| flag_err("--add", spec, "expected SRC:DST"))?;
+    let src = PathBuf::from(src);
+    let dst = if dst.ends_with('/') {
+        format!("{dst}{}", file_name(&src))
+    } else {
+        dst.to_string()
+    };
+    image_path(&dst).map_err(PlanError::AddPath)?;
+    Ok((src, dst))
+}
+
+/// Maps the names the image's passwd knows to ids; numeric ids pass unchanged.
+fn user(spec: Option<&str>) -> Result<String, PlanError> {
+    let Some(spec) = spec else {
+        return Ok(NONROOT.to_string());
+    };
+    let id = |part: &str| -> Option<String> {
+        match part {
+            "root" => Some("0".into()),
+            "nonroot" => Some("65532".into()),
+            "nobody" => Some("65534".into()),
+            n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Some(n.into()),
+            _ => None,
+        }
+    };
+    let bad = || {
+        flag_err(
+            "--user",
+            spec,
+            "use a numeric UID[:GID], or root, nonroot or nobody",
+        )
+    };
+    match spec.split_once(':') {
+        Some((u, g)) => Ok(format!(
+            "{}:{}",
+            id(u).ok_or_else(bad)?,
+            id(g).ok_or_else(bad)?
+        )),
+        None => {
+            let uid = id(spec).ok_or_else(bad)?;
+            // A lone name also picks its own group; without passwd a lone uid would get gid 0.
+            Ok(if spec.bytes().all(|b| b.is_ascii_digit()) {
+                uid
+            } else {
+                format!("{uid}:{uid}")
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users() {
+        assert_eq!(user(None).unwrap(), "65532:65532");
+        assert_eq!(user(Some("root")).unwrap(), "0:0");
+        assert_eq!(user(Some("1000")).unwrap(), "1000");
+        assert_eq!(user(Some("nobody:root")).unwrap(), "65534:0");
+        assert!(user(Some("www-data")).is_err());
+    }
+
+    #[test]
+    fn ports() {
+        assert_eq!(port("8080").unwrap(), "8080/tcp");
+        assert_eq!(port("53/udp").unwrap(), "53/udp");
+        assert!(port("0").is_err() && port("70000").is_err() && port("80/http").is_err());
+    }
+
+    #[test]
+    fn adds() {
+        assert_eq!(
+            add("conf/app.toml:/etc/app/").unwrap().1,
+            "/etc/app/app.toml"
+        );
+        assert_eq!(
+            add("./data:/srv/data").unwrap(),
+            (PathBuf::from("./data"), "/srv/data".to_string())
+        );
+        assert!(add("a:relative").is_err());
+        assert!(add("nocolon").is_err());
+        assert!(add("a:/x/../y").is_err());
+    }
+
+    #[test]
+    fn key_values() {
+        assert_eq!(
+            key_value("--env", "A=b=c").unwrap(),
+            ("A".into(), "b=c".into())
+        );
+        assert!(key_value("--env", "=x").is_err());
+        assert!(key_value("--env", "novalue").is_err());
+    }
+}

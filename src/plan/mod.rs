@@ -1,0 +1,152 @@
+//! Parse, then resolve: the only reader of flags and environment. The CLI values become
+//! validated plans of plain data ([`image`] for what goes into an image, [`build`] for
+//! what a build compiles); later stages never see a flag or an environment variable.
+
+mod build;
+mod image;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::cache::{Cache, CacheError};
+use crate::cli::InspectArgs;
+use crate::image::tree::TreeError;
+use crate::reference::ReferenceError;
+use crate::source::SourceError;
+use crate::toolchain::find::HostEnv;
+
+pub use build::{BuildPlan, CompileOptions, ToolchainsPlan};
+pub use image::{ImagePlan, PackagePlan, resolve_image};
+
+/// Where the binary goes in the image.
+pub const BIN_DIR: &str = "/usr/local/bin";
+/// The PATH every image gets unless `--env PATH=...` says otherwise.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The nonroot user (distroless and chainguard use the same id).
+pub const NONROOT: &str = "65532:65532";
+/// Where `--ca-certificates` puts the bundle.
+pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The process environment and working directory, read once.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub vars: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+}
+
+impl Environment {
+    pub fn from_process() -> Environment {
+        Environment {
+            vars: std::env::vars_os()
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.to_string_lossy().into_owned(),
+                    )
+                })
+                .collect(),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.vars.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.get(key).map(PathBuf::from)
+    }
+
+    pub fn cache(&self) -> Result<Cache, CacheError> {
+        Cache::locate(
+            self.path("SCRATCHPACK_CACHE_DIR"),
+            self.path("XDG_CACHE_HOME"),
+            self.path("HOME"),
+        )
+    }
+
+    pub fn host(&self) -> HostEnv {
+        HostEnv {
+            path: self.get("PATH").map(Into::into),
+            goroot: self.path("GOROOT"),
+            cwd: self.cwd.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("invalid {flag} `{value}`: {reason}")]
+    Flag {
+        flag: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error(transparent)]
+    Tag(#[from] ReferenceError),
+    #[error("invalid --add destination")]
+    AddPath(#[source] TreeError),
+    #[error("SOURCE_DATE_EPOCH=`{0}` is not a number of seconds since 1970")]
+    Epoch(String),
+    #[error("no image name can be derived from the binary name `{0}`")]
+    NoTag(String),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error("`{0}` is not a mirror URL (https://, http:// or file://)")]
+    Mirror(String),
+    #[error("{flag} applies to C sources only")]
+    NotForGo { flag: &'static str },
+}
+
+impl PlanError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            PlanError::Flag { flag, .. } => Some(format!(
+                "see `scratchpack package --help` for the form of {flag}"
+            )),
+            PlanError::Tag(_) | PlanError::NoTag(_) => {
+                Some("pass --tag NAME[:TAG] with a lowercase name, e.g. --tag hello:1.0".into())
+            }
+            PlanError::AddPath(_) => {
+                Some("write --add SRC:DST with an absolute DST, e.g. --add ./conf:/etc/app".into())
+            }
+            PlanError::Epoch(_) => Some(
+                "set SOURCE_DATE_EPOCH to an integer, e.g. `$(git log -1 --format=%ct)`".into(),
+            ),
+            PlanError::Source(e) => Some(e.hint()),
+            PlanError::Cache(e) => Some(e.hint()),
+            PlanError::Mirror(_) => Some(
+                "e.g. --alpine-mirror file:///srv/alpine, laid out like Alpine's mirror".into(),
+            ),
+            PlanError::NotForGo { .. } => {
+                Some("Go takes its flags from the module; --ldflags adds to -ldflags".into())
+            }
+        }
+    }
+}
+
+fn flag_err(flag: &'static str, value: &str, reason: &'static str) -> PlanError {
+    PlanError::Flag {
+        flag,
+        value: value.to_string(),
+        reason,
+    }
+}
+
+pub struct InspectPlan {
+    pub paths: Vec<PathBuf>,
+    pub json: bool,
+    pub strict: bool,
+}
+
+impl From<InspectArgs> for InspectPlan {
+    fn from(args: InspectArgs) -> Self {
+        InspectPlan {
+            paths: args.paths,
+            json: args.json,
+            strict: args.strict,
+        }
+    }
+}
