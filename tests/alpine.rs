@@ -50,6 +50,27 @@ fn program(dir: &Path) -> std::path::PathBuf {
     src
 }
 
+/// A local repository, a cache of its own and a program using libgreet.
+struct Setup {
+    dir: crate::support::TempDir,
+    repo: std::path::PathBuf,
+    cache: std::path::PathBuf,
+    src: std::path::PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempdir();
+    let repo = apk::greet_repository(dir.path());
+    let cache = fresh_cache(dir.path());
+    let src = program(dir.path());
+    Setup {
+        dir,
+        repo,
+        cache,
+        src,
+    }
+}
+
 fn annotation(image: &Path) -> String {
     let manifest = ImageTar::open(image).manifest();
     manifest["annotations"]["dev.scratchpack.apk.packages"]
@@ -61,10 +82,12 @@ fn annotation(image: &Path) -> String {
 #[test]
 fn apk_installs_a_static_library_that_is_linked_in() {
     require!("zig");
-    let dir = tempdir();
-    let repo = apk::greet_repository(dir.path());
-    let cache = fresh_cache(dir.path());
-    let src = program(dir.path());
+    let Setup {
+        dir,
+        repo,
+        cache,
+        src,
+    } = setup();
     let out = dir.path().join("greet.tar");
     let repo_url = format!("file://{}", repo.display());
     let args = [
@@ -118,10 +141,12 @@ fn apk_installs_a_static_library_that_is_linked_in() {
 #[test]
 fn the_key_follows_the_package_set() {
     require!("zig");
-    let dir = tempdir();
-    let repo = apk::greet_repository(dir.path());
-    let cache = fresh_cache(dir.path());
-    let src = program(dir.path());
+    let Setup {
+        dir,
+        repo,
+        cache,
+        src,
+    } = setup();
     let repo_url = format!("file://{}", repo.display());
     let out = dir.path().join("a.tar");
     build_with(
@@ -167,11 +192,13 @@ fn the_key_follows_the_package_set() {
 #[test]
 fn concurrent_builds_share_one_provisioning_over_http() {
     require!("zig");
-    let dir = tempdir();
-    let repo = apk::greet_repository(dir.path());
+    let Setup {
+        dir,
+        repo,
+        cache,
+        src,
+    } = setup();
     let server = crate::support::http::serve(&repo);
-    let cache = fresh_cache(dir.path());
-    let src = program(dir.path());
     let repo_url = format!("http://{}", server.addr);
     let children: Vec<_> = (0..2)
         .map(|i| {
@@ -216,10 +243,12 @@ fn concurrent_builds_share_one_provisioning_over_http() {
 #[test]
 fn apk_failures_are_reported_with_its_output() {
     require!("zig");
-    let dir = tempdir();
-    let repo = apk::greet_repository(dir.path());
-    let cache = fresh_cache(dir.path());
-    let src = program(dir.path());
+    let Setup {
+        dir,
+        repo,
+        cache,
+        src,
+    } = setup();
     let out = dir.path().join("x.tar");
     let repo_url = format!("file://{}", repo.display());
 
