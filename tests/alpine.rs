@@ -127,6 +127,14 @@ fn apk_installs_a_static_library_that_is_linked_in() {
         .args(["cache", "ls"]))
     .expect_code(0);
     assert_has(&r.stdout, &["prepared", "libgreet [libgreet=1.0-r0]"]);
+    let r = run(scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args(["toolchains"]))
+    .expect_code(0);
+    assert_has(
+        &r.stdout,
+        &["prepared rootfs: libgreet (", "libgreet=1.0-r0"],
+    );
 
     if let Some(podman) = Podman::new() {
         podman.run(&["load", "-i", path_str(&out)]).expect_code(0);

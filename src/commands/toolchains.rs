@@ -54,6 +54,20 @@ pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
             text(&row["compiler"])
         ));
     }
+    for p in &prepared {
+        let installed: Vec<String> = p
+            .record
+            .installed
+            .iter()
+            .map(|i| format!("{}={}", i.name, i.version))
+            .collect();
+        ui.data(&format!(
+            "prepared rootfs: {} ({} MiB): {}",
+            p.record.packages.join(" "),
+            Cache::size_of(&p.dir) >> 20,
+            installed.join(", ")
+        ));
+    }
     match sandbox {
         Ok(()) => ui.data("sandbox: user namespaces available"),
         Err(e) => ui.data(&format!(
