@@ -757,3 +757,65 @@ fn go_vendor_directory_is_used_without_network() {
     let r = build(&[path_str(&m), "-o", path_str(&out)]).expect_code(1);
     assert_has(&r.stderr, &["example.com/dep", "compilation failed"]);
 }
+
+#[test]
+fn progress_on_a_terminal_and_quiet_otherwise() {
+    require!("zig", "script");
+    let dir = tempdir();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::create_dir_all(shared_cache().join("tools")).unwrap();
+    std::os::unix::fs::symlink(shared_cache().join("tools"), cache.join("tools")).unwrap();
+    let out = dir.path().join("o.tar");
+    let cmd = format!(
+        "{} {} -o {} --alpine-mirror {}",
+        env!("CARGO_BIN_EXE_scratchpack"),
+        fixture("hello.c").display(),
+        out.display(),
+        shared_mirror()
+    );
+    // `script` runs the command on a pseudo-terminal.
+    let r = run(Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .env("NO_COLOR", "1"))
+    .expect_code(0);
+    assert_has(
+        &r.stdout,
+        &["extracting Alpine 3.20.3 rootfs", "compiling with zig"],
+    );
+    // Colour is an SGR sequence (ESC [ digits m); clearing the progress line is not.
+    assert!(
+        !has_sgr(&r.stdout),
+        "colour despite NO_COLOR: {:?}",
+        r.stdout
+    );
+
+    // Not a terminal: only the summary lines.
+    std::fs::remove_dir_all(cache.join("rootfs")).unwrap();
+    let r = run(crate::support::scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args([
+            path_str(&fixture("hello.c")),
+            "-o",
+            path_str(&out),
+            "--alpine-mirror",
+            &shared_mirror(),
+        ]))
+    .expect_code(0);
+    assert!(
+        !r.stderr.contains("extracting") && !r.stderr.contains("compiling with"),
+        "{}",
+        r.stderr
+    );
+    assert_has(&r.stderr, &["toolchain: zig", "wrote "]);
+}
+
+/// Whether `text` holds an ANSI colour sequence.
+fn has_sgr(text: &str) -> bool {
+    text.split('\x1b').skip(1).any(|rest| {
+        rest.strip_prefix('[')
+            .map(|r| r.trim_start_matches(|c: char| c.is_ascii_digit() || c == ';'))
+            .is_some_and(|r| r.starts_with('m'))
+    })
+}
