@@ -88,14 +88,34 @@ impl Drop for TempPath {
         if self.keep {
             return;
         }
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(m) if m.is_dir() => {
-                let _ = std::fs::remove_dir_all(&self.path);
-            }
-            Ok(_) => {
-                let _ = std::fs::remove_file(&self.path);
-            }
-            Err(_) => {}
+        let _ = remove_tree(&self.path);
+    }
+}
+
+/// Removes a file or a whole tree, making directories writable first: an extracted
+/// rootfs, or one apk installed packages into, has read-only directories that
+/// `remove_dir_all` would stop at.
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.is_dir() {
+        return std::fs::remove_file(path);
+    }
+    let _ = std::fs::set_permissions(path, Permissions::from_mode(0o700));
+    for entry in std::fs::read_dir(path)? {
+        remove_tree(&entry?.path())?;
+    }
+    std::fs::remove_dir(path)
+}
+
+/// Removes the entries of `parent` whose name starts with `prefix`: the staging
+/// directories a killed run left behind (the caller holds the lock that guards them).
+pub fn remove_stale(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = remove_tree(&entry.path());
         }
     }
 }
@@ -267,6 +287,19 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
         drop((temp, scratch));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn read_only_trees_and_stale_staging_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".tmp-abc-1");
+        std::fs::create_dir_all(stale.join("ro/inner")).unwrap();
+        std::fs::write(stale.join("ro/inner/f"), b"x").unwrap();
+        std::fs::set_permissions(stale.join("ro"), Permissions::from_mode(0o555)).unwrap();
+        std::fs::create_dir(dir.path().join(".tmp-other-1")).unwrap();
+        remove_stale(dir.path(), ".tmp-abc-");
+        assert!(!stale.exists());
+        assert!(dir.path().join(".tmp-other-1").exists());
     }
 
     #[test]

@@ -29,11 +29,7 @@ impl Drop for Registration {
 /// Removes every registered temporary. Called from the signal handler thread.
 pub fn cleanup() {
     for (_, path) in lock().drain(..) {
-        if path.is_dir() {
-            let _ = std::fs::remove_dir_all(&path);
-        } else {
-            let _ = std::fs::remove_file(&path);
-        }
+        let _ = crate::atomic::remove_tree(&path);
     }
 }
 

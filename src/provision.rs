@@ -218,7 +218,7 @@ pub fn prepare(
         return Ok(p);
     }
     let parent = cache.dir("prepared")?;
-    remove_stale(&parent, &key);
+    crate::atomic::remove_stale(&parent, &format!(".tmp-{key}-"));
     let staging = parent.join(format!(".tmp-{key}-{}", std::process::id()));
     let _cleanup = interrupt::register(staging.clone());
     let io_err = |path: &Path| {
@@ -237,7 +237,7 @@ pub fn prepare(
             Ok(Prepared { dir, record })
         }
         Err(e) => {
-            let _ = crate::rootfs::remove_tree(&staging);
+            let _ = crate::atomic::remove_tree(&staging);
             Err(e)
         }
     }
@@ -347,18 +347,6 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         to,
         std::fs::Permissions::from_mode(meta.permissions().mode() | 0o700),
     )
-}
-
-fn remove_stale(parent: &Path, key: &str) {
-    let prefix = format!(".tmp-{key}-");
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = crate::rootfs::remove_tree(&entry.path());
-        }
-    }
 }
 
 /// Whether a repository file can be fetched. A failure is remembered for ten minutes,

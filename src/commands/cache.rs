@@ -182,13 +182,13 @@ pub fn run(command: &CacheCommand, env: &Environment, ui: &Ui) -> Result<ExitSta
                     ),
                     None => None,
                 };
-                if crate::rootfs::remove_tree(&e.path).is_ok() {
+                if crate::atomic::remove_tree(&e.path).is_ok() {
                     freed += e.size;
                     count += 1;
                 }
             }
             if kinds.contains(&CacheKind::Tools) {
-                let _ = crate::rootfs::remove_tree(&cache.root().join("probes"));
+                let _ = crate::atomic::remove_tree(&cache.root().join("probes"));
             }
             ui.note(&format!("removed {count} entries, {}", human(freed)));
         }

@@ -16,6 +16,7 @@ use flate2::read::GzDecoder;
 pub use extract::{ExtractError, extract};
 pub use fetch::{FetchError, reachable};
 
+use crate::atomic;
 use crate::cache::{Cache, CacheError};
 use crate::interrupt;
 use crate::toolchain::RootfsSpec;
@@ -156,7 +157,7 @@ pub fn ensure(
     if dir.is_dir() {
         return Ok(dir);
     }
-    remove_stale(&parent, &digest);
+    atomic::remove_stale(&parent, &format!(".tmp-{digest}-"));
     let url = source.url();
     if offline && !url.starts_with("file://") {
         return Err(RootfsError::Offline { url });
@@ -207,7 +208,7 @@ pub fn ensure(
         .and_then(|()| prepare(&staging));
     let _ = std::fs::remove_file(&tarball_path);
     if let Err(e) = extracted {
-        let _ = remove_tree(&staging);
+        let _ = atomic::remove_tree(&staging);
         return Err(e);
     }
     std::fs::rename(&staging, &dir).map_err(io_err(&dir))?;
@@ -224,32 +225,4 @@ fn prepare(root: &Path) -> Result<(), RootfsError> {
         })?;
     }
     Ok(())
-}
-
-/// Removes what a killed run left behind (the lock is held, so nobody else uses it).
-fn remove_stale(parent: &Path, digest: &str) {
-    let prefix = format!(".tmp-{digest}-");
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = remove_tree(&entry.path());
-        }
-    }
-}
-
-/// Removes a file or a whole tree, making directories writable first (an extracted
-/// rootfs has read-only directories).
-pub fn remove_tree(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::symlink_metadata(path)?;
-    if !meta.is_dir() {
-        return std::fs::remove_file(path);
-    }
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
-    for entry in std::fs::read_dir(path)? {
-        remove_tree(&entry?.path())?;
-    }
-    std::fs::remove_dir(path)
 }
