@@ -47,6 +47,13 @@ pub struct Installed {
     pub version: String,
 }
 
+/// `name=version`, the form listings and the image annotation use.
+impl std::fmt::Display for Installed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.version)
+    }
+}
+
 /// What a prepared rootfs holds, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {

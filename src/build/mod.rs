@@ -125,14 +125,7 @@ pub fn repositories(plan: &BuildPlan, toolchain: &Toolchain) -> Vec<String> {
 
 /// Where the toolchain's rootfs comes from.
 fn rootfs_source(plan: &BuildPlan, toolchain: &Toolchain) -> RootfsSource {
-    RootfsSource {
-        spec: toolchain.rootfs.clone(),
-        arch: rootfs::host_arch().to_string(),
-        mirror: plan
-            .mirror
-            .clone()
-            .unwrap_or_else(|| toolchain.rootfs.default_mirror.clone()),
-    }
+    RootfsSource::new(&toolchain.rootfs, plan.mirror.as_deref())
 }
 
 /// What apk must install for `toolchain` building `language`.

@@ -24,11 +24,7 @@ pub fn run(plan: &BuildPlan, ui: &Ui) -> Result<ExitStatus, Error> {
     ui.diagnostics(&built.diagnostics);
     let mut image = plan.image.clone();
     if !built.installed.is_empty() {
-        let packages: Vec<String> = built
-            .installed
-            .iter()
-            .map(|p| format!("{}={}", p.name, p.version))
-            .collect();
+        let packages: Vec<String> = built.installed.iter().map(ToString::to_string).collect();
         image
             .annotations
             .insert(APK_ANNOTATION.into(), packages.join(","));

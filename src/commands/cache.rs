@@ -66,12 +66,7 @@ fn entries(cache: &Cache) -> Vec<Entry> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let installed: Vec<String> = p
-            .record
-            .installed
-            .iter()
-            .map(|i| format!("{}={}", i.name, i.version))
-            .collect();
+        let installed: Vec<String> = p.record.installed.iter().map(ToString::to_string).collect();
         out.push(Entry {
             kind: CacheKind::Prepared,
             size: Cache::size_of(&p.dir),

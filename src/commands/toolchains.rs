@@ -55,12 +55,7 @@ pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
         ));
     }
     for p in &prepared {
-        let installed: Vec<String> = p
-            .record
-            .installed
-            .iter()
-            .map(|i| format!("{}={}", i.name, i.version))
-            .collect();
+        let installed: Vec<String> = p.record.installed.iter().map(ToString::to_string).collect();
         ui.data(&format!(
             "prepared rootfs: {} ({} MiB): {}",
             p.record.packages.join(" "),
@@ -84,14 +79,7 @@ fn row(
     prepared: &[provision::Prepared],
     sandbox: bool,
 ) -> Value {
-    let source = RootfsSource {
-        spec: t.rootfs.clone(),
-        arch: rootfs::host_arch().to_string(),
-        mirror: plan
-            .mirror
-            .clone()
-            .unwrap_or_else(|| t.rootfs.default_mirror.clone()),
-    };
+    let source = RootfsSource::new(&t.rootfs, plan.mirror.as_deref());
     let languages: Vec<&str> = t.languages().iter().map(|l| l.as_str()).collect();
     let (ready, compiler, tool) = match &t.host {
         Some(host) => match find::find(host.finder, &plan.host) {

@@ -103,6 +103,15 @@ pub fn host_arch() -> &'static str {
 }
 
 impl RootfsSource {
+    /// `spec` for this machine's architecture, from `mirror` or the spec's default one.
+    pub fn new(spec: &RootfsSpec, mirror: Option<&str>) -> RootfsSource {
+        RootfsSource {
+            spec: spec.clone(),
+            arch: host_arch().to_string(),
+            mirror: mirror.unwrap_or(&spec.default_mirror).to_string(),
+        }
+    }
+
     /// The pinned sha256 of this architecture's tarball.
     pub fn digest(&self) -> Result<&str, RootfsError> {
         self.spec

@@ -196,11 +196,7 @@ pub fn build(args: &[&str]) -> Run {
 pub fn shared_rootfs() -> PathBuf {
     let cache = scratchpack::cache::Cache::locate(Some(shared_cache()), None, None).expect("cache");
     let toolchain = scratchpack::toolchain::by_name_or_file("zig").expect("built-in toolchain");
-    let source = scratchpack::rootfs::RootfsSource {
-        spec: toolchain.rootfs,
-        arch: scratchpack::rootfs::host_arch().into(),
-        mirror: shared_mirror(),
-    };
+    let source = scratchpack::rootfs::RootfsSource::new(&toolchain.rootfs, Some(&shared_mirror()));
     scratchpack::rootfs::ensure(&source, &cache, false, &scratchpack::ui::Ui::plain())
         .expect("rootfs")
 }
