@@ -15,7 +15,14 @@ use crate::ui::{Style, Ui};
 
 pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
     let sandbox = sandbox::probe();
-    let prepared = provision::list(&plan.cache);
+    // Each prepared rootfs is walked once for its size (they run to hundreds of MB).
+    let prepared: Vec<(provision::Prepared, u64)> = provision::list(&plan.cache)
+        .into_iter()
+        .map(|p| {
+            let size = Cache::size_of(&p.dir);
+            (p, size)
+        })
+        .collect();
     let mut rows = Vec::new();
     for t in toolchain::builtin().map_err(crate::build::BuildError::from)? {
         rows.push(row(plan, &t, &prepared, sandbox.is_ok()));
@@ -54,12 +61,12 @@ pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
             text(&row["compiler"])
         ));
     }
-    for p in &prepared {
+    for (p, size) in &prepared {
         let installed: Vec<String> = p.record.installed.iter().map(ToString::to_string).collect();
         ui.data(&format!(
             "prepared rootfs: {} ({} MiB): {}",
             p.record.packages.join(" "),
-            Cache::size_of(&p.dir) >> 20,
+            size >> 20,
             installed.join(", ")
         ));
     }
@@ -76,7 +83,7 @@ pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
 fn row(
     plan: &ToolchainsPlan,
     t: &Toolchain,
-    prepared: &[provision::Prepared],
+    prepared: &[(provision::Prepared, u64)],
     sandbox: bool,
 ) -> Value {
     let source = RootfsSource::new(&t.rootfs, plan.mirror.as_deref());
@@ -97,17 +104,12 @@ fn row(
         if compile.packages.is_empty() {
             continue;
         }
-        let found = prepared.iter().find(|p| {
-            compile
-                .packages
-                .iter()
-                .all(|pkg| p.record.packages.contains(pkg))
-        });
+        let found = holding(prepared, &compile.packages);
         sets.push(json!({
             "language": lang.as_str(),
             "packages": compile.packages,
             "cached": found.is_some(),
-            "size": found.map(|p| Cache::size_of(&p.dir)),
+            "size": found.map(|(_, size)| size),
         }));
     }
     json!({
@@ -135,24 +137,19 @@ fn packages_state(
     plan: &ToolchainsPlan,
     t: &Toolchain,
     source: &RootfsSource,
-    prepared: &[provision::Prepared],
+    prepared: &[(provision::Prepared, u64)],
 ) -> (bool, String, Value) {
     let mut parts = Vec::new();
     let mut ready = false;
     for compile in t.compile.values() {
-        let found = prepared.iter().find(|p| {
-            compile
-                .packages
-                .iter()
-                .all(|pkg| p.record.packages.contains(pkg))
-        });
+        let found = holding(prepared, &compile.packages);
         match found {
-            Some(p) => {
+            Some((_, size)) => {
                 ready = true;
                 parts.push(format!(
                     "{} installed ({} MB)",
                     compile.packages.join(" "),
-                    Cache::size_of(&p.dir) >> 20
+                    size >> 20
                 ));
             }
             None => parts.push(format!(
@@ -180,4 +177,14 @@ fn packages_state(
         format!("Alpine packages: {}", parts.join("; ")),
         Value::Null,
     )
+}
+
+/// The prepared rootfs that holds all of `packages`, with its size.
+fn holding<'a>(
+    prepared: &'a [(provision::Prepared, u64)],
+    packages: &[String],
+) -> Option<&'a (provision::Prepared, u64)> {
+    prepared
+        .iter()
+        .find(|(p, _)| packages.iter().all(|pkg| p.record.packages.contains(pkg)))
 }
