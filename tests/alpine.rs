@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use crate::require;
-use crate::support::clients::Podman;
+use crate::support::clients::{Client, Podman};
 use crate::support::oci::ImageTar;
 use crate::support::{
     apk, assert_has, dir_entries, path_str, run, scratchpack_cmd, shared_cache, shared_mirror,
@@ -137,12 +137,8 @@ fn apk_installs_a_static_library_that_is_linked_in() {
     );
 
     if let Some(podman) = Podman::new() {
-        podman.run(&["load", "-i", path_str(&out)]).expect_code(0);
-        let got = podman
-            .run(&["run", "--rm", "--network", "none", "greet:1"])
-            .expect_code(0)
-            .stdout;
-        assert_eq!(got, "hello from libgreet\n");
+        podman.load(&out);
+        assert_eq!(podman.run_image("greet:1", &[]), "hello from libgreet\n");
     }
 }
 

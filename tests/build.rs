@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::require;
-use crate::support::clients::{Dockerd, Podman};
+use crate::support::clients::{Client, Dockerd, Podman};
 use crate::support::oci::{self, ImageTar};
 use crate::support::{
     assert_has, build, build_cmd, dir_entries, fixture, path_str, run, shared_cache, shared_mirror,
@@ -101,22 +101,17 @@ fn built_images_run_in_podman_and_docker() {
     for (image, ..) in &images {
         crate::support::scratchpack(&["inspect", path_str(image)]).expect_code(0);
     }
-    if let Some(podman) = Podman::new() {
+    let podman = Podman::new().map(|p| Box::new(p) as Box<dyn Client>);
+    let docker = || Dockerd::start().map(|d| Box::new(d) as Box<dyn Client>);
+    for (client, which) in [(podman, "podman"), (docker(), "docker")] {
+        let Some(client) = client else { continue };
         for (image, name, args, expected) in &images {
-            podman.run(&["load", "-i", path_str(image)]).expect_code(0);
-            let mut cmd = vec!["run", "--rm", "--network", "none", *name];
-            cmd.extend(args.iter());
-            let out = podman.run(&cmd).expect_code(0).stdout;
-            assert_eq!(&out, expected, "podman run {name}");
-        }
-    }
-    if let Some(docker) = Dockerd::start() {
-        for (image, name, args, expected) in &images {
-            docker.run(&["load", "-i", path_str(image)]).expect_code(0);
-            let mut cmd = vec!["run", "--rm", "--network", "none", *name];
-            cmd.extend(args.iter());
-            let out = docker.run(&cmd).expect_code(0).stdout;
-            assert_eq!(&out, expected, "docker run {name}");
+            client.load(image);
+            assert_eq!(
+                &client.run_image(name, args),
+                expected,
+                "{which} run {name}"
+            );
         }
     }
 }
@@ -818,4 +813,56 @@ fn has_sgr(text: &str) -> bool {
             .map(|r| r.trim_start_matches(|c: char| c.is_ascii_digit() || c == ';'))
             .is_some_and(|r| r.starts_with('m'))
     })
+}
+
+#[test]
+fn an_interrupted_extraction_is_never_trusted() {
+    require!("zig");
+    let dir = tempdir();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::create_dir_all(shared_cache().join("tools")).unwrap();
+    std::os::unix::fs::symlink(shared_cache().join("tools"), cache.join("tools")).unwrap();
+    // What a run killed mid-extraction leaves: a half tree and its download.
+    let zig = scratchpack::toolchain::by_name_or_file("zig").unwrap();
+    let digest = scratchpack::rootfs::RootfsSource::new(&zig.rootfs, None)
+        .digest()
+        .unwrap()
+        .to_string();
+    let half = cache.join("rootfs").join(format!(".tmp-{digest}-99999"));
+    std::fs::create_dir_all(half.join("bin")).unwrap();
+    std::fs::write(half.join("bin/sh"), "not a shell").unwrap();
+    std::fs::write(
+        cache
+            .join("rootfs")
+            .join(format!(".tmp-{digest}-99999.tar.gz")),
+        "partial",
+    )
+    .unwrap();
+
+    let hello = fixture("hello.c");
+    let out = dir.path().join("o.tar");
+    let args = [
+        path_str(&hello),
+        "-o",
+        path_str(&out),
+        "--alpine-mirror",
+        &shared_mirror(),
+    ];
+    run(crate::support::scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args(args))
+    .expect_code(0);
+    assert_eq!(
+        dir_entries(&cache.join("rootfs")),
+        std::slice::from_ref(&digest),
+        "leftovers kept or trusted"
+    );
+    assert!(
+        cache
+            .join("rootfs")
+            .join(&digest)
+            .join("bin/busybox")
+            .is_file()
+    );
 }

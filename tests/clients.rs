@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::binaries::{self, Bin};
-use crate::support::clients::{Dockerd, Podman, skopeo_inspect, untar};
+use crate::support::clients::{Client, Dockerd, Podman, skopeo_inspect, untar};
 use crate::support::oci::{self, HandImage, Item};
 use crate::support::{check, fixture, path_str, scratchpack, tempdir, tool};
 
@@ -61,10 +61,8 @@ fn podman_loads_and_runs_images() {
         probe_image(dir.path(), "probe-oci", &["--format", "oci"]).expect("probe built");
 
     for archive in [&default, &custom, &layout_only] {
-        let r = podman
-            .run(&["load", "-i", path_str(archive)])
-            .expect_code(0);
-        assert!(r.stdout.contains("Loaded image"), "{}", r.stdout);
+        let loaded = podman.load(archive);
+        assert!(loaded.contains("Loaded image"), "{loaded}");
     }
     let images = podman
         .run(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
@@ -80,20 +78,9 @@ fn podman_loads_and_runs_images() {
             "{name} not in\n{images}"
         );
     }
-    let out = podman
-        .run(&["run", "--rm", "--network", "none", "probe-default"])
-        .expect_code(0)
-        .stdout;
-    assert_eq!(out, DEFAULT_RUN);
-    let out = podman
-        .run(&["run", "--rm", "--network", "none", "probe-custom"])
-        .expect_code(0)
-        .stdout;
-    assert_eq!(out, CUSTOM_RUN);
-    let out = podman
-        .run(&["run", "--rm", "--network", "none", "probe-oci", "override"])
-        .expect_code(0)
-        .stdout;
+    assert_eq!(podman.run_image("probe-default", &[]), DEFAULT_RUN);
+    assert_eq!(podman.run_image("probe-custom", &[]), CUSTOM_RUN);
+    let out = podman.run_image("probe-oci", &["override"]);
     assert!(
         out.starts_with("arg override\nuid 65532 gid 65532\n"),
         "{out}"
@@ -124,30 +111,15 @@ fn docker_loads_and_runs_images() {
         (&custom, "probe-custom:latest"),
         (&hello, "hello-amd64:latest"),
     ] {
-        let r = docker
-            .run(&["load", "-i", path_str(archive)])
-            .expect_code(0);
+        let loaded = docker.load(archive);
         assert!(
-            r.stdout.contains(&format!("Loaded image: {name}")),
-            "{}",
-            r.stdout
+            loaded.contains(&format!("Loaded image: {name}")),
+            "{loaded}"
         );
     }
-    let out = docker
-        .run(&["run", "--rm", "--network", "none", "probe-default"])
-        .expect_code(0)
-        .stdout;
-    assert_eq!(out, DEFAULT_RUN);
-    let out = docker
-        .run(&["run", "--rm", "--network", "none", "probe-custom"])
-        .expect_code(0)
-        .stdout;
-    assert_eq!(out, CUSTOM_RUN);
-    let out = docker
-        .run(&["run", "--rm", "--network", "none", "hello-amd64"])
-        .expect_code(0)
-        .stdout;
-    assert_eq!(out, "hello from scratch\n");
+    assert_eq!(docker.run_image("probe-default", &[]), DEFAULT_RUN);
+    assert_eq!(docker.run_image("probe-custom", &[]), CUSTOM_RUN);
+    assert_eq!(docker.run_image("hello-amd64", &[]), "hello from scratch\n");
 
     // docker's own export of the image passes the gate too.
     let saved = dir.path().join("docker-save.tar");

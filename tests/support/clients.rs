@@ -15,6 +15,24 @@ runtime = \"runc\"\n\
 cgroup_manager = \"cgroupfs\"\n\
 events_logger = \"file\"\n";
 
+/// What the tests do with podman and docker alike.
+pub trait Client {
+    fn run(&self, args: &[&str]) -> Run;
+
+    /// Loads an image archive; returns what the client printed.
+    fn load(&self, archive: &Path) -> String {
+        let path = archive.to_str().expect("UTF-8 path");
+        self.run(&["load", "-i", path]).expect_code(0).stdout
+    }
+
+    /// Runs `image` (without network) with `args`; returns its stdout.
+    fn run_image(&self, image: &str, args: &[&str]) -> String {
+        let mut cmd = vec!["run", "--rm", "--network", "none", image];
+        cmd.extend_from_slice(args);
+        self.run(&cmd).expect_code(0).stdout
+    }
+}
+
 /// podman with private storage.
 pub struct Podman {
     dir: TempDir,
@@ -42,8 +60,10 @@ impl Podman {
             .args(["--storage-driver", "vfs"]);
         cmd
     }
+}
 
-    pub fn run(&self, args: &[&str]) -> Run {
+impl Client for Podman {
+    fn run(&self, args: &[&str]) -> Run {
         run(self.cmd().args(args))
     }
 }
@@ -105,8 +125,10 @@ impl Dockerd {
             std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default();
         panic!("dockerd did not start within 60 s:\n{log}");
     }
+}
 
-    pub fn run(&self, args: &[&str]) -> Run {
+impl Client for Dockerd {
+    fn run(&self, args: &[&str]) -> Run {
         let sock = format!("unix://{}", self.dir.path().join("docker.sock").display());
         run(Command::new(&self.docker).arg("-H").arg(sock).args(args))
     }
