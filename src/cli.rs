@@ -207,6 +207,15 @@ pub struct BuildArgs {
     #[arg(long)]
     pub offline: bool,
 
+    /// Memory the build may use, all its processes together, e.g. 4G
+    /// [default: half of this machine's memory]
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+
+    /// Time the build may take, e.g. 90s, 10m, 1h; 0 for no limit
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub timeout: String,
+
     #[command(flatten)]
     pub image: ImageArgs,
 

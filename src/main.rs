@@ -12,6 +12,9 @@ fn main() -> ExitCode {
         Some(a) if a == scratchpack::sandbox::PROBE_ARG => scratchpack::sandbox::probe_main(),
         _ => {}
     }
+    // Descriptors the caller left open are not passed on to any program scratchpack
+    // runs (a build could read through them).
+    scratchpack::sandbox::cloexec_inherited();
     // Ctrl-C, SIGTERM or SIGHUP: remove temporaries so no partial output survives.
     let _ = ctrlc::set_handler(|| {
         interrupt::cleanup();

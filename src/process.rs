@@ -3,20 +3,26 @@
 //! stdin. A failure carries the command line, the exit status or signal and the trimmed
 //! stderr, so every error message can say exactly what ran and what it said.
 
+use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// How much of a failing program's stderr an error message repeats.
 const STDERR_TAIL: usize = 4000;
+/// Bytes of each output stream kept from its start and from its end: a program (a
+/// hostile build) printing without end costs scratchpack no more than this.
+const KEEP_HEAD: usize = 4 << 20;
+const KEEP_TAIL: usize = 4 << 20;
 
 /// A program to run.
 #[derive(Debug, Clone)]
 pub struct Cmd {
     program: PathBuf,
+    arg0: Option<OsString>,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     clear_env: bool,
@@ -62,12 +68,19 @@ impl Cmd {
     pub fn new(program: impl Into<PathBuf>) -> Cmd {
         Cmd {
             program: program.into(),
+            arg0: None,
             args: Vec::new(),
             env: Vec::new(),
             clear_env: false,
             cwd: None,
             stdin: None,
         }
+    }
+
+    /// What the program sees as `argv[0]` (its path by default).
+    pub fn arg0(mut self, arg0: impl AsRef<OsStr>) -> Cmd {
+        self.arg0 = Some(arg0.as_ref().to_os_string());
+        self
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
@@ -114,6 +127,9 @@ impl Cmd {
             source,
         };
         let mut command = Command::new(&self.program);
+        if let Some(arg0) = &self.arg0 {
+            std::os::unix::process::CommandExt::arg0(&mut command, arg0);
+        }
         command
             .args(&self.args)
             .stdout(Stdio::piped())
@@ -138,14 +154,32 @@ impl Cmd {
             })),
             _ => None,
         };
-        let output = child.wait_with_output().map_err(spawn_err)?;
+        let stderr = child
+            .stderr
+            .take()
+            .map(|pipe| std::thread::spawn(|| drain(pipe)));
+        let stdout = child
+            .stdout
+            .take()
+            .map(drain)
+            .transpose()
+            .map_err(spawn_err)?;
+        let stderr = match stderr {
+            Some(t) => Some(
+                t.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("stderr reader panicked")))
+                    .map_err(spawn_err)?,
+            ),
+            None => None,
+        };
+        let status = child.wait().map_err(spawn_err)?;
         if let Some(writer) = writer {
             let _ = writer.join();
         }
         Ok(Output {
-            status: output.status,
-            stdout: output.stdout,
-            stderr: output.stderr,
+            status,
+            stdout: stdout.unwrap_or_default(),
+            stderr: stderr.unwrap_or_default(),
         })
     }
 
@@ -166,6 +200,41 @@ impl Cmd {
             stderr: tail(&output.stderr_text()),
         }
     }
+}
+
+/// Reads `pipe` to its end, keeping its first and last bytes only (see [`KEEP_HEAD`]).
+fn drain(mut pipe: impl Read) -> io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut tail: VecDeque<u8> = VecDeque::new();
+    let mut dropped: u64 = 0;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let mut chunk = &buf[..n];
+        if head.len() < KEEP_HEAD {
+            let take = chunk.len().min(KEEP_HEAD - head.len());
+            head.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+        }
+        tail.extend(chunk);
+        if tail.len() > KEEP_TAIL {
+            let excess = tail.len() - KEEP_TAIL;
+            tail.drain(..excess);
+            dropped += excess as u64;
+        }
+    }
+    if dropped > 0 {
+        head.extend_from_slice(
+            format!("\n[... {dropped} bytes of output not kept ...]\n").as_bytes(),
+        );
+    }
+    head.extend(tail);
+    Ok(head)
 }
 
 /// `exit code 2`, `killed by signal 9`.

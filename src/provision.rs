@@ -20,6 +20,8 @@ use crate::process::describe_status;
 use crate::sandbox::{self, Bind, SandboxError};
 use crate::ui::Ui;
 
+/// How long apk may take to install packages.
+const PROVISION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long an unanswered repository is not asked again.
 const PROBE_MEMORY: Duration = Duration::from_secs(600);
 
@@ -280,6 +282,10 @@ fn install(
         argv: request.apk_command(),
         env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
         parent_pid: std::process::id(),
+        limits: sandbox::Limits {
+            memory: sandbox::limits::default_memory(),
+            timeout_ms: Some(PROVISION_TIMEOUT.as_millis() as u64),
+        },
     };
     ui.status(&format!("installing Alpine packages with apk: {packages}"));
     let output = sandbox::run(&spec)?;

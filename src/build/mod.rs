@@ -100,7 +100,11 @@ impl BuildError {
 
     /// A compile error is the input's fault (exit 1); the rest is the environment's.
     pub fn is_input_fault(&self) -> bool {
-        matches!(self, BuildError::Compile { .. })
+        match self {
+            BuildError::Compile { .. } => true,
+            BuildError::Sandbox(e) => e.is_input_fault(),
+            _ => false,
+        }
     }
 }
 
@@ -339,5 +343,6 @@ fn sandbox_spec(
         argv: cmd.argv,
         env: cmd.env,
         parent_pid: std::process::id(),
+        limits: plan.limits.clone(),
     })
 }

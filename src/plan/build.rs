@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::{Environment, ImagePlan, PlanError, flag_err, resolve_image};
 use crate::cache::Cache;
 use crate::cli::{BuildArgs, LangArg, ToolchainsArgs};
+use crate::sandbox::limits::{self, Limits};
 use crate::source::{self, Language, Sources};
 use crate::toolchain::find::HostEnv;
 
@@ -36,6 +37,8 @@ pub struct BuildPlan {
     pub apk_repositories: Vec<String>,
     pub apk_allow_untrusted: bool,
     pub offline: bool,
+    /// Memory and time the sandboxed build may use.
+    pub limits: Limits,
     pub cache: Cache,
     pub host: HostEnv,
     /// The host environment, for toolchains' `pass_env`.
@@ -165,6 +168,18 @@ impl BuildPlan {
             libs: args.lib.iter().map(|l| format!("-l{l}")).collect(),
             strip: !args.no_strip,
         };
+        let memory = match &args.memory {
+            Some(text) => {
+                Some(limits::parse_size(text).map_err(|e| flag_err("--memory", text, e))?)
+            }
+            None => limits::default_memory(),
+        };
+        let timeout = limits::parse_duration(&args.timeout)
+            .map_err(|e| flag_err("--timeout", &args.timeout, e))?;
+        let limits = Limits {
+            memory,
+            timeout_ms: timeout.map(|d| d.as_millis().min(u128::from(u64::MAX)) as u64),
+        };
         let epoch = env.get("SOURCE_DATE_EPOCH");
         let image = resolve_image(args.image, args.output, &sources.default_name, epoch)?;
         Ok(BuildPlan {
@@ -178,6 +193,7 @@ impl BuildPlan {
             apk_repositories,
             apk_allow_untrusted: args.apk_allow_untrusted,
             offline: args.offline,
+            limits,
             cache: env.cache()?,
             host: env.host(),
             host_vars: env.vars.clone(),

@@ -80,7 +80,7 @@ pub enum PlanError {
     Flag {
         flag: &'static str,
         value: String,
-        reason: &'static str,
+        reason: String,
     },
     #[error(transparent)]
     Tag(#[from] ReferenceError),
@@ -104,7 +104,7 @@ impl PlanError {
     pub fn hint(&self) -> Option<String> {
         match self {
             PlanError::Flag { flag, .. } => Some(format!(
-                "see `scratchpack package --help` for the form of {flag}"
+                "see `scratchpack help build` or `scratchpack help package` for the form of {flag}"
             )),
             PlanError::Tag(_) | PlanError::NoTag(_) => {
                 Some("pass --tag NAME[:TAG] with a lowercase name, e.g. --tag hello:1.0".into())
@@ -127,11 +127,11 @@ impl PlanError {
     }
 }
 
-fn flag_err(flag: &'static str, value: &str, reason: &'static str) -> PlanError {
+fn flag_err(flag: &'static str, value: &str, reason: impl Into<String>) -> PlanError {
     PlanError::Flag {
         flag,
         value: value.to_string(),
-        reason,
+        reason: reason.into(),
     }
 }
 

@@ -6,7 +6,10 @@
 //! output and exit status come back through [`crate::process`]; a failure while setting
 //! up comes back as data (exit 125 and a marked JSON line), never as a lost exit code.
 
+mod diagnose;
+mod harden;
 mod init;
+pub mod limits;
 pub mod plan;
 
 use std::path::PathBuf;
@@ -15,6 +18,9 @@ use serde::{Deserialize, Serialize};
 
 pub use init::{helper_main, probe_main};
 pub use plan::{PlanError, check_bind_target};
+
+pub use harden::cloexec_inherited;
+pub use limits::Limits;
 
 use crate::process::{Cmd, Output, ProcessError};
 
@@ -61,6 +67,9 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     /// The process the helper must die with.
     pub parent_pid: u32,
+    /// Memory and time the command may use.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 /// How the helper reports a failed setup step.
@@ -80,26 +89,60 @@ pub enum SandboxError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("user namespaces are not permitted here ({})", failure.detail)]
-    Denied { failure: SetupFailure },
+    Denied { failure: SetupFailure, hint: String },
+    #[error(
+        "the sandbox's user namespace was created but may not mount ({} failed: {})",
+        failure.step,
+        failure.detail
+    )]
+    MountsDenied { failure: SetupFailure, hint: String },
     #[error("the sandbox could not be set up: {} failed ({})", failure.step, failure.detail)]
     Setup { failure: SetupFailure },
+    #[error("stopped at the {}: {}", failure.step, failure.detail)]
+    Limit { failure: SetupFailure },
 }
 
 impl SandboxError {
     pub fn hint(&self) -> String {
         match self {
-            SandboxError::Denied { .. } => {
-                "this machine or container forbids unprivileged user namespaces \
-                (see sysctl user.max_user_namespaces and kernel.unprivileged_userns_clone); \
-                --no-sandbox runs the same toolchain on the host instead, without isolation"
-                    .into()
+            SandboxError::Denied { hint, .. } | SandboxError::MountsDenied { hint, .. } => {
+                hint.clone()
             }
             SandboxError::Plan(_) => {
                 "move the sources out of the system directories, or use --no-sandbox".into()
             }
+            SandboxError::Limit { failure } if failure.step == limits::TIME_STEP => {
+                "raise the limit with --timeout (0 for none) if the build is expected to take \
+                 that long"
+                    .into()
+            }
+            SandboxError::Limit { .. } => {
+                "raise the limit with --memory if the build really needs that much (default: \
+                 half of this machine's memory)"
+                    .into()
+            }
             _ => {
                 "--no-sandbox runs the same toolchain on the host instead, without isolation".into()
             }
+        }
+    }
+
+    /// A limit hit is the build's doing (exit 1), like a compile error.
+    pub fn is_input_fault(&self) -> bool {
+        matches!(self, SandboxError::Limit { .. })
+    }
+
+    fn of(failure: SetupFailure) -> SandboxError {
+        if init::is_denial(&failure) {
+            let hint = diagnose::userns_denied(&diagnose::Facts::read());
+            SandboxError::Denied { failure, hint }
+        } else if init::is_mount_denial(&failure) {
+            let hint = diagnose::mounts_denied(&diagnose::Facts::read());
+            SandboxError::MountsDenied { failure, hint }
+        } else if failure.step == limits::MEMORY_STEP || failure.step == limits::TIME_STEP {
+            SandboxError::Limit { failure }
+        } else {
+            SandboxError::Setup { failure }
         }
     }
 }
@@ -108,13 +151,13 @@ impl SandboxError {
 pub fn probe() -> Result<(), SandboxError> {
     let exe = std::env::current_exe().map_err(SandboxError::Exe)?;
     let output = Cmd::new(exe)
+        .arg0("scratchpack")
         .arg(PROBE_ARG)
         .env_clear()
         .output()
         .map_err(SandboxError::Helper)?;
     match failure_of(&output) {
-        Some(failure) if init::is_denial(&failure) => Err(SandboxError::Denied { failure }),
-        Some(failure) => Err(SandboxError::Setup { failure }),
+        Some(failure) => Err(SandboxError::of(failure)),
         None => Ok(()),
     }
 }
@@ -139,15 +182,17 @@ pub fn run(spec: &Spec) -> Result<Output, SandboxError> {
     plan::plan(spec, &[])?;
     let exe = std::env::current_exe().map_err(SandboxError::Exe)?;
     let input = serde_json::to_vec(spec).map_err(|e| SandboxError::Exe(e.into()))?;
+    // argv[0] is all the sandbox can learn of the helper (`/proc/1/cmdline`): not the
+    // host path of the binary.
     let output = Cmd::new(exe)
+        .arg0("scratchpack")
         .arg(HELPER_ARG)
         .env_clear()
         .stdin(input)
         .output()
         .map_err(SandboxError::Helper)?;
     match failure_of(&output) {
-        Some(failure) if init::is_denial(&failure) => Err(SandboxError::Denied { failure }),
-        Some(failure) => Err(SandboxError::Setup { failure }),
+        Some(failure) => Err(SandboxError::of(failure)),
         None => Ok(output),
     }
 }

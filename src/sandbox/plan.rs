@@ -1,8 +1,11 @@
 //! The mount plan: what the sandbox's filesystem is made of, as plain data built from a
 //! [`Spec`] and the rootfs's top-level entries. The new root is a tmpfs; the rootfs's
 //! system directories are bound into it read-only, `/dev` is a tmpfs with four device
-//! files bound from the host, `/proc` is fresh, `/tmp` is a tmpfs, and every bind of the
-//! spec appears at its own path. Nothing else of the host is visible.
+//! files bound from the host, `/proc` is fresh with the files container runtimes hide
+//! masked and the kernel's knobs read-only, `/tmp` is a tmpfs, and every bind of the
+//! spec appears at its own path (recursively: submounts come along, read-only too).
+//! Once built, the root and `/dev` are sealed read-only. Nothing else of the host is
+//! visible.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +19,26 @@ pub const RESERVED: &[&str] = &[
 ];
 /// Device files bound from the host.
 pub const DEVICES: &[&str] = &["null", "zero", "random", "urandom"];
+/// What runc and Docker hide in `/proc`: kernel memory, keys, timers and hardware
+/// details a build has no use for. Missing ones are skipped.
+pub const PROC_MASKED: &[&str] = &[
+    "acpi",
+    "asound",
+    "interrupts",
+    "kallsyms",
+    "kcore",
+    "keys",
+    "kmsg",
+    "latency_stats",
+    "sched_debug",
+    "scsi",
+    "timer_list",
+    "timer_stats",
+];
+/// Kernel knobs shown read-only.
+pub const PROC_READ_ONLY: &[&str] = &["bus", "fs", "irq", "sys", "sysrq-trigger"];
+/// Size of the sandbox's `/tmp` unless a memory limit says otherwise.
+const TMP_SIZE: u64 = 4 << 30;
 
 /// One step of building the sandbox's filesystem, relative to the host's view until
 /// `PivotRoot`.
@@ -26,6 +49,8 @@ pub enum Op {
     Tmpfs {
         target: PathBuf,
         mode: u32,
+        /// Bytes; 0 for the kernel's default.
+        size: u64,
     },
     MkdirAll {
         path: PathBuf,
@@ -37,12 +62,31 @@ pub enum Op {
         target: PathBuf,
         link: PathBuf,
     },
+    /// A recursive bind (submounts included), never set-uid or device-capable.
     Bind {
         src: PathBuf,
         dst: PathBuf,
         readonly: bool,
     },
+    /// A host device file bound in.
+    Device {
+        src: PathBuf,
+        dst: PathBuf,
+    },
     Proc {
+        target: PathBuf,
+    },
+    /// Hides a `/proc` entry: `/dev/null` over a file, an empty read-only tmpfs over a
+    /// directory. Skipped if missing.
+    Mask {
+        path: PathBuf,
+    },
+    /// Binds a path onto itself read-only. Skipped if missing.
+    ReadOnly {
+        path: PathBuf,
+    },
+    /// Makes a tmpfs read-only once everything is mounted on it.
+    Seal {
         target: PathBuf,
     },
     /// Make `newroot` the root; the old root is detached.
@@ -107,6 +151,7 @@ pub fn plan(spec: &Spec, entries: &[RootEntry]) -> Result<Vec<Op>, PlanError> {
         ops.push(Op::Tmpfs {
             target: root.clone(),
             mode: 0o755,
+            size: 1 << 20,
         });
         ops.extend(system_dirs(spec, entries));
     }
@@ -116,13 +161,13 @@ pub fn plan(spec: &Spec, entries: &[RootEntry]) -> Result<Vec<Op>, PlanError> {
     ops.push(Op::Tmpfs {
         target: dev.clone(),
         mode: 0o755,
+        size: 1 << 20,
     });
     for d in DEVICES {
         ops.push(Op::Touch { path: dev.join(d) });
-        ops.push(Op::Bind {
+        ops.push(Op::Device {
             src: Path::new("/dev").join(d),
             dst: dev.join(d),
-            readonly: false,
         });
     }
     for (link, target) in [
@@ -136,18 +181,24 @@ pub fn plan(spec: &Spec, entries: &[RootEntry]) -> Result<Vec<Op>, PlanError> {
             link: dev.join(link),
         });
     }
-    ops.push(Op::MkdirAll {
-        path: root.join("proc"),
-    });
+    let proc = root.join("proc");
+    ops.push(Op::MkdirAll { path: proc.clone() });
     ops.push(Op::Proc {
-        target: root.join("proc"),
+        target: proc.clone(),
     });
+    ops.extend(PROC_MASKED.iter().map(|p| Op::Mask { path: proc.join(p) }));
+    ops.extend(
+        PROC_READ_ONLY
+            .iter()
+            .map(|p| Op::ReadOnly { path: proc.join(p) }),
+    );
     ops.push(Op::MkdirAll {
         path: root.join("tmp"),
     });
     ops.push(Op::Tmpfs {
         target: root.join("tmp"),
         mode: 0o1777,
+        size: spec.limits.memory.map_or(TMP_SIZE, |m| m.min(TMP_SIZE)),
     });
 
     // Parents before children, so a bind never hides another.
@@ -163,6 +214,11 @@ pub fn plan(spec: &Spec, entries: &[RootEntry]) -> Result<Vec<Op>, PlanError> {
         check_bind_target(&bind.dst)?;
         let dst = under(root, &bind.dst);
         if bind.file {
+            if let Some(parent) = dst.parent() {
+                ops.push(Op::MkdirAll {
+                    path: parent.to_path_buf(),
+                });
+            }
             ops.push(Op::Touch { path: dst.clone() });
         } else {
             ops.push(Op::MkdirAll { path: dst.clone() });
@@ -183,6 +239,12 @@ pub fn plan(spec: &Spec, entries: &[RootEntry]) -> Result<Vec<Op>, PlanError> {
     ops.push(Op::MkdirAll {
         path: under(root, &spec.cwd),
     });
+    ops.push(Op::Seal { target: dev });
+    if !spec.writable_root {
+        ops.push(Op::Seal {
+            target: root.clone(),
+        });
+    }
     ops.push(Op::PivotRoot {
         newroot: root.clone(),
     });
@@ -266,6 +328,7 @@ mod tests {
             writable_root: false,
             env: vec![],
             parent_pid: 1,
+            limits: Default::default(),
         }
     }
 
@@ -287,6 +350,9 @@ mod tests {
                     dst.display().to_string(),
                     *readonly,
                 )),
+                Op::Device { src, dst } => {
+                    Some((src.display().to_string(), dst.display().to_string(), false))
+                }
                 _ => None,
             })
             .collect();
@@ -325,6 +391,19 @@ mod tests {
             }
         );
         assert!(matches!(tail[2], Op::PivotRoot { .. }));
+        assert_eq!(
+            tail[3],
+            &Op::Seal {
+                target: "/cache/newroot".into()
+            },
+            "the root is sealed read-only before the pivot"
+        );
+        assert!(ops.contains(&Op::Mask {
+            path: "/cache/newroot/proc/kcore".into()
+        }));
+        assert!(ops.contains(&Op::ReadOnly {
+            path: "/cache/newroot/proc/sys".into()
+        }));
         assert!(
             !text.iter().any(|t| t.contains("/var")),
             "rootfs /var is not shown"

@@ -195,6 +195,7 @@ fn index(dir: &Path) {
         argv,
         env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
         parent_pid: std::process::id(),
+        limits: Default::default(),
     };
     let out = super::run_in_sandbox(&spec);
     assert_eq!(out.code, 0, "apk index failed:\n{}", out.stderr);

@@ -203,22 +203,31 @@ pub fn shared_rootfs() -> PathBuf {
 
 /// Runs `spec` through the real sandbox helper (`scratchpack __sandbox`).
 pub fn run_in_sandbox(spec: &scratchpack::sandbox::Spec) -> Run {
+    use std::os::unix::process::CommandExt;
+    let input = serde_json::to_vec(spec).expect("spec JSON");
+    // As scratchpack starts it: argv[0] says nothing of where the binary is.
+    run_with_stdin(
+        scratchpack_cmd().arg0("scratchpack").arg("__sandbox"),
+        &input,
+    )
+}
+
+/// Runs `cmd` with `input` on its stdin.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Run {
     use std::io::Write;
-    let mut child = scratchpack_cmd()
-        .arg("__sandbox")
+    let mut child = cmd
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("start the sandbox helper");
-    let input = serde_json::to_vec(spec).expect("spec JSON");
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(&input)
-        .expect("write the spec");
-    Run::from(child.wait_with_output().expect("sandbox helper"))
+        .write_all(input)
+        .expect("write stdin");
+    Run::from(child.wait_with_output().expect("wait"))
 }
 
 /// SHA-256 of a file, hex.
