@@ -9,6 +9,7 @@ mod alpine;
 mod build;
 mod cli;
 mod clients;
+mod hostile_build;
 mod inspect;
 mod package;
 mod sandbox;

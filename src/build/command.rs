@@ -135,7 +135,10 @@ mod tests {
             language,
             args: args.iter().map(|s| s.to_string()).collect(),
             cwd: "/home/u/proj".into(),
-            mounts: vec!["/home/u/proj/src".into()],
+            mounts: vec![crate::source::Shown {
+                path: "/home/u/proj/src".into(),
+                file: false,
+            }],
             root: "/home/u/proj/src".into(),
             default_name: "hello".into(),
         }

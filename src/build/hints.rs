@@ -17,6 +17,31 @@ fn package_of_header(header: &str) -> String {
     first.trim_end_matches(".h").to_string()
 }
 
+/// What compilers and runtimes print when an allocation is refused.
+const OUT_OF_MEMORY: &[&str] = &[
+    "out of memory",
+    "OutOfMemory",
+    "Cannot allocate memory",
+    "memory exhausted",
+    "std::bad_alloc",
+    "cannot allocate memory",
+];
+
+/// A hint naming the memory limit, when the build ran out of memory under it.
+pub fn for_memory(diagnostics: &str, limit: Option<u64>) -> Option<String> {
+    let limit = limit?;
+    OUT_OF_MEMORY
+        .iter()
+        .any(|m| diagnostics.contains(m))
+        .then(|| {
+            format!(
+                "the build ran out of memory under the sandbox's memory limit of {}: raise it \
+                 with --memory if the sources really need more",
+                crate::sandbox::limits::human_bytes(limit)
+            )
+        })
+}
+
 /// Hints derived from a failed compile's diagnostics.
 pub fn for_compile_errors(diagnostics: &str) -> Vec<String> {
     let mut hints = Vec::new();

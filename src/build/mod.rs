@@ -61,9 +61,16 @@ pub enum BuildError {
     #[error("cannot run the compiler")]
     Run(#[source] ProcessError),
     #[error("compilation failed ({status})")]
-    Compile { status: String, diagnostics: String },
+    Compile {
+        status: String,
+        diagnostics: String,
+        /// The `--memory` limit the build ran under.
+        memory_limit: Option<u64>,
+    },
     #[error("the compiler succeeded but wrote no `{}`", .0.display())]
     NoBinary(PathBuf),
+    #[error("the build wrote `{name}` as {kind}, not a regular file: refused")]
+    NotAFile { name: String, kind: &'static str },
     #[error("cannot create the build directory in `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -92,8 +99,21 @@ impl BuildError {
             BuildError::Provision(e) => vec![e.hint()],
             BuildError::PackagesNeedSandbox(_) => vec!["drop --no-sandbox, or --apk".into()],
             BuildError::Sandbox(e) => vec![e.hint()],
-            BuildError::Compile { diagnostics, .. } => hints::for_compile_errors(diagnostics),
+            BuildError::Compile {
+                diagnostics,
+                memory_limit,
+                ..
+            } => {
+                let mut hints = hints::for_compile_errors(diagnostics);
+                hints.extend(hints::for_memory(diagnostics, *memory_limit));
+                hints
+            }
             BuildError::Cache(e) => vec![e.hint()],
+            BuildError::NotAFile { .. } => vec![
+                "the build must write the binary itself; a link or directory in its place is \
+                 never followed"
+                    .into(),
+            ],
             _ => Vec::new(),
         }
     }
@@ -101,7 +121,7 @@ impl BuildError {
     /// A compile error is the input's fault (exit 1); the rest is the environment's.
     pub fn is_input_fault(&self) -> bool {
         match self {
-            BuildError::Compile { .. } => true,
+            BuildError::Compile { .. } | BuildError::NotAFile { .. } => true,
             BuildError::Sandbox(e) => e.is_input_fault(),
             _ => false,
         }
@@ -265,11 +285,27 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         return Err(BuildError::Compile {
             status: describe_status(output.status),
             diagnostics,
+            memory_limit: plan.sandbox.then_some(plan.limits.memory).flatten(),
         });
     }
+    // The build wrote this directory: what is there is followed nowhere. Only a regular
+    // file is taken (a symlink could point at any host file).
     let binary = dir.path().join(&plan.image.name);
-    if !binary.is_file() {
-        return Err(BuildError::NoBinary(PathBuf::from(&plan.image.name)));
+    match std::fs::symlink_metadata(&binary) {
+        Ok(m) if m.file_type().is_file() => {}
+        Ok(m) => {
+            return Err(BuildError::NotAFile {
+                name: plan.image.name.clone(),
+                kind: if m.file_type().is_symlink() {
+                    "a symlink"
+                } else if m.is_dir() {
+                    "a directory"
+                } else {
+                    "a special file"
+                },
+            });
+        }
+        Err(_) => return Err(BuildError::NoBinary(PathBuf::from(&plan.image.name))),
     }
     Ok(Built {
         binary,
@@ -329,8 +365,11 @@ fn sandbox_spec(
     for (name, dir) in caches {
         binds.push(rw(dir, &Path::new(command::CACHE_MOUNT).join(name)));
     }
-    for dir in &plan.sources.mounts {
-        binds.push(ro(dir, dir));
+    for shown in &plan.sources.mounts {
+        binds.push(Bind {
+            file: shown.file,
+            ..ro(&shown.path, &shown.path)
+        });
     }
     Ok(sandbox::Spec {
         rootfs,

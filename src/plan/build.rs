@@ -54,7 +54,8 @@ impl BuildPlan {
             LangArg::C => Language::C,
             LangArg::Go => Language::Go,
         });
-        let sources = source::resolve(&args.sources, lang, &args.include, &env.cwd)?;
+        let broad = source::Broad::of_machine(env.path("HOME").as_deref());
+        let sources = source::resolve(&args.sources, lang, &args.include, &env.cwd, &broad)?;
         if sources.language == Language::Go {
             for (flag, used) in [
                 ("--cflags", !args.cflags.is_empty()),

@@ -377,7 +377,7 @@ mod tests {
         );
         assert_eq!(ops[0], Op::MakePrivate);
         assert!(text.iter().any(|t| t.contains("Proc")));
-        let tail: Vec<&Op> = ops.iter().rev().take(3).collect();
+        let tail: Vec<&Op> = ops.iter().rev().take(4).collect();
         assert_eq!(
             tail[0],
             &Op::Hostname {

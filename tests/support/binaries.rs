@@ -47,6 +47,8 @@ pub enum Bin {
     Go,
     /// fixtures/probe.c with `musl-gcc -static`
     Probe,
+    /// fixtures/deny-mount.c with `gcc`: runs a command with mount(2) refused
+    DenyMount,
 }
 
 struct Cache {
@@ -150,6 +152,7 @@ fn build(bin: Bin, dir: &Path) -> Option<PathBuf> {
             "probe",
             &["-static", "-Os", "-s"],
         ),
+        Bin::DenyMount => cc("gcc", dir, &fixture("deny-mount.c"), "deny-mount", &["-O"]),
         Bin::Go => {
             let go = tool("go")?;
             let src = dir.join("gohello");

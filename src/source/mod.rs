@@ -1,14 +1,18 @@
-//! What the user asked to build: which language, which files, which directories the
-//! sandbox must show (read-only, at their own paths, so diagnostics name the user's own
-//! files), and the binary's default name. C: one or more `.c` files, or a directory
-//! (every `.c` file below it). Go: `.go` files of one directory, or a module directory
-//! (`go.mod`; `vendor/` honoured by go itself).
+//! What the user asked to build: which language, which files, what the sandbox must show
+//! (read-only, at their own paths, so diagnostics name the user's own files; see
+//! [`shown`] for how little), and the binary's default name. C: one or more `.c` files,
+//! or a directory (every `.c` file below it). Go: `.go` files of one directory, or a
+//! module directory (`go.mod`; `vendor/` honoured by go itself).
+
+mod shown;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use shown::Broad;
 
 /// A source language scratchpack can build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -44,6 +48,13 @@ impl fmt::Display for Language {
     }
 }
 
+/// A host file or directory shown in the sandbox at its own path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Shown {
+    pub path: PathBuf,
+    pub file: bool,
+}
+
 /// Resolved inputs of a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sources {
@@ -54,8 +65,8 @@ pub struct Sources {
     /// The directory the compiler runs in: the user's working directory, or for a Go
     /// module its directory.
     pub cwd: PathBuf,
-    /// Absolute directories to show read-only in the sandbox (none nested in another).
-    pub mounts: Vec<PathBuf>,
+    /// What to show read-only in the sandbox (none nested in another).
+    pub mounts: Vec<Shown>,
     /// The common ancestor of the mounts, mapped to `.` in the binary.
     pub root: PathBuf,
     /// The binary's name unless `--name` says otherwise.
@@ -84,6 +95,8 @@ pub enum SourceError {
     GoDirs(PathBuf, PathBuf),
     #[error("a Go module directory must be the only source (got {0} sources)")]
     GoModuleAlone(usize),
+    #[error("`{}` cannot be shown to the build whole: {why}", path.display())]
+    TooBroad { path: PathBuf, why: &'static str },
 }
 
 impl SourceError {
@@ -102,6 +115,10 @@ impl SourceError {
             SourceError::GoDirs(..) | SourceError::GoModuleAlone(_) => {
                 "pass a Go module directory (with go.mod), or .go files of one package".into()
             }
+            SourceError::TooBroad { .. } => "name the source files instead (a lone file is \
+                shown with the headers it includes), or move the project into a directory of \
+                its own"
+                .into(),
         }
     }
 }
@@ -113,7 +130,15 @@ pub fn resolve(
     forced: Option<Language>,
     include_dirs: &[PathBuf],
     cwd: &Path,
+    broad: &Broad,
 ) -> Result<Sources, SourceError> {
+    let whole = |dir: &Path| match broad.why(dir) {
+        Some(why) => Err(SourceError::TooBroad {
+            path: dir.to_path_buf(),
+            why,
+        }),
+        None => Ok(()),
+    };
     let absolute = |p: &Path| normalize(&cwd.join(p));
     let mut files: Vec<(PathBuf, PathBuf)> = Vec::new(); // (as typed, absolute)
     let mut module: Option<PathBuf> = None;
@@ -128,6 +153,7 @@ pub fn resolve(
             },
         })?;
         if meta.is_dir() {
+            whole(&abs)?;
             if abs.join("go.mod").is_file() && forced != Some(Language::C) {
                 if inputs.len() > 1 {
                     return Err(SourceError::GoModuleAlone(inputs.len()));
@@ -163,7 +189,10 @@ pub fn resolve(
             language: Language::Go,
             args: vec![".".into()],
             cwd: dir.clone(),
-            mounts: vec![dir.clone()],
+            mounts: vec![Shown {
+                path: dir.clone(),
+                file: false,
+            }],
             root: dir,
             default_name,
         });
@@ -204,16 +233,46 @@ pub fn resolve(
         if !absolute(dir).is_dir() {
             return Err(SourceError::IncludeMissing(dir.clone()));
         }
+        whole(&absolute(dir))?;
     }
-    let mut wanted: BTreeSet<PathBuf> = dirs.into_iter().collect();
+    // Directories named, the projects of the files named, or the lone files themselves
+    // with the headers they include.
+    let mut wanted: BTreeSet<Shown> = dirs
+        .into_iter()
+        .chain(include_dirs.iter().map(|d| absolute(d)))
+        .map(|path| Shown { path, file: false })
+        .collect();
+    let mut lone = Vec::new();
+    for (_, abs) in &files {
+        match shown::project_of(abs, broad) {
+            Some(path) => {
+                wanted.insert(Shown { path, file: false });
+            }
+            None => lone.push(abs.clone()),
+        }
+    }
+    let headers = if language == Language::C {
+        shown::headers_of(&lone)
+    } else {
+        Vec::new()
+    };
     wanted.extend(
-        files
-            .iter()
-            .filter_map(|(_, abs)| abs.parent().map(Path::to_path_buf)),
+        lone.into_iter()
+            .chain(headers)
+            .map(|path| Shown { path, file: true }),
     );
-    wanted.extend(include_dirs.iter().map(|d| absolute(d)));
     let mounts = outermost(wanted);
-    let root = common_ancestor(&mounts);
+    let parents: Vec<PathBuf> = mounts
+        .iter()
+        .filter_map(|m| {
+            if m.file {
+                m.path.parent().map(Path::to_path_buf)
+            } else {
+                Some(m.path.clone())
+            }
+        })
+        .collect();
+    let root = common_ancestor(&parents);
     let default_name = match inputs {
         [single] if absolute(single).is_dir() => file_name(&absolute(single)),
         _ => compiled[0]
@@ -224,10 +283,7 @@ pub fn resolve(
     };
     Ok(Sources {
         language,
-        args: compiled
-            .iter()
-            .map(|(t, _)| t.to_string_lossy().into_owned())
-            .collect(),
+        args: compiled.iter().map(|(t, _)| as_argument(t)).collect(),
         cwd: cwd.to_path_buf(),
         mounts,
         root,
@@ -274,12 +330,24 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// Keeps only directories not inside another one of the set.
-fn outermost(dirs: BTreeSet<PathBuf>) -> Vec<PathBuf> {
-    let mut kept: Vec<PathBuf> = Vec::new();
-    for dir in dirs {
-        if !kept.iter().any(|k| dir.starts_with(k)) {
-            kept.push(dir);
+/// A path as the compiler is given it: never one it could take for a flag.
+fn as_argument(typed: &Path) -> String {
+    let text = typed.to_string_lossy();
+    if text.starts_with('-') {
+        format!("./{text}")
+    } else {
+        text.into_owned()
+    }
+}
+
+/// Keeps only what no directory of the set already shows.
+fn outermost(shown: BTreeSet<Shown>) -> Vec<Shown> {
+    let mut kept: Vec<Shown> = Vec::new();
+    for s in shown {
+        if !kept.iter().any(|k| !k.file && s.path.starts_with(&k.path))
+            && !kept.iter().any(|k| k.path == s.path)
+        {
+            kept.push(s);
         }
     }
     kept
@@ -321,10 +389,23 @@ mod tests {
     #[test]
     fn c_directory_and_files() {
         let t = tree();
-        let s = resolve(&[PathBuf::from("proj")], None, &[], t.path()).unwrap();
+        let s = resolve(
+            &[PathBuf::from("proj")],
+            None,
+            &[],
+            t.path(),
+            &Broad::default(),
+        )
+        .unwrap();
         assert_eq!(s.language, Language::C);
         assert_eq!(s.args, ["proj/src/main.c", "proj/src/util.c"]);
-        assert_eq!(s.mounts, [t.path().join("proj")]);
+        assert_eq!(
+            s.mounts,
+            [Shown {
+                path: t.path().join("proj"),
+                file: false
+            }]
+        );
         assert_eq!(s.default_name, "proj");
         assert_eq!(s.cwd, t.path());
 
@@ -336,10 +417,17 @@ mod tests {
             None,
             &[PathBuf::from("proj/src/../src")],
             t.path(),
+            &Broad::default(),
         )
         .unwrap();
         assert_eq!(s.args, ["proj/src/main.c"]);
-        assert_eq!(s.mounts, [t.path().join("proj/src")]);
+        assert_eq!(
+            s.mounts,
+            [Shown {
+                path: t.path().join("proj/src"),
+                file: false
+            }]
+        );
         assert_eq!(s.default_name, "main");
         assert_eq!(s.root, t.path().join("proj/src"));
     }
@@ -347,13 +435,27 @@ mod tests {
     #[test]
     fn go_module_and_files() {
         let t = tree();
-        let s = resolve(&[PathBuf::from("gomod")], None, &[], t.path()).unwrap();
+        let s = resolve(
+            &[PathBuf::from("gomod")],
+            None,
+            &[],
+            t.path(),
+            &Broad::default(),
+        )
+        .unwrap();
         assert_eq!(
             (s.language, s.args.clone(), s.cwd.clone()),
             (Language::Go, vec![".".to_string()], t.path().join("gomod"))
         );
         assert_eq!(s.default_name, "gomod");
-        let s = resolve(&[PathBuf::from("hello.go")], None, &[], t.path()).unwrap();
+        let s = resolve(
+            &[PathBuf::from("hello.go")],
+            None,
+            &[],
+            t.path(),
+            &Broad::default(),
+        )
+        .unwrap();
         assert_eq!(
             (s.language, s.default_name.as_str()),
             (Language::Go, "hello")
@@ -369,6 +471,7 @@ mod tests {
                 None,
                 &[],
                 t.path(),
+                &Broad::default(),
             )
         };
         assert!(matches!(r(&["missing.c"]), Err(SourceError::Missing(_))));
@@ -391,9 +494,46 @@ mod tests {
                 &[PathBuf::from("notes.txt")],
                 Some(Language::C),
                 &[],
-                t.path()
+                t.path(),
+                &Broad::default()
             )
             .is_ok()
         );
+    }
+}
+
+#[cfg(test)]
+mod narrowing {
+    use super::*;
+
+    #[test]
+    fn lone_files_show_themselves_and_broad_directories_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home/u");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/id_rsa"), "secret").unwrap();
+        std::fs::write(home.join("hello.c"), "#include \"hello.h\"\n").unwrap();
+        std::fs::write(home.join("hello.h"), "").unwrap();
+        std::fs::write(home.join("-dash.c"), "").unwrap();
+        let broad = Broad::with_homes(&[home.to_str().unwrap()]);
+        let s = resolve(&[PathBuf::from("hello.c")], None, &[], &home, &broad).unwrap();
+        let file = |p: &str| Shown {
+            path: home.join(p),
+            file: true,
+        };
+        assert_eq!(s.mounts, [file("hello.c"), file("hello.h")]);
+        let err = resolve(&[PathBuf::from(".")], None, &[], &home, &broad).unwrap_err();
+        assert!(matches!(err, SourceError::TooBroad { .. }), "{err}");
+        let err = resolve(
+            &[PathBuf::from("hello.c")],
+            None,
+            std::slice::from_ref(&home),
+            &home,
+            &broad,
+        )
+        .unwrap_err();
+        assert!(matches!(err, SourceError::TooBroad { .. }), "{err}");
+        let s = resolve(&[PathBuf::from("-dash.c")], None, &[], &home, &broad).unwrap();
+        assert_eq!(s.args, ["./-dash.c"]);
     }
 }
