@@ -181,7 +181,7 @@ impl Request {
 /// The prepared rootfs for `request` over the base `base` (digest `base_digest`), if cached.
 pub fn cached(cache: &Cache, base_digest: &str, request: &Request) -> Option<Prepared> {
     let dir = cache.root().join("prepared").join(request.key(base_digest));
-    let record = std::fs::read(dir.join(RECORD)).ok()?;
+    let record = read_inside(&dir, RECORD).ok()?;
     Some(Prepared {
         record: serde_json::from_slice(&record).ok()?,
         dir,
@@ -241,7 +241,7 @@ pub fn prepare(
             let dir = parent.join(&key);
             let json =
                 serde_json::to_vec_pretty(&record).map_err(|e| io_err(&staging)(e.into()))?;
-            std::fs::write(staging.join(RECORD), json).map_err(io_err(&staging))?;
+            write_record(&staging, &json).map_err(io_err(&staging))?;
             std::fs::rename(&staging, &dir).map_err(io_err(&dir))?;
             Ok(Prepared { dir, record })
         }
@@ -314,11 +314,63 @@ fn install(
     })
 }
 
+/// Reads `rel` inside `root` without following a symlink on the way: apk ran with the
+/// rootfs writable, so anything in it may point at the host.
+fn read_inside(root: &Path, rel: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut at = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for dir in &parts[..parts.len() - 1] {
+        at.push(dir);
+        if !std::fs::symlink_metadata(&at)?.is_dir() {
+            return Err(std::io::Error::other(format!(
+                "`{}` is not a directory",
+                at.display()
+            )));
+        }
+    }
+    at.push(parts[parts.len() - 1]);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&at)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!(
+            "`{}` is not a regular file",
+            at.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Writes the record at the top of a prepared rootfs, replacing (never following) what
+/// apk or a package may have put at that name.
+fn write_record(root: &Path, json: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = root.join(RECORD);
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.is_dir() => crate::atomic::remove_tree(&path)?,
+        Ok(_) => std::fs::remove_file(&path)?,
+        Err(_) => {}
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)?;
+    file.write_all(json)
+}
+
 /// Packages of apk's database in `root`, sorted.
 fn read_installed(root: &Path) -> Vec<Installed> {
-    let Ok(db) = std::fs::read_to_string(root.join(INSTALLED_DB)) else {
+    let Ok(db) = read_inside(root, INSTALLED_DB) else {
         return Vec::new();
     };
+    let db = String::from_utf8_lossy(&db);
     let mut out = Vec::new();
     let (mut name, mut version) = (None, None);
     for line in db.lines().chain(std::iter::once("")) {
@@ -508,5 +560,24 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn the_host_is_never_written_or_read_through_a_link_in_the_rootfs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, host) = (dir.path().join("root"), dir.path().join("host"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(host.join("apk/db")).unwrap();
+        std::fs::write(host.join("victim"), "host file").unwrap();
+        std::fs::write(host.join("apk/db/installed"), "P:leak\nV:1\n\n").unwrap();
+        std::os::unix::fs::symlink(host.join("victim"), root.join(RECORD)).unwrap();
+        std::os::unix::fs::symlink(&host, root.join("lib")).unwrap();
+        write_record(&root, b"{}").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(host.join("victim")).unwrap(),
+            "host file"
+        );
+        assert_eq!(std::fs::read(root.join(RECORD)).unwrap(), b"{}");
+        assert!(read_installed(&root).is_empty(), "read through `lib`");
     }
 }

@@ -306,7 +306,7 @@ fn bad_inputs_get_one_clear_message() {
 
 /// A mirror directory holding `tarball` as the x86_64 (or aarch64) minirootfs, and a
 /// toolchain file pinning its digest.
-fn custom_rootfs(dir: &Path, tarball: &[u8]) -> (String, PathBuf) {
+pub(crate) fn custom_rootfs(dir: &Path, tarball: &[u8]) -> (String, PathBuf) {
     let arch = if cfg!(target_arch = "aarch64") {
         "aarch64"
     } else {

@@ -264,3 +264,29 @@ fn mounts_denied_in_an_allowed_user_namespace_are_told_apart() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn a_mirror_cannot_send_without_end() {
+    let dir = tempdir();
+    let (_, toolchain) = crate::build::custom_rootfs(dir.path(), b"not used");
+    let src = hello(dir.path());
+    let out = dir.path().join("o.tar");
+    for length in [Some(1u64 << 40), None] {
+        let addr = crate::support::http::serve_endless(length);
+        let cache = tempdir();
+        let r = run(crate::support::scratchpack_cmd()
+            .env("SCRATCHPACK_CACHE_DIR", cache.path())
+            .args([
+                path_str(&src),
+                "-o",
+                path_str(&out),
+                "--toolchain",
+                path_str(&toolchain),
+                "--alpine-mirror",
+                &format!("http://{addr}"),
+            ]))
+        .expect_code(2);
+        assert_has(&r.stderr, &["is larger than", "refused"]);
+        assert!(!out.exists());
+    }
+}

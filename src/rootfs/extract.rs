@@ -42,9 +42,14 @@ fn safe_relative(name: &str) -> Result<PathBuf, &'static str> {
     Ok(out)
 }
 
+/// Bytes a rootfs may unpack to (Alpine's minirootfs: about 8 MB): a tarball pinned by a
+/// hostile toolchain file cannot fill the disk.
+const MAX_EXTRACTED: u64 = 4 << 30;
+
 /// Extracts the tar stream `archive` into the existing empty directory `target`.
 pub fn extract(archive: impl Read, target: &Path) -> Result<(), ExtractError> {
     let mut tar = tar::Archive::new(archive);
+    let mut extracted: u64 = 0;
     // Directories known to be real (created here), so ancestors are checked once.
     let mut real_dirs: HashSet<PathBuf> = HashSet::from([PathBuf::new()]);
     for entry in tar.entries().map_err(ExtractError::Damaged)? {
@@ -85,6 +90,10 @@ pub fn extract(archive: impl Read, target: &Path) -> Result<(), ExtractError> {
                 real_dirs.insert(rel);
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
+                extracted = extracted.saturating_add(entry.size());
+                if extracted > MAX_EXTRACTED {
+                    return Err(hostile("takes the rootfs past 4 GiB"));
+                }
                 remove_existing(&dest).map_err(write_err)?;
                 let mut file = OpenOptions::new()
                     .write(true)

@@ -1,16 +1,21 @@
 //! Getting a file from a mirror: `file://` paths are read in place, `http://` and
 //! `https://` are downloaded (ureq with rustls and the webpki roots; proxies from the
-//! usual environment variables). Either way the bytes are hashed as they are copied,
-//! and a terminal shows progress.
+//! usual environment variables). Either way the bytes are hashed as they are copied, a
+//! terminal shows progress, and a mirror can neither send more than the caller's cap nor
+//! stall a download forever.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use crate::digest::{Digest, HashWriter};
 use crate::ui::Ui;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the response and then the whole body may take.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+const BODY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long a quick reachability probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -28,22 +33,42 @@ pub enum FetchError {
     Scheme { url: String },
     #[error("cannot store the download")]
     Store(#[source] io::Error),
+    #[error("`{url}` is larger than {max} bytes, more than it can be: refused")]
+    TooLarge { url: String, max: u64 },
 }
 
-/// Copies the file at `url` into `dest`; returns the digest of what was copied.
-pub fn fetch(url: &str, dest: &mut File, label: &str, ui: &Ui) -> Result<Digest, FetchError> {
+/// Copies the file at `url` into `dest`, at most `max` bytes; returns the digest of what
+/// was copied.
+pub fn fetch(
+    url: &str,
+    dest: &mut File,
+    label: &str,
+    max: u64,
+    ui: &Ui,
+) -> Result<Digest, FetchError> {
+    let too_large = || FetchError::TooLarge {
+        url: url.to_string(),
+        max,
+    };
     if let Some(path) = url.strip_prefix("file://") {
-        let mut file = File::open(path).map_err(|source| FetchError::File {
+        let file_err = |source| FetchError::File {
             url: url.to_string(),
             source,
-        })?;
-        let total = file.metadata().ok().map(|m| m.len());
-        return copy(&mut file, dest, total, label, ui).map_err(|e| match e {
-            CopyError::Read(source) => FetchError::File {
-                url: url.to_string(),
-                source,
-            },
+        };
+        // Not blocking on a FIFO put where the file should be.
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(file_err)?;
+        let meta = file.metadata().map_err(file_err)?;
+        if !meta.is_file() {
+            return Err(file_err(io::Error::other("not a regular file")));
+        }
+        return copy(&mut file, dest, Some(meta.len()), max, label, ui).map_err(|e| match e {
+            CopyError::Read(source) => file_err(source),
             CopyError::Write(e) => FetchError::Store(e),
+            CopyError::TooLarge => too_large(),
         });
     }
     if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -53,6 +78,8 @@ pub fn fetch(url: &str, dest: &mut File, label: &str, ui: &Ui) -> Result<Digest,
     }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_recv_response(Some(RESPONSE_TIMEOUT))
+        .timeout_recv_body(Some(BODY_TIMEOUT))
         .build()
         .into();
     let unreachable = |reason: String| FetchError::Unreachable {
@@ -64,10 +91,18 @@ pub fn fetch(url: &str, dest: &mut File, label: &str, ui: &Ui) -> Result<Digest,
         .call()
         .map_err(|e| unreachable(e.to_string()))?;
     let total = response.body().content_length();
-    let mut body = response.body_mut().as_reader();
-    copy(&mut body, dest, total, label, ui).map_err(|e| match e {
+    if total.is_some_and(|t| t > max) {
+        return Err(too_large());
+    }
+    let mut body = response
+        .body_mut()
+        .with_config()
+        .limit(max.saturating_add(1))
+        .reader();
+    copy(&mut body, dest, total, max, label, ui).map_err(|e| match e {
         CopyError::Read(e) => unreachable(format!("download interrupted: {e}")),
         CopyError::Write(e) => FetchError::Store(e),
+        CopyError::TooLarge => too_large(),
     })
 }
 
@@ -89,12 +124,14 @@ pub fn reachable(url: &str) -> Result<(), String> {
 enum CopyError {
     Read(io::Error),
     Write(io::Error),
+    TooLarge,
 }
 
 fn copy(
     from: &mut dyn Read,
     to: &mut File,
     total: Option<u64>,
+    max: u64,
     label: &str,
     ui: &Ui,
 ) -> Result<Digest, CopyError> {
@@ -109,8 +146,11 @@ fn copy(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CopyError::Read(e)),
         };
-        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
         done += n as u64;
+        if done > max {
+            return Err(CopyError::TooLarge);
+        }
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
         if done - shown >= 4 << 20 {
             shown = done;
             ui.progress(&progress_line(label, done, total));

@@ -22,6 +22,10 @@ use crate::interrupt;
 use crate::toolchain::RootfsSpec;
 use crate::ui::Ui;
 
+/// Largest rootfs tarball accepted from a mirror (Alpine's minirootfs is about 3 MB):
+/// a hostile mirror cannot fill the disk.
+const MAX_TARBALL: u64 = 256 << 20;
+
 /// Where a root filesystem comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RootfsSource {
@@ -187,7 +191,13 @@ pub fn ensure(
         .truncate(true)
         .open(&tarball_path)
         .map_err(io_err(&tarball_path))?;
-    let result = fetch::fetch(&url, &mut tarball, &format!("downloading {label}"), ui);
+    let result = fetch::fetch(
+        &url,
+        &mut tarball,
+        &format!("downloading {label}"),
+        MAX_TARBALL,
+        ui,
+    );
     let actual = match result {
         Ok(d) => d,
         Err(e) => {

@@ -62,3 +62,31 @@ pub fn serve(root: &Path) -> Server {
     });
     Server { addr, served }
 }
+
+/// A hostile mirror: answers every GET with 200 and zeros without end, declaring
+/// `length` (or nothing, with the connection closing at the end).
+pub fn serve_endless(length: Option<u64>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut stream = stream;
+                let head = match length {
+                    Some(n) => format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n"),
+                    None => "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_string(),
+                };
+                let zeros = vec![0u8; 1 << 20];
+                if stream.write_all(head.as_bytes()).is_ok() {
+                    while stream.write_all(&zeros).is_ok() {}
+                }
+            });
+        }
+    });
+    addr
+}
