@@ -4,7 +4,10 @@
 //! `renameat2(RENAME_EXCHANGE)`. Until the commit the destination keeps its old content.
 //!
 //! Every temporary is named here and registered with [`crate::interrupt`] *before* it is
-//! created, so a Ctrl-C at any instant finds it; it is removed on drop otherwise.
+//! created, so a Ctrl-C at any instant finds it; it is removed on drop otherwise. And it
+//! is locked (`flock`) for as long as its owner lives, so that after a SIGKILL, which no
+//! handler sees, the next run writing to the same directory finds it unlocked, hence
+//! ownerless, and removes it.
 
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, Write};
@@ -12,7 +15,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+use std::time::Duration;
+
+use nix::fcntl::{AT_FDCWD, Flock, FlockArg, RenameFlags, renameat2};
 
 use crate::interrupt::{self, Registration};
 
@@ -63,23 +68,90 @@ fn rand_u32() -> u32 {
 pub struct TempPath {
     path: PathBuf,
     keep: bool,
+    /// Held while this process lives: what marks the temporary as owned.
+    lock: Option<Flock<File>>,
     _registration: Registration,
 }
 
 impl TempPath {
-    /// Registers a fresh name in `dir` (nothing is created yet).
+    /// Registers a fresh name in `dir` (nothing is created yet), after removing the
+    /// temporaries dead runs left there.
     fn new(dir: &Path, prefix: &str, suffix: &str) -> TempPath {
+        sweep(dir);
         let path = dir.join(unique_name(prefix, suffix));
         let registration = interrupt::register(path.clone());
         TempPath {
             path,
             keep: false,
+            lock: None,
             _registration: registration,
         }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Marks the created temporary as owned by this process.
+    fn own(&mut self) {
+        self.lock = File::open(&self.path)
+            .ok()
+            .and_then(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).ok());
+    }
+}
+
+/// How old an unlocked temporary must be before it is taken for a dead run's: longer
+/// than the instant between creating a temporary and locking it.
+const STALE_AFTER: Duration = Duration::from_secs(2);
+
+/// Whether `name` is one of the temporaries this module names
+/// (`[.NAME].scratchpack-[build-]PID-N-RANDOM[.tmp]`).
+fn is_temporary(name: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix('.')
+        .and_then(|n| n.rsplit_once("scratchpack-").map(|(_, r)| r))
+    else {
+        return false;
+    };
+    let rest = rest.strip_prefix("build-").unwrap_or(rest);
+    let rest = rest.strip_suffix(".tmp").unwrap_or(rest);
+    let parts: Vec<&str> = rest.split('-').collect();
+    matches!(parts.as_slice(), [pid, n, random]
+        if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+            && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+            && random.len() == 8 && random.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Removes the temporaries in `dir` whose owner is gone (killed without a chance to
+/// clean up): each is locked by its owner while it lives.
+pub fn sweep(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(is_temporary) {
+            continue;
+        }
+        let path = entry.path();
+        let old = std::fs::symlink_metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= STALE_AFTER);
+        if !old {
+            continue;
+        }
+        let Ok(file) = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+        else {
+            continue;
+        };
+        if let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            let _ = remove_tree(&path);
+        }
     }
 }
 
@@ -121,7 +193,7 @@ pub fn remove_stale(parent: &Path, prefix: &str) {
 }
 
 fn create_file(dir: &Path, prefix: &str, suffix: &str) -> Result<(File, TempPath), OutputIoError> {
-    let temp = TempPath::new(dir, prefix, suffix);
+    let mut temp = TempPath::new(dir, prefix, suffix);
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -129,6 +201,7 @@ fn create_file(dir: &Path, prefix: &str, suffix: &str) -> Result<(File, TempPath
         .mode(0o600)
         .open(temp.path())
         .map_err(err(dir))?;
+    temp.own();
     Ok((file, temp))
 }
 
@@ -140,8 +213,9 @@ pub fn scratch_file(dir: &Path) -> Result<(File, TempPath), OutputIoError> {
 
 /// A temporary directory in `dir` (a build's output directory).
 pub fn scratch_dir(dir: &Path, prefix: &str) -> Result<TempPath, OutputIoError> {
-    let temp = TempPath::new(dir, prefix, "");
+    let mut temp = TempPath::new(dir, prefix, "");
     std::fs::create_dir(temp.path()).map_err(err(dir))?;
+    temp.own();
     Ok(temp)
 }
 
@@ -202,8 +276,9 @@ pub struct AtomicDir {
 
 impl AtomicDir {
     pub fn create(dest: &Path) -> Result<Self, OutputIoError> {
-        let temp = TempPath::new(parent_of(dest), &temp_prefix(dest), "");
+        let mut temp = TempPath::new(parent_of(dest), &temp_prefix(dest), "");
         std::fs::create_dir(temp.path()).map_err(err(parent_of(dest)))?;
+        temp.own();
         std::fs::set_permissions(temp.path(), Permissions::from_mode(DIR_MODE))
             .map_err(err(temp.path()))?;
         Ok(AtomicDir {
@@ -300,6 +375,36 @@ mod tests {
         remove_stale(dir.path(), ".tmp-abc-");
         assert!(!stale.exists());
         assert!(dir.path().join(".tmp-other-1").exists());
+    }
+
+    #[test]
+    fn temporaries_of_dead_runs_are_swept_and_live_ones_kept() {
+        assert!(is_temporary(".scratchpack-12-0-0a1b2c3d.tmp"));
+        assert!(is_temporary(".scratchpack-build-12-3-0a1b2c3d"));
+        assert!(is_temporary(".hello.tar.scratchpack-12-0-0a1b2c3d.tmp"));
+        assert!(!is_temporary("scratchpack-12-0-0a1b2c3d"));
+        assert!(!is_temporary(".scratchpack-notes.tmp"));
+        let dir = tempfile::tempdir().unwrap();
+        let age = |p: &Path| {
+            let old = std::time::SystemTime::now() - Duration::from_secs(60);
+            File::open(p).unwrap().set_modified(old).unwrap();
+        };
+        // A killed run's: unlocked and old.
+        let dead_file = dir.path().join(".scratchpack-999999-0-0a1b2c3d.tmp");
+        std::fs::write(&dead_file, b"partial").unwrap();
+        let dead_dir = dir.path().join(".scratchpack-build-999999-1-0a1b2c3d");
+        std::fs::create_dir_all(dead_dir.join("sub")).unwrap();
+        // A live one: locked by its owner.
+        let (_file, live) = scratch_file(dir.path()).unwrap();
+        for p in [&dead_file, &dead_dir, &live.path().to_path_buf()] {
+            age(p);
+        }
+        let unrelated = dir.path().join(".hidden");
+        std::fs::write(&unrelated, b"mine").unwrap();
+        sweep(dir.path());
+        assert!(!dead_file.exists() && !dead_dir.exists());
+        assert!(live.path().exists(), "a live temporary was removed");
+        assert!(unrelated.exists());
     }
 
     #[test]

@@ -50,11 +50,36 @@ impl Error {
     }
 
     pub fn hints(&self) -> Vec<String> {
-        match self {
+        let mut hints = match self {
             Error::Plan(e) => e.hint().into_iter().collect(),
             Error::Inspect(e) => e.hint().into_iter().collect(),
             Error::Package(e) => e.hint().into_iter().collect(),
             Error::Build(e) => e.hints(),
+        };
+        hints.extend(self.disk_full_hint());
+        hints
+    }
+
+    /// A hint for a full disk or quota, wherever in the chain of causes it shows.
+    fn disk_full_hint(&self) -> Option<String> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                let full = matches!(
+                    io.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                );
+                if full {
+                    return Some(
+                        "the disk (or quota) is full: free some space, or write the output to \
+                         another disk; scratchpack also writes beside the output and in its \
+                         cache (SCRATCHPACK_CACHE_DIR)"
+                            .into(),
+                    );
+                }
+            }
+            cause = e.source();
         }
+        None
     }
 }

@@ -1,8 +1,35 @@
 //! Everything the user sees. Data a script would pipe goes to stdout; messages, warnings,
 //! errors and progress go to stderr. Status lines appear only when stderr is a terminal
 //! (CI logs stay quiet); colour only on a terminal and never with `NO_COLOR` set.
+//! Text that may come from an input (file names, a compiler's output) is shown with its
+//! control characters escaped ([`clean`]): a hostile name cannot drive the terminal.
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
+
+/// `text` with control characters (but newlines and tabs) and the bidirectional overrides
+/// that can disguise text written as escapes: `\x1b`, `\u{202e}`.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    let risky = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if !text.chars().any(risky) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !risky(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// How to colour a piece of text.
 #[derive(Debug, Clone, Copy)]
@@ -84,14 +111,14 @@ impl Ui {
     /// A progress or status line: only on a terminal, and not with `--quiet`.
     pub fn status(&self, message: &str) {
         if self.stderr_tty && !self.quiet {
-            eprintln!("{}", self.paint_err(message, Style::Dim));
+            eprintln!("{}", self.paint_err(&clean(message), Style::Dim));
         }
     }
 
     /// A progress line that the next one overwrites: only on a terminal.
     pub fn progress(&self, message: &str) {
         if self.stderr_tty && !self.quiet {
-            eprint!("\r\x1b[2K{}", self.paint_err(message, Style::Dim));
+            eprint!("\r\x1b[2K{}", self.paint_err(&clean(message), Style::Dim));
         }
     }
 
@@ -105,7 +132,7 @@ impl Ui {
     /// A summary line worth keeping in CI logs; silenced only by `--quiet`.
     pub fn note(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{message}");
+            eprintln!("{}", clean(message));
         }
     }
 
@@ -113,28 +140,58 @@ impl Ui {
     pub fn diagnostics(&self, text: &str) {
         let text = text.trim_end();
         if !text.is_empty() {
-            eprintln!("{text}");
+            eprintln!("{}", clean(text));
         }
     }
 
+    /// What to do about what was just reported.
+    pub fn hint(&self, message: &str) {
+        eprintln!(
+            "{} {}",
+            self.paint_err("hint:", Style::Bold),
+            clean(message)
+        );
+    }
+
     pub fn warn(&self, message: &str) {
-        eprintln!("{} {message}", self.paint_err("warning:", Style::Warn));
+        eprintln!(
+            "{} {}",
+            self.paint_err("warning:", Style::Warn),
+            clean(message)
+        );
     }
 
     /// An error with its chain of causes and hints.
     pub fn error(&self, error: &dyn std::error::Error, hints: &[String]) {
-        let mut text = format!("{} {error}", self.paint_err("error:", Style::Bad));
+        let mut text = format!(
+            "{} {}",
+            self.paint_err("error:", Style::Bad),
+            clean(&error.to_string())
+        );
         let mut source = error.source();
         while let Some(cause) = source {
-            text.push_str(&format!("\n  caused by: {cause}"));
+            text.push_str(&format!("\n  caused by: {}", clean(&cause.to_string())));
             source = cause.source();
         }
         for hint in hints {
             text.push_str(&format!(
-                "\n{} {hint}",
-                self.paint_err("hint:", Style::Bold)
+                "\n{} {}",
+                self.paint_err("hint:", Style::Bold),
+                clean(hint)
             ));
         }
         eprintln!("{text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(clean("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(clean("evil\x1b[2Jname"), "evil\\x1b[2Jname");
+        assert_eq!(clean("a\u{202e}b\u{9b}"), "a\\u{202e}b\\u{9b}");
     }
 }

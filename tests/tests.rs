@@ -10,6 +10,8 @@ mod build;
 mod cli;
 mod clients;
 mod hostile_build;
+mod hostile_inspect;
 mod inspect;
+mod outputs;
 mod package;
 mod sandbox;

@@ -18,6 +18,9 @@ pub fn run(plan: &InspectPlan, ui: &Ui) -> Result<ExitStatus, Error> {
     }
     let summary = Summary::of(&findings, plan.strict);
     ui.note(&summary.line());
+    for hint in summary.hints() {
+        ui.hint(&hint);
+    }
     Ok(if summary.failing > 0 {
         ExitStatus::Failure
     } else if summary.unreadable > 0 {

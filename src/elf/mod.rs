@@ -8,8 +8,11 @@
 //! goblin itself runs under `catch_unwind` as a last line of defence.
 
 mod arch;
+mod capture;
 mod libc;
 mod view;
+
+pub use capture::{Captured, capture, inspect_captured};
 
 use goblin::elf::{dynamic, header, program_header};
 
@@ -39,6 +42,9 @@ pub enum Kind {
     Object,
     /// A core dump.
     Core,
+    /// A separate debug file (`objcopy --only-keep-debug`, `/usr/lib/debug/**.debug`):
+    /// its segments hold no code and no kernel would run it.
+    Debug,
 }
 
 impl Kind {
@@ -50,12 +56,13 @@ impl Kind {
             Kind::SharedLibrary => "shared-library",
             Kind::Object => "object",
             Kind::Core => "core",
+            Kind::Debug => "debug",
         }
     }
 
     /// Whether a file of this kind passes the static-linkage gate: it needs nothing at run
-    /// time that an empty image lacks. Objects and core dumps are not programs and carry
-    /// no dynamic dependency, so they pass.
+    /// time that an empty image lacks. Objects, core dumps and debug files are not
+    /// programs and carry no dynamic dependency, so they pass.
     pub fn passes(self) -> bool {
         !matches!(self, Kind::Dynamic | Kind::SharedLibrary)
     }
@@ -149,7 +156,19 @@ fn inspect_unchecked(bytes: &[u8]) -> Result<ElfInfo, ElfError> {
     };
     let is_pie = flags_1 & dynamic::DF_1_PIE != 0;
     let has_deps = interpreter.is_some() || !needed.is_empty();
+    // A debug file keeps the program headers of its program, with no code behind them
+    // and an empty PT_INTERP, which the kernel refuses (it needs at least two bytes).
+    let debug = matches!(hdr.e_type, header::ET_EXEC | header::ET_DYN)
+        && view.has_executable_segment()
+        && !view.loads_code()
+        && view.interpreter_size().is_none_or(|n| n < 2);
+    let (interpreter, needed) = if debug {
+        (None, Vec::new())
+    } else {
+        (interpreter, needed)
+    };
     let kind = match hdr.e_type {
+        _ if debug => Kind::Debug,
         header::ET_EXEC if has_deps => Kind::Dynamic,
         header::ET_EXEC => Kind::Static,
         header::ET_DYN if interpreter.is_some() || (is_pie && has_deps) => Kind::Dynamic,

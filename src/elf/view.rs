@@ -99,6 +99,28 @@ impl<'a> View<'a> {
         Ok(Some(cstr(raw, 0).unwrap_or_default()))
     }
 
+    /// The size in the file of PT_INTERP, if there is one.
+    pub fn interpreter_size(&self) -> Option<u64> {
+        self.phdrs
+            .iter()
+            .find(|ph| ph.p_type == program_header::PT_INTERP)
+            .map(|ph| ph.p_filesz)
+    }
+
+    /// Whether a loadable segment is executable.
+    pub fn has_executable_segment(&self) -> bool {
+        self.phdrs
+            .iter()
+            .any(|ph| is_load(ph) && ph.p_flags & program_header::PF_X != 0)
+    }
+
+    /// Whether an executable loadable segment has bytes in the file.
+    pub fn loads_code(&self) -> bool {
+        self.phdrs
+            .iter()
+            .any(|ph| is_load(ph) && ph.p_flags & program_header::PF_X != 0 && ph.p_filesz > 0)
+    }
+
     pub fn dynamic(&self) -> Result<Option<Dynamic>, ElfError> {
         Dynamic::parse(self.bytes, &self.phdrs, self.ctx)
             .map_err(|e| malformed(format!("dynamic segment: {e}")))

@@ -1,27 +1,35 @@
-//! Which images an archive holds and which layers make each one. An OCI `index.json`
-//! wins (nested indexes followed, attestation and other non-image manifests skipped);
-//! otherwise docker's `manifest.json`. Parsing is deliberately tolerant of fields it does
-//! not use, strict about the names it turns into blob paths.
+//! Which images an archive holds and which layers make each one: every image any client
+//! could load from it, so those of the OCI `index.json` (nested indexes followed,
+//! attestation and other non-image manifests skipped) and those of docker's
+//! `manifest.json` (what `docker load` reads), the same image counted once. Parsing is
+//! tolerant of fields it does not use, strict about the names it turns into blob paths,
+//! and bounded: each index is read once however often it is referenced, and the number
+//! of descriptors and images is capped, so a small hostile index cannot fan out.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::store::{Store, normalize};
-use super::{Finding, ImageOrigin, layers};
+use super::blobs::{Blobs, member_name};
+use super::layers::{self, Budget};
+use super::verify::blob_name;
+use super::{Finding, ImageOrigin, Outcome};
 use crate::platform::Platform;
 
 /// Nested indexes followed before giving up.
 const MAX_INDEX_DEPTH: usize = 4;
-/// Largest JSON document read (manifests and configs are a few KiB).
-const MAX_JSON: u64 = 16 << 20;
+/// Descriptors read over all indexes, and images judged, in one archive.
+const MAX_DESCRIPTORS: usize = 16384;
+const MAX_IMAGES: usize = 1024;
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// One image of an archive, ready to be scanned.
 pub(super) struct Image {
     pub platform: Option<Platform>,
     pub reference: Option<String>,
+    /// Store name of the config.
+    pub config: String,
     /// Store names of the layers, bottom first, with the digest to verify if known.
     pub layers: Vec<(String, Option<String>)>,
 }
@@ -65,9 +73,13 @@ struct DockerEntry {
     layers: Vec<String>,
 }
 
-/// Inspects every image of `store`; file paths are shown as `ARCHIVE[:label]:/path`.
-pub(super) fn inspect_store(store: &dyn Store, archive: &str) -> Result<Vec<Finding>, String> {
-    let images = list(store)?;
+/// Inspects every image of `blobs`; file paths are shown as `ARCHIVE[:label]:/path`.
+pub(super) fn inspect_blobs(
+    blobs: &mut dyn Blobs,
+    archive: &str,
+    budget: &Budget,
+) -> Result<Vec<Finding>, String> {
+    let images = list(blobs)?;
     let labels = labels(&images);
     let mut findings = Vec::new();
     for (image, label) in images.iter().zip(labels) {
@@ -75,16 +87,32 @@ pub(super) fn inspect_store(store: &dyn Store, archive: &str) -> Result<Vec<Find
             Some(label) => format!("{archive}[{label}]"),
             None => archive.to_string(),
         };
-        for (file, outcome) in layers::scan(store, &image.layers)? {
+        let scans = image
+            .layers
+            .iter()
+            .map(|(name, digest)| blobs.layer(name, digest.as_deref(), budget))
+            .collect::<Result<Vec<_>, String>>()?;
+        let (visible, problems) = layers::replay(&scans, budget)?;
+        let origin = |file: String| ImageOrigin {
+            archive: archive.to_string(),
+            file,
+            platform: image.platform.as_ref().map(Platform::to_string),
+            reference: image.reference.clone(),
+        };
+        for (name, reason) in problems {
+            let shown = String::from_utf8_lossy(&name).into_owned();
             findings.push(Finding {
-                path: format!("{prefix}:/{file}"),
-                image: Some(ImageOrigin {
-                    archive: archive.to_string(),
-                    file: format!("/{file}"),
-                    platform: image.platform.as_ref().map(Platform::to_string),
-                    reference: image.reference.clone(),
-                }),
-                outcome,
+                path: format!("{prefix}:{shown}"),
+                image: Some(origin(shown)),
+                outcome: Outcome::Invalid(reason),
+            });
+        }
+        for (path, outcome) in visible {
+            let file = format!("/{}", String::from_utf8_lossy(&path));
+            findings.push(Finding {
+                path: format!("{prefix}:{file}"),
+                image: Some(origin(file)),
+                outcome: Arc::unwrap_or_clone(outcome),
             });
         }
     }
@@ -119,107 +147,170 @@ fn labels(images: &[Image]) -> Vec<Option<String>> {
         .collect()
 }
 
-fn list(store: &dyn Store) -> Result<Vec<Image>, String> {
-    if store.contains("index.json") {
-        let index: IndexOrManifest = read_json(store, "index.json")?;
-        let mut images = Vec::new();
+fn list(blobs: &mut dyn Blobs) -> Result<Vec<Image>, String> {
+    let has_index = blobs.contains("index.json");
+    let has_docker = blobs.contains("manifest.json");
+    if !has_index && !has_docker {
+        if blobs.contains("repositories") {
+            return Err(
+                "a legacy docker archive (`repositories` without `manifest.json`) is \
+                        not judged: save it again with a current docker, podman or skopeo"
+                    .into(),
+            );
+        }
+        return Err(
+            "neither `index.json` (OCI layout) nor `manifest.json` (docker-archive) found".into(),
+        );
+    }
+    let mut images: Vec<Image> = Vec::new();
+    if has_index {
+        let index: IndexOrManifest = read_json(blobs, "index.json", None)?;
+        let mut walk = Walk::default();
         for d in index.manifests.unwrap_or_default() {
-            collect_oci(store, d, None, 0, &mut images)?;
+            walk.collect(blobs, d, None, 0, &mut images)?;
         }
-        Ok(images)
-    } else if store.contains("manifest.json") {
-        let entries: Vec<DockerEntry> = read_json(store, "manifest.json")?;
-        entries
+    }
+    if has_docker {
+        let entries: Vec<DockerEntry> = read_json(blobs, "manifest.json", None)?;
+        for entry in entries {
+            let image = docker_image(blobs, entry)?;
+            // The combined format lists its images twice: judged once.
+            match images
+                .iter_mut()
+                .find(|i| i.config == image.config && i.layers == image.layers)
+            {
+                Some(same) => {
+                    if same.reference.is_none() {
+                        same.reference = image.reference;
+                    }
+                }
+                None => images.push(image),
+            }
+        }
+    }
+    if images.len() > MAX_IMAGES {
+        return Err(format!("more than {MAX_IMAGES} images: too many to judge"));
+    }
+    Ok(images)
+}
+
+/// The walk through nested indexes: what was read already, how much.
+#[derive(Default)]
+struct Walk {
+    seen: HashSet<String>,
+    descriptors: usize,
+}
+
+impl Walk {
+    fn collect(
+        &mut self,
+        blobs: &mut dyn Blobs,
+        desc: Descriptor,
+        reference: Option<String>,
+        depth: usize,
+        images: &mut Vec<Image>,
+    ) -> Result<(), String> {
+        self.descriptors += 1;
+        if self.descriptors > MAX_DESCRIPTORS {
+            return Err(format!(
+                "more than {MAX_DESCRIPTORS} descriptors in its indexes: too many to judge"
+            ));
+        }
+        // The same manifest or index, reached again, holds nothing new.
+        if !self.seen.insert(desc.digest.clone()) {
+            return Ok(());
+        }
+        let reference = desc.annotations.get(REF_NAME).cloned().or(reference);
+        let blob = blob_name(&desc.digest)?;
+        let doc: IndexOrManifest = read_json(blobs, &blob, Some(&desc.digest))?;
+        if let Some(manifests) = doc.manifests {
+            if depth >= MAX_INDEX_DEPTH {
+                return Err(format!("indexes nested more than {MAX_INDEX_DEPTH} deep"));
+            }
+            for d in manifests {
+                self.collect(blobs, d, reference.clone(), depth + 1, images)?;
+            }
+            return Ok(());
+        }
+        let Some(config) = doc.config else {
+            return Err(format!("manifest {} has no config", desc.digest));
+        };
+        // Attestations, signatures and other artifacts are not filesystems.
+        let is_image_config = config.media_type.is_empty()
+            || config.media_type.ends_with("container.image.v1+json")
+            || config.media_type == "application/vnd.oci.image.config.v1+json";
+        if !is_image_config {
+            return Ok(());
+        }
+        let config_name = blob_name(&config.digest)?;
+        let platform = match desc.platform {
+            Some(p) => Some(Platform {
+                os: p.os,
+                architecture: p.architecture,
+                variant: p.variant,
+            }),
+            None => config_platform(blobs, &config_name, Some(&config.digest))?,
+        };
+        if platform.as_ref().is_some_and(|p| p.os == "unknown") {
+            return Ok(());
+        }
+        let layers = doc
+            .layers
             .into_iter()
-            .map(|e| docker_image(store, e))
-            .collect()
-    } else {
-        Err("neither `index.json` (OCI layout) nor `manifest.json` (docker-archive) found".into())
+            .map(|l| Ok((blob_name(&l.digest)?, Some(l.digest))))
+            .collect::<Result<_, String>>()?;
+        images.push(Image {
+            platform,
+            reference,
+            config: config_name,
+            layers,
+        });
+        if images.len() > MAX_IMAGES {
+            return Err(format!("more than {MAX_IMAGES} images: too many to judge"));
+        }
+        Ok(())
     }
 }
 
-fn collect_oci(
-    store: &dyn Store,
-    desc: Descriptor,
-    reference: Option<String>,
-    depth: usize,
-    images: &mut Vec<Image>,
-) -> Result<(), String> {
-    let reference = desc.annotations.get(REF_NAME).cloned().or(reference);
-    let blob = blob_name(&desc.digest)?;
-    let doc: IndexOrManifest = read_json(store, &blob)?;
-    if let Some(manifests) = doc.manifests {
-        if depth >= MAX_INDEX_DEPTH {
-            return Err(format!("indexes nested more than {MAX_INDEX_DEPTH} deep"));
-        }
-        for d in manifests {
-            collect_oci(store, d, reference.clone(), depth + 1, images)?;
-        }
-        return Ok(());
-    }
-    let Some(config) = doc.config else {
-        return Err(format!("manifest {} has no config", desc.digest));
-    };
-    // Attestations, signatures and other artifacts are not filesystems.
-    let is_image_config = config.media_type.is_empty()
-        || config.media_type.ends_with("container.image.v1+json")
-        || config.media_type == "application/vnd.oci.image.config.v1+json";
-    if !is_image_config {
-        return Ok(());
-    }
-    let platform = match desc.platform {
-        Some(p) => Some(Platform {
-            os: p.os,
-            architecture: p.architecture,
-            variant: p.variant,
-        }),
-        None => config_platform(store, &blob_name(&config.digest)?)?,
-    };
-    if platform.as_ref().is_some_and(|p| p.os == "unknown") {
-        return Ok(());
-    }
-    let layers = doc
-        .layers
-        .into_iter()
-        .map(|l| Ok((blob_name(&l.digest)?, Some(l.digest))))
-        .collect::<Result<_, String>>()?;
-    images.push(Image {
-        platform,
-        reference,
-        layers,
-    });
-    Ok(())
-}
-
-fn docker_image(store: &dyn Store, entry: DockerEntry) -> Result<Image, String> {
-    let config = member_name(&entry.config)?;
+fn docker_image(blobs: &mut dyn Blobs, entry: DockerEntry) -> Result<Image, String> {
+    let config = member(&entry.config)?;
     let layers = entry
         .layers
         .iter()
         .map(|l| {
-            let name = member_name(l)?;
+            let name = member(l)?;
             // Content-addressed paths (the combined format) can be verified.
             let digest = name
-                .strip_prefix("blobs/sha256/")
-                .map(|hex| format!("sha256:{hex}"));
+                .strip_prefix("blobs/")
+                .and_then(|rest| rest.split_once('/'))
+                .map(|(alg, hex)| format!("{alg}:{hex}"));
             Ok((name, digest))
         })
         .collect::<Result<_, String>>()?;
+    let config_digest = config
+        .strip_prefix("blobs/")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(alg, hex)| format!("{alg}:{hex}"));
     Ok(Image {
-        platform: config_platform(store, &config)?,
+        platform: config_platform(blobs, &config, config_digest.as_deref())?,
         reference: entry.repo_tags.and_then(|t| t.into_iter().next()),
+        config,
         layers,
     })
 }
 
-fn config_platform(store: &dyn Store, name: &str) -> Result<Option<Platform>, String> {
+fn config_platform(
+    blobs: &mut dyn Blobs,
+    name: &str,
+    digest: Option<&str>,
+) -> Result<Option<Platform>, String> {
     #[derive(Deserialize)]
     struct Config {
         os: Option<String>,
         architecture: Option<String>,
         variant: Option<String>,
     }
-    let config: Config = read_json(store, name)?;
+    let config: Config = read_json(blobs, name, digest)?;
     Ok(match (config.os, config.architecture) {
         (Some(os), Some(architecture)) => Some(Platform {
             os,
@@ -230,48 +321,24 @@ fn config_platform(store: &dyn Store, name: &str) -> Result<Option<Platform>, St
     })
 }
 
-/// `sha256:<hex>` to `blobs/sha256/<hex>`, refusing anything that is not a plain digest.
-fn blob_name(digest: &str) -> Result<String, String> {
-    let (alg, hex) = digest
-        .split_once(':')
-        .ok_or_else(|| format!("bad digest `{digest}`"))?;
-    let alg_ok = !alg.is_empty()
-        && alg
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let hex_ok = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    if !alg_ok || !hex_ok {
-        return Err(format!("bad digest `{digest}`"));
-    }
-    Ok(format!("blobs/{alg}/{hex}"))
-}
-
-fn member_name(name: &str) -> Result<String, String> {
-    normalize(name)
+fn member(name: &str) -> Result<String, String> {
+    member_name(name)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| format!("bad path `{name}` in manifest.json"))
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(store: &dyn Store, name: &str) -> Result<T, String> {
-    let mut bytes = Vec::new();
-    store
-        .open(name)
-        .and_then(|r| r.take(MAX_JSON).read_to_end(&mut bytes))
-        .map_err(|e| format!("{name}: {e}"))?;
+fn read_json<T: serde::de::DeserializeOwned>(
+    blobs: &mut dyn Blobs,
+    name: &str,
+    digest: Option<&str>,
+) -> Result<T, String> {
+    let bytes = blobs.document(name, digest)?;
     serde_json::from_slice(&bytes).map_err(|e| format!("{name}: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn blob_names_are_plain() {
-        assert_eq!(blob_name("sha256:abc1").unwrap(), "blobs/sha256/abc1");
-        assert!(blob_name("sha256:../../etc").is_err());
-        assert!(blob_name("../x:abc").is_err());
-        assert!(blob_name("nocolon").is_err());
-    }
 
     #[test]
     fn labels_only_when_several() {
@@ -282,6 +349,7 @@ mod tests {
                 variant: None,
             }),
             reference: r.map(str::to_string),
+            config: String::new(),
             layers: vec![],
         };
         assert_eq!(labels(&[image("amd64", None)]), vec![None]);

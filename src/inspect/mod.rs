@@ -3,11 +3,17 @@
 //! checked), an OCI layout directory, or an image archive written by any tool (OCI layout
 //! tar, docker-archive, the combined format; gzip or zstd compressed or not). Each ELF
 //! file found becomes a [`Finding`]; the caller decides the exit status from them.
+//!
+//! The gate fails closed: whatever cannot be judged (a damaged or hostile archive, an
+//! ELF file it cannot parse) is a failing finding, never a silent pass.
 
+mod blobs;
+mod compress;
 mod images;
 mod layers;
 mod report;
-mod store;
+mod tar_reader;
+mod verify;
 mod walk;
 
 use std::io::Read;
@@ -42,6 +48,9 @@ pub enum Outcome {
     Elf(ElfInfo),
     /// Starts like ELF but cannot be parsed: the input is at fault.
     Corrupt(String),
+    /// An archive, or an entry of one, that cannot be judged or that no runtime should be
+    /// given: the input is at fault.
+    Invalid(String),
     /// Could not be read at all (permissions, I/O): the environment is at fault.
     Unreadable(String),
 }
@@ -51,7 +60,7 @@ impl Finding {
     pub fn fails(&self, strict: bool) -> bool {
         match &self.outcome {
             Outcome::Elf(info) => !info.kind.passes() || (strict && !info.warnings.is_empty()),
-            Outcome::Corrupt(_) => true,
+            Outcome::Corrupt(_) | Outcome::Invalid(_) => true,
             Outcome::Unreadable(_) => false,
         }
     }
@@ -68,14 +77,6 @@ pub enum InspectError {
     },
     #[error("`{}` is not an ELF file, a directory or an image archive", path.display())]
     Unrecognized { path: PathBuf },
-    #[error("`{}` is not a valid ELF file", path.display())]
-    CorruptElf {
-        path: PathBuf,
-        #[source]
-        source: ElfError,
-    },
-    #[error("cannot read image archive `{}`: {reason}", path.display())]
-    Archive { path: PathBuf, reason: String },
 }
 
 impl InspectError {
@@ -88,12 +89,6 @@ impl InspectError {
             InspectError::Unrecognized { .. } => "inspect takes ELF binaries, directories, image \
                 tarballs (docker save, podman save, skopeo copy, scratchpack) and OCI layout \
                 directories"
-                .to_string(),
-            InspectError::CorruptElf { .. } => {
-                "the file is truncated or damaged; rebuild or re-download it".to_string()
-            }
-            InspectError::Archive { .. } => "check that the archive was written completely, \
-                e.g. with `skopeo inspect oci-archive:FILE` or `docker load -i FILE`"
                 .to_string(),
         })
     }
@@ -115,13 +110,19 @@ fn inspect_path(path: &Path) -> Result<Vec<Finding>, InspectError> {
     };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     let shown = path.display().to_string();
+    let single = |outcome| {
+        vec![Finding {
+            path: shown.clone(),
+            image: None,
+            outcome,
+        }]
+    };
+    let budget = layers::Budget::default();
     if meta.is_dir() {
         if path.join("oci-layout").is_file() {
-            let store = store::DirStore::new(path);
-            return images::inspect_store(&store, &shown).map_err(|reason| InspectError::Archive {
-                path: path.to_path_buf(),
-                reason,
-            });
+            let judged = blobs::DirBlobs::new(path)
+                .and_then(|mut b| images::inspect_blobs(&mut b, &shown, &budget));
+            return Ok(judged.unwrap_or_else(|reason| single(Outcome::Invalid(reason))));
         }
         return Ok(walk::walk(path));
     }
@@ -131,35 +132,24 @@ fn inspect_path(path: &Path) -> Result<Vec<Finding>, InspectError> {
         });
     }
     let mut head = Vec::with_capacity(512);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(512).read_to_end(&mut head))
-        .map_err(read_err)?;
-    if elf::has_magic(&head) {
-        return match walk::check_file(path, true) {
-            walk::FileCheck::Elf(Ok(info)) => Ok(vec![Finding {
-                path: shown,
-                image: None,
-                outcome: Outcome::Elf(info),
-            }]),
-            walk::FileCheck::Elf(Err(source)) => Err(InspectError::CorruptElf {
-                path: path.to_path_buf(),
-                source,
-            }),
-            walk::FileCheck::Unreadable(source) => Err(read_err(source)),
-            walk::FileCheck::NotElf => Err(InspectError::Unrecognized {
-                path: path.to_path_buf(),
-            }),
-        };
+    match std::fs::File::open(path).and_then(|f| f.take(512).read_to_end(&mut head)) {
+        Ok(_) => {}
+        Err(e) => return Ok(single(Outcome::Unreadable(e.to_string()))),
     }
-    if !store::looks_like_archive(&head) {
+    if elf::has_magic(&head) {
+        return Ok(single(match walk::check_file(path, true) {
+            walk::FileCheck::Elf(Ok(info)) => Outcome::Elf(info),
+            walk::FileCheck::Elf(Err(e)) => Outcome::Corrupt(e.to_string()),
+            walk::FileCheck::Unreadable(e) => Outcome::Unreadable(e.to_string()),
+            walk::FileCheck::NotElf => Outcome::Corrupt(ElfError::NotElf.to_string()),
+        }));
+    }
+    if !compress::looks_like_archive(&head) {
         return Err(InspectError::Unrecognized {
             path: path.to_path_buf(),
         });
     }
-    let archive_err = |reason| InspectError::Archive {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let store = store::TarStore::open(path).map_err(archive_err)?;
-    images::inspect_store(&store, &shown).map_err(archive_err)
+    let judged = blobs::ArchiveBlobs::read(path, &budget)
+        .and_then(|mut b| images::inspect_blobs(&mut b, &shown, &budget));
+    Ok(judged.unwrap_or_else(|reason| single(Outcome::Invalid(reason))))
 }

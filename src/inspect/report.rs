@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::{Finding, Outcome};
-use crate::ui::{Style, Ui};
+use crate::ui::{Style, Ui, clean};
 
 /// Width of the verdict column (`shared-library` plus a space).
 const VERDICT_WIDTH: usize = 15;
@@ -16,6 +16,7 @@ fn verdict(f: &Finding) -> &'static str {
     match &f.outcome {
         Outcome::Elf(info) => info.kind.as_str(),
         Outcome::Corrupt(_) => "corrupt",
+        Outcome::Invalid(_) => "invalid",
         Outcome::Unreadable(_) => "unreadable",
     }
 }
@@ -30,7 +31,7 @@ pub fn render_human(f: &Finding, ui: &Ui, strict: bool) -> Vec<String> {
         _ => Style::Warn,
     };
     let padded = format!("{name:<VERDICT_WIDTH$}");
-    let mut line = format!("{}{}", ui.paint_out(&padded, style), f.path);
+    let mut line = format!("{}{}", ui.paint_out(&padded, style), clean(&f.path));
     let mut warnings = Vec::new();
     match &f.outcome {
         Outcome::Elf(info) => {
@@ -38,7 +39,7 @@ pub fn render_human(f: &Finding, ui: &Ui, strict: bool) -> Vec<String> {
             reasons.extend(info.rpath.iter().map(|r| format!("rpath {r}")));
             reasons.extend(info.runpath.iter().map(|r| format!("runpath {r}")));
             if !reasons.is_empty() {
-                line.push_str(&format!("  {}", reasons.join("; ")));
+                line.push_str(&format!("  {}", clean(&reasons.join("; "))));
             }
             let stripped = if info.stripped { ", stripped" } else { "" };
             let facts = format!(
@@ -51,11 +52,11 @@ pub fn render_human(f: &Finding, ui: &Ui, strict: bool) -> Vec<String> {
             warnings = info
                 .warnings
                 .iter()
-                .map(|w| format!("  {} {w}", ui.paint_out("warning:", Style::Warn)))
+                .map(|w| format!("  {} {}", ui.paint_out("warning:", Style::Warn), clean(w)))
                 .collect();
         }
-        Outcome::Corrupt(reason) | Outcome::Unreadable(reason) => {
-            line.push_str(&format!("  {reason}"))
+        Outcome::Corrupt(reason) | Outcome::Invalid(reason) | Outcome::Unreadable(reason) => {
+            line.push_str(&format!("  {}", clean(reason)))
         }
     }
     std::iter::once(line).chain(warnings).collect()
@@ -93,7 +94,7 @@ fn finding_json(f: &Finding, strict: bool) -> Value {
             "warnings": info.warnings,
             "error": null,
         }),
-        Outcome::Corrupt(e) | Outcome::Unreadable(e) => json!({
+        Outcome::Corrupt(e) | Outcome::Invalid(e) | Outcome::Unreadable(e) => json!({
             "static": false,
             "interpreter": null,
             "needed": [],
@@ -141,17 +142,42 @@ impl Summary {
         s
     }
 
+    /// What to do about the files that could not be judged.
+    pub fn hints(&self) -> Vec<String> {
+        let mut hints = Vec::new();
+        if self.unreadable > 0 {
+            hints.push(
+                "check the permissions of the files listed as unreadable, or run as a user \
+                 who can read them: the gate cannot pass what it could not read"
+                    .to_string(),
+            );
+        }
+        if self.by_verdict.contains_key("corrupt") || self.by_verdict.contains_key("invalid") {
+            hints.push(
+                "a damaged or hostile file fails the gate: rebuild or re-download it (`skopeo \
+                 inspect oci-archive:FILE` or `docker load -i FILE` tell more of an archive)"
+                    .to_string(),
+            );
+        }
+        hints
+    }
+
     pub fn line(&self) -> String {
         if self.files == 0 {
             return "no ELF files found".to_string();
         }
+        let what = if self.by_verdict.contains_key("invalid") {
+            "finding"
+        } else {
+            "ELF file"
+        };
         let counts: Vec<String> = self
             .by_verdict
             .iter()
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
         let mut line = format!(
-            "{} ELF file{}: {}",
+            "{} {what}{}: {}",
             self.files,
             if self.files == 1 { "" } else { "s" },
             counts.join(", ")

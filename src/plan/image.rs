@@ -11,6 +11,12 @@ use crate::image::tree::image_path;
 use crate::output::Format;
 use crate::reference::Reference;
 
+/// 9999-12-31T23:59:59Z: the last second RFC 3339 dates (the config's `created`) and
+/// tar clients can hold.
+const MAX_EPOCH: u64 = 253_402_300_799;
+/// The largest user or group id runtimes accept (runc: 2^31 - 1).
+const MAX_ID: u32 = i32::MAX as u32;
+
 /// The image half of a package or build: what goes in and how it runs.
 #[derive(Debug, Clone)]
 pub struct ImagePlan {
@@ -46,6 +52,15 @@ pub struct PackagePlan {
 impl PackagePlan {
     pub fn resolve(args: PackageArgs, env: &Environment) -> Result<PackagePlan, PlanError> {
         let default_name = file_name(&args.binary);
+        let mut inputs = vec![args.binary.clone()];
+        inputs.extend(
+            args.image
+                .add
+                .iter()
+                .filter_map(|a| a.split_once(':').map(|(src, _)| PathBuf::from(src))),
+        );
+        inputs.extend(args.image.ca_certificates.iter().cloned());
+        super::refuse_overwriting(&args.output, &inputs)?;
         let image = resolve_image(
             args.image,
             args.output,
@@ -88,7 +103,11 @@ pub fn resolve_image(
     };
     let epoch = match source_date_epoch.as_deref().map(str::trim) {
         None | Some("") => 0,
-        Some(v) => v.parse().map_err(|_| PlanError::Epoch(v.to_string()))?,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|&e| e <= MAX_EPOCH)
+            .ok_or_else(|| PlanError::Epoch(v.to_string()))?,
     };
 
     let mut env = BTreeMap::from([("PATH".to_string(), DEFAULT_PATH.to_string())]);
@@ -211,7 +230,11 @@ fn user(spec: Option<&str>) -> Result<String, PlanError> {
             "root" => Some("0".into()),
             "nonroot" => Some("65532".into()),
             "nobody" => Some("65534".into()),
-            n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Some(n.into()),
+            n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => n
+                .parse::<u32>()
+                .ok()
+                .filter(|&id| id <= MAX_ID)
+                .map(|id| id.to_string()),
             _ => None,
         }
     };
@@ -219,7 +242,7 @@ fn user(spec: Option<&str>) -> Result<String, PlanError> {
         flag_err(
             "--user",
             spec,
-            "use a numeric UID[:GID], or root, nonroot or nobody",
+            "use a numeric UID[:GID] up to 2147483647, or root, nonroot or nobody",
         )
     };
     match spec.split_once(':') {
@@ -251,6 +274,9 @@ mod tests {
         assert_eq!(user(Some("1000")).unwrap(), "1000");
         assert_eq!(user(Some("nobody:root")).unwrap(), "65534:0");
         assert!(user(Some("www-data")).is_err());
+        assert!(user(Some("99999999999999999999")).is_err());
+        assert!(user(Some("2147483648")).is_err());
+        assert_eq!(user(Some("2147483647:007")).unwrap(), "2147483647:7");
     }
 
     #[test]

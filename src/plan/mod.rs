@@ -6,7 +6,7 @@ mod build;
 mod image;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cache::{Cache, CacheError};
 use crate::cli::InspectArgs;
@@ -86,8 +86,10 @@ pub enum PlanError {
     Tag(#[from] ReferenceError),
     #[error("invalid --add destination")]
     AddPath(#[source] TreeError),
-    #[error("SOURCE_DATE_EPOCH=`{0}` is not a number of seconds since 1970")]
+    #[error("SOURCE_DATE_EPOCH=`{0}` is not a number of seconds since 1970 before the year 10000")]
     Epoch(String),
+    #[error("the output `{}` is the input `{}`: writing it would destroy it", output.display(), input.display())]
+    OutputIsInput { output: PathBuf, input: PathBuf },
     #[error("no image name can be derived from the binary name `{0}`")]
     NoTag(String),
     #[error(transparent)]
@@ -113,8 +115,13 @@ impl PlanError {
                 Some("write --add SRC:DST with an absolute DST, e.g. --add ./conf:/etc/app".into())
             }
             PlanError::Epoch(_) => Some(
-                "set SOURCE_DATE_EPOCH to an integer, e.g. `$(git log -1 --format=%ct)`".into(),
+                "set SOURCE_DATE_EPOCH to an integer, e.g. `$(git log -1 --format=%ct)`; tar \
+                 and image clients cannot read dates past 9999"
+                    .into(),
             ),
+            PlanError::OutputIsInput { .. } => {
+                Some("write the image elsewhere, e.g. -o app.tar".into())
+            }
             PlanError::Source(e) => Some(e.hint()),
             PlanError::Cache(e) => Some(e.hint()),
             PlanError::Mirror(_) => Some(
@@ -125,6 +132,25 @@ impl PlanError {
             }
         }
     }
+}
+
+/// Refuses an output that is one of the inputs (same file, by device and inode).
+fn refuse_overwriting(output: &Path, inputs: &[PathBuf]) -> Result<(), PlanError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(out) = std::fs::metadata(output) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if let Ok(m) = std::fs::metadata(input) {
+            if m.dev() == out.dev() && m.ino() == out.ino() {
+                return Err(PlanError::OutputIsInput {
+                    output: output.to_path_buf(),
+                    input: input.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn flag_err(flag: &'static str, value: &str, reason: impl Into<String>) -> PlanError {

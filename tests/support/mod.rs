@@ -11,6 +11,7 @@
 pub mod apk;
 pub mod binaries;
 pub mod clients;
+pub mod hostile;
 pub mod http;
 pub mod oci;
 
