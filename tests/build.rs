@@ -574,7 +574,8 @@ fn namespaces_forbidden_gives_a_hint_and_no_sandbox_works() {
         &r.stderr,
         &[
             "user namespaces are not permitted here",
-            "hint:",
+            "hint: user namespaces are disabled on this machine (user.max_user_namespaces = 0)",
+            "sysctl -w user.max_user_namespaces=15000",
             "--no-sandbox",
         ],
     );

@@ -106,10 +106,9 @@ pub(super) struct ArchiveBlobs {
 }
 
 impl ArchiveBlobs {
-    /// Reads the archive at `path` (tar, gzip or zstd compressed).
-    pub fn read(path: &Path, budget: &Budget) -> Result<ArchiveBlobs, String> {
-        let file = File::open(path).map_err(|e| e.to_string())?;
-        let mut buffered = BufReader::with_capacity(256 << 10, file);
+    /// Reads an archive (tar, gzip or zstd compressed) to its end.
+    pub fn read(archive: impl Read, budget: &Budget) -> Result<ArchiveBlobs, String> {
+        let mut buffered = BufReader::with_capacity(256 << 10, archive);
         buffered.fill_buf().map_err(|e| e.to_string())?;
         let stream = decompress(buffered).map_err(|e| e.to_string())?;
         Self::from_stream(stream, budget).map_err(|e| e.to_string())

@@ -149,7 +149,24 @@ fn inspect_path(path: &Path) -> Result<Vec<Finding>, InspectError> {
             path: path.to_path_buf(),
         });
     }
-    let judged = blobs::ArchiveBlobs::read(path, &budget)
-        .and_then(|mut b| images::inspect_blobs(&mut b, &shown, &budget));
-    Ok(judged.unwrap_or_else(|reason| single(Outcome::Invalid(reason))))
+    match std::fs::File::open(path) {
+        Ok(file) => Ok(inspect_archive(file, &shown)),
+        Err(e) => Ok(single(Outcome::Unreadable(e.to_string()))),
+    }
+}
+
+/// Judges an image archive (OCI layout tar, docker-archive or both; compressed or not)
+/// read from `archive`, shown as `shown`. Never fails: what cannot be judged is an
+/// `invalid` finding.
+pub fn inspect_archive(archive: impl Read, shown: &str) -> Vec<Finding> {
+    let budget = layers::Budget::default();
+    blobs::ArchiveBlobs::read(archive, &budget)
+        .and_then(|mut b| images::inspect_blobs(&mut b, shown, &budget))
+        .unwrap_or_else(|reason| {
+            vec![Finding {
+                path: shown.to_string(),
+                image: None,
+                outcome: Outcome::Invalid(reason),
+            }]
+        })
 }

@@ -422,32 +422,15 @@ impl<R: Read> Reader<R> {
     /// The next header block; `None` at the end (two zero blocks, or end of input at a
     /// block boundary).
     fn read_header(&mut self) -> io::Result<Option<([u8; BLOCK], Format)>> {
-        let mut blk = [0u8; BLOCK];
-        match read_full(&mut self.r, &mut blk)? {
-            0 => return Ok(None),
-            BLOCK => {}
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "tar archive cut short in a header",
-                ));
-            }
-        }
+        let Some(blk) = self.read_block()? else {
+            return Ok(None);
+        };
         if blk.iter().all(|&b| b == 0) {
-            match read_full(&mut self.r, &mut blk)? {
-                0 => return Ok(None),
-                BLOCK => {}
-                _ => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "tar archive cut short in a header",
-                    ));
-                }
+            match self.read_block()? {
+                None => return Ok(None),
+                Some(next) if next.iter().all(|&b| b == 0) => return Ok(None),
+                Some(_) => return Err(header_err("a zero block followed by a header")),
             }
-            if blk.iter().all(|&b| b == 0) {
-                return Ok(None);
-            }
-            return Err(header_err("a zero block followed by a header"));
         }
         let format = format_of(&blk)?;
         // Go fails the header when a numeric field does not parse.
@@ -455,6 +438,19 @@ impl<R: Read> Reader<R> {
             numeric(&blk[range])?;
         }
         Ok(Some((blk, format)))
+    }
+
+    /// One whole block, or `None` at the end of the input (a part of one is an error).
+    fn read_block(&mut self) -> io::Result<Option<[u8; BLOCK]>> {
+        let mut blk = [0u8; BLOCK];
+        match read_full(&mut self.r, &mut blk)? {
+            0 => Ok(None),
+            BLOCK => Ok(Some(blk)),
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "tar archive cut short in a header",
+            )),
+        }
     }
 
     /// The data of a long-name or PAX header entry, at most [`MAX_SPECIAL`] bytes.
