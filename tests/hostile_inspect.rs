@@ -97,6 +97,69 @@ fn names_are_compared_as_bytes_not_as_decoded_text() {
 }
 
 #[test]
+fn a_whiteout_go_reads_elsewhere_deletes_nothing() {
+    let Some(dynamic) = dynamic_elf() else { return };
+    let dir = tempdir();
+    let lower = RawTar::default().file(b"usr/bin/dyn", &dynamic).finish();
+    // A GNU header whose access time does not parse: Go then takes the prefix field
+    // ("a") as part of the name, and this whiteout lands at /a/usr/bin/.wh.dyn.
+    let mut h = tar::Header::new_gnu();
+    h.set_path("usr/bin/.wh.dyn").unwrap();
+    h.set_size(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.as_mut_bytes()[345] = b'a';
+    h.set_cksum();
+    let upper = RawTar::default().raw(h.as_bytes()).finish();
+    let archive = one_image_archive(dir.path(), "gnu-prefix.tar", vec![lower, upper]);
+    let (r, json) = judge(&archive);
+    assert_finding(&r, &json, "dynamic", ":/usr/bin/dyn");
+}
+
+#[test]
+fn a_file_written_through_a_link_is_judged_where_it_lands() {
+    let Some(dynamic) = dynamic_elf() else { return };
+    let dir = tempdir();
+    // `a` points at /usr/bin, so `a/dyn` is unpacked as /usr/bin/dyn; deleting `a` above
+    // deletes the link, not the file.
+    let mut lower = RawTar::default();
+    lower
+        .header(b"a", b'2', 0, b"/usr/bin")
+        .file(b"a/dyn", &dynamic);
+    let upper = RawTar::default().file(b".wh.a", b"").finish();
+    let layers = vec![lower.finish(), upper];
+    let archive = one_image_archive(dir.path(), "through-a-link.tar", layers.clone());
+    let (r, json) = judge(&archive);
+    assert_finding(&r, &json, "dynamic", ":/usr/bin/dyn");
+
+    // umoci, unpacking the same image, puts it there too.
+    if crate::support::tool("umoci").is_none() {
+        return;
+    }
+    let layout = dir.path().join("layout");
+    let (members, _) = oci_members(&[("amd64", layers)]);
+    for (name, data) in &members {
+        let path = layout.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, data).unwrap();
+    }
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["annotations"] =
+        serde_json::json!({"org.opencontainers.image.ref.name": "app"});
+    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+    let bundle = dir.path().join("bundle");
+    support::check(Command::new("umoci").args([
+        "unpack",
+        "--rootless",
+        "--image",
+        &format!("{}:app", path_str(&layout)),
+        path_str(&bundle),
+    ]));
+    assert!(bundle.join("rootfs/usr/bin/dyn").is_file());
+    assert!(!bundle.join("rootfs/a").exists());
+}
+
+#[test]
 fn a_pax_sparse_file_is_judged_under_its_real_name_and_contents() {
     let Some(dynamic) = dynamic_elf() else { return };
     let dir = tempdir();

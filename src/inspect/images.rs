@@ -12,7 +12,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::blobs::{Blobs, member_name};
-use super::layers::{self, Budget};
+use super::layers::Budget;
+use super::unpack;
 use super::verify::blob_name;
 use super::{Finding, ImageOrigin, Outcome};
 use crate::platform::Platform;
@@ -92,7 +93,7 @@ pub(super) fn inspect_blobs(
             .iter()
             .map(|(name, digest)| blobs.layer(name, digest.as_deref(), budget))
             .collect::<Result<Vec<_>, String>>()?;
-        let (visible, problems) = layers::replay(&scans, budget)?;
+        let (visible, problems) = unpack::replay(&scans, budget)?;
         let origin = |file: String| ImageOrigin {
             archive: archive.to_string(),
             file,

@@ -1,21 +1,20 @@
-//! The files an image really holds. Each layer is read once, on its own, into what it
-//! does to the filesystem below it ([`LayerScan`]): files it adds (ELF files judged on
-//! the way), paths it replaces, deletes (`.wh.NAME`) or empties (`.wh..wh..opq`), as the
-//! OCI image spec's layer rules say. An image's filesystem is then the replay of its
-//! layers, bottom first, over a sorted map of the ELF files visible so far, so a deletion
-//! costs a range removal however deep its paths. Layers shared by images are read once.
+//! Reading a layer: each layer is read once, on its own, into what it does to the
+//! filesystem below it ([`LayerScan`]), entry by entry in its order: files it adds (ELF
+//! files judged on the way), links, paths it replaces, deletes (`.wh.NAME`) or empties
+//! (`.wh..wh..opq`). [`super::unpack`] replays scans into an image's filesystem. Layers
+//! shared by images are read once.
 //!
 //! Names are bytes, normalised as runtimes do: `..` stops at the root, so an entry
 //! `../../usr/bin/x` is judged where it lands, `/usr/bin/x`, and reported as hostile.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 
 use super::Outcome;
 use super::compress::decompress;
 use super::tar_reader::{Kind, Reader};
+use super::unpack::Problems;
 use super::verify::{Algorithm, Hashing};
 use crate::elf;
 
@@ -25,15 +24,14 @@ const OPAQUE: &[u8] = b".wh..wh..opq";
 /// names. Real images stay far below; a hostile one stops here, judged as failing.
 const MAX_ENTRIES: u64 = 4 << 20;
 const MAX_NAME_BYTES: u64 = 256 << 20;
-/// Layer entries replayed over all images of one archive.
-const MAX_REPLAYED: u64 = 64 << 20;
 
 /// Shared limits of one inspection.
 #[derive(Default)]
 pub(super) struct Budget {
     entries: Cell<u64>,
     name_bytes: Cell<u64>,
-    replayed: Cell<u64>,
+    /// Layer entries replayed so far, over all images (see [`super::unpack`]).
+    pub replayed: Cell<u64>,
 }
 
 impl Budget {
@@ -52,15 +50,18 @@ impl Budget {
 
 /// What a layer holds for a file.
 #[derive(Debug, Clone)]
-enum Content {
+pub(super) enum Content {
     Plain,
     Elf(Arc<Outcome>),
     /// A hard link to this path (in this layer or below).
     HardLink(Box<[u8]>),
+    /// A symbolic link, with its target as written.
+    Symlink(Box<[u8]>),
 }
 
+/// One entry of a layer, in the order of the layer.
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     /// `.wh.NAME`: the lower NAME is gone, with everything below it.
     Whiteout(Box<[u8]>),
     /// `.wh..wh..opq` in DIR: everything lower below DIR is gone.
@@ -76,7 +77,7 @@ enum Op {
 /// What one layer does to the filesystem below it.
 #[derive(Debug)]
 pub(super) struct LayerScan {
-    ops: Vec<Op>,
+    pub ops: Vec<Op>,
     /// Entries no runtime should be given, and why; they fail the gate wherever they are.
     pub problems: Problems,
     /// The digest of the stored (compressed) blob, by the algorithm asked for.
@@ -170,8 +171,9 @@ fn read_entries(stream: &mut dyn Read, budget: &Budget) -> io::Result<Entries> {
             continue;
         }
         if let Some(deleted) = base.strip_prefix(WHITEOUT) {
+            // `.wh.` alone names its directory, as containerd's join does.
             let mut target = dir.to_vec();
-            if !target.is_empty() {
+            if !target.is_empty() && !deleted.is_empty() {
                 target.push(b'/');
             }
             target.extend_from_slice(deleted);
@@ -181,6 +183,7 @@ fn read_entries(stream: &mut dyn Read, budget: &Budget) -> io::Result<Entries> {
         let content = match entry.kind {
             k if k.is_file() => judge(&mut reader.data(), entry.size)?,
             Kind::HardLink => Content::HardLink(normalize(&entry.link).0.into()),
+            Kind::Symlink => Content::Symlink(entry.link.clone().into()),
             _ => Content::Plain,
         };
         ops.push(Op::Entry {
@@ -208,166 +211,16 @@ fn judge(data: &mut dyn Read, size: u64) -> io::Result<Content> {
     Ok(Content::Elf(Arc::new(outcome)))
 }
 
-/// The ELF files visible in an image's filesystem, by path.
-pub(super) type Visible = BTreeMap<Vec<u8>, Arc<Outcome>>;
-/// Entries no runtime should be given, with why.
-pub(super) type Problems = Vec<(Vec<u8>, String)>;
-
-/// The ELF files visible in the filesystem `layers` (bottom first) make, with the
-/// problems of every layer.
-pub(super) fn replay(
-    layers: &[Arc<LayerScan>],
-    budget: &Budget,
-) -> Result<(Visible, Problems), String> {
-    let mut visible = Visible::new();
-    let mut problems = Problems::new();
-    for layer in layers {
-        budget
-            .replayed
-            .set(budget.replayed.get() + layer.ops.len() as u64);
-        if budget.replayed.get() > MAX_REPLAYED {
-            return Err(format!(
-                "more than {MAX_REPLAYED} layer entries across its images: too large to judge"
-            ));
-        }
-        problems.extend(layer.problems.iter().cloned());
-        // Deletions apply to the layers below only, wherever they are in this one.
-        for op in &layer.ops {
-            match op {
-                Op::Whiteout(path) => {
-                    visible.remove(&path[..]);
-                    remove_below(&mut visible, path);
-                }
-                Op::Opaque(dir) => remove_below(&mut visible, dir),
-                Op::Entry { .. } => {}
-            }
-        }
-        for op in &layer.ops {
-            let Op::Entry { path, dir, content } = op else {
-                continue;
-            };
-            let linked = match content {
-                Content::HardLink(target) => visible.get(&target[..]).cloned(),
-                _ => None,
-            };
-            visible.remove(&path[..]);
-            if !dir {
-                remove_below(&mut visible, path);
-            }
-            match content {
-                Content::Elf(outcome) => {
-                    visible.insert(path.to_vec(), outcome.clone());
-                }
-                Content::HardLink(_) => {
-                    if let Some(outcome) = linked {
-                        visible.insert(path.to_vec(), outcome);
-                    }
-                }
-                Content::Plain => {}
-            }
-        }
-    }
-    Ok((visible, problems))
-}
-
-/// Removes every path strictly below `dir` (`""` is the root).
-fn remove_below(visible: &mut Visible, dir: &[u8]) {
-    if dir.is_empty() {
-        visible.clear();
-        return;
-    }
-    let mut start = dir.to_vec();
-    start.push(b'/');
-    let mut end = dir.to_vec();
-    end.push(b'/' + 1);
-    let doomed: Vec<Vec<u8>> = visible.range(start..end).map(|(k, _)| k.clone()).collect();
-    for k in doomed {
-        visible.remove(&k);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn entry(path: &str, dir: bool, elf: bool) -> Op {
-        Op::Entry {
-            path: path.as_bytes().into(),
-            dir,
-            content: if elf {
-                Content::Elf(Arc::new(Outcome::Corrupt("x".into())))
-            } else {
-                Content::Plain
-            },
-        }
-    }
-
-    fn layer(ops: Vec<Op>) -> Arc<LayerScan> {
-        Arc::new(LayerScan {
-            ops,
-            problems: vec![],
-            digest: String::new(),
-            error: None,
-        })
-    }
-
-    fn names(layers: &[Arc<LayerScan>]) -> Vec<String> {
-        let (v, _) = replay(layers, &Budget::default()).unwrap();
-        v.keys()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
-            .collect()
-    }
-
     #[test]
-    fn upper_layers_replace_delete_and_hide() {
-        let base = layer(vec![
-            entry("bin/a", false, true),
-            entry("bin/b", false, true),
-            entry("opt/x/y", false, true),
-            entry("var/lib/z", false, true),
-            entry("usr/c", false, true),
-        ]);
-        let top = layer(vec![
-            entry("bin/a", false, false),
-            Op::Whiteout(b"opt/x"[..].into()),
-            Op::Opaque(b"var"[..].into()),
-            entry("var/new", false, true),
-            entry("usr", false, false),
-            Op::Entry {
-                path: b"bin/b2"[..].into(),
-                dir: false,
-                content: Content::HardLink(b"bin/b"[..].into()),
-            },
-        ]);
-        assert_eq!(names(&[base, top]), ["bin/b", "bin/b2", "var/new"]);
-    }
-
-    #[test]
-    fn names_are_clamped_at_the_root_and_compared_as_bytes() {
+    fn names_are_clamped_at_the_root() {
         assert_eq!(
             normalize(b"../../usr/bin/dyn"),
             (b"usr/bin/dyn".to_vec(), true)
         );
         assert_eq!(normalize(b"./a//b/../c"), (b"a/c".to_vec(), false));
-        let a = layer(vec![entry("bin/\u{fffd}", false, true)]);
-        let b = layer(vec![Op::Whiteout(b"bin/\xff"[..].into())]);
-        assert_eq!(
-            names(&[a, b]),
-            ["bin/\u{fffd}"],
-            "different bytes, not whited out"
-        );
-    }
-
-    #[test]
-    fn deep_paths_under_a_whiteout_cost_little() {
-        let deep = "d/".repeat(20_000);
-        let mut ops: Vec<Op> = (0..200)
-            .map(|i| entry(&format!("{deep}f{i}"), false, true))
-            .collect();
-        ops.push(entry("keep", false, true));
-        let start = std::time::Instant::now();
-        let gone = layer(vec![Op::Whiteout(b"d"[..].into())]);
-        assert_eq!(names(&[layer(ops), gone]), ["keep"]);
-        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 }

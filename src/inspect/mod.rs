@@ -13,6 +13,7 @@ mod images;
 mod layers;
 mod report;
 mod tar_reader;
+mod unpack;
 mod verify;
 mod walk;
 

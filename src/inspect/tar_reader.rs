@@ -129,23 +129,33 @@ fn numeric(b: &[u8]) -> io::Result<i64> {
     octal(b)
 }
 
+/// Go's `parseOctal`: spaces and NULs trimmed at both ends, then the digits up to the
+/// first NUL, which must all be octal (no sign).
 fn octal(b: &[u8]) -> io::Result<i64> {
-    let trimmed: &[u8] = {
-        let start = b
-            .iter()
-            .position(|&c| c != b' ' && c != 0)
-            .unwrap_or(b.len());
-        let end = b
-            .iter()
-            .rposition(|&c| c != b' ' && c != 0)
-            .map_or(start, |e| e + 1);
-        &b[start..end.max(start)]
-    };
-    if trimmed.is_empty() {
+    let start = b
+        .iter()
+        .position(|&c| c != b' ' && c != 0)
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != 0)
+        .map_or(start, |e| e + 1);
+    let digits = field(&b[start..end.max(start)]);
+    if digits.is_empty() {
         return Ok(0);
     }
-    let text = std::str::from_utf8(trimmed).map_err(|_| header_err("bad octal field"))?;
-    i64::from_str_radix(text, 8).map_err(|_| header_err(format!("bad octal field `{text}`")))
+    let bad = || {
+        header_err(format!(
+            "bad octal field `{}`",
+            String::from_utf8_lossy(digits)
+        ))
+    };
+    if !digits.iter().all(|c| (b'0'..=b'7').contains(c)) {
+        return Err(bad());
+    }
+    let text = std::str::from_utf8(digits).map_err(|_| bad())?;
+    let value = u64::from_str_radix(text, 8).map_err(|_| bad())?;
+    Ok(value as i64)
 }
 
 fn decimal(text: &[u8]) -> io::Result<i64> {
@@ -225,6 +235,21 @@ fn skip(r: &mut impl Read, n: u64) -> io::Result<()> {
 
 fn padding(n: u64) -> u64 {
     (BLOCK as u64 - n % BLOCK as u64) % BLOCK as u64
+}
+
+/// The name prefix Go gives a GNU header: none, unless its access or change time does not
+/// parse, in which case Go (reading archives of its own buggy past writers) takes the
+/// USTAR prefix field, if ASCII. An attacker can use either reading, so this one follows
+/// Go's to the byte (golang.org/issues/12594).
+fn gnu_prefix(blk: &[u8; BLOCK]) -> &[u8] {
+    let bad_time = |b: &[u8]| b[0] != 0 && numeric(b).is_err();
+    if bad_time(&blk[345..357]) || bad_time(&blk[357..369]) {
+        let prefix = field(&blk[345..500]);
+        if prefix.is_ascii() {
+            return prefix;
+        }
+    }
+    &[]
 }
 
 /// PAX records of an extended header; the 0.0 sparse offsets and sizes joined into
@@ -354,7 +379,8 @@ impl<R: Read> Reader<R> {
             let prefix = match format {
                 Format::Ustar => field(&blk[345..500]),
                 Format::Star => field(&blk[345..476]),
-                _ => &[][..],
+                Format::Gnu => gnu_prefix(&blk),
+                Format::V7 => &[][..],
             };
             if !prefix.is_empty() {
                 let mut full = prefix.to_vec();
@@ -436,6 +462,14 @@ impl<R: Read> Reader<R> {
         // Go fails the header when a numeric field does not parse.
         for range in [100..108, 108..116, 116..124, 136..148] {
             numeric(&blk[range])?;
+        }
+        if format != Format::V7 {
+            numeric(&blk[329..337])?;
+            numeric(&blk[337..345])?;
+        }
+        if format == Format::Star {
+            numeric(&blk[476..488])?;
+            numeric(&blk[488..500])?;
         }
         Ok(Some((blk, format)))
     }
@@ -789,6 +823,26 @@ mod tests {
         let mut cut = header("f", b'0', 100).to_vec();
         cut.extend_from_slice(&[1u8; 50]);
         assert!(entries(&cut).is_err(), "data cut short");
+    }
+
+    #[test]
+    fn a_gnu_header_with_a_bad_time_takes_the_prefix_as_go_does() {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(".wh.dyn").unwrap();
+        h.set_size(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.as_mut_bytes()[345..350].copy_from_slice(b"a/usr");
+        h.set_cksum();
+        let got = entries(h.as_bytes()).unwrap();
+        assert_eq!(got[0].0.name, b"a/usr/.wh.dyn");
+        // A valid time: no prefix.
+        let mut h = tar::Header::new_gnu();
+        h.set_path("f").unwrap();
+        h.set_size(0);
+        h.as_mut_bytes()[345..357].copy_from_slice(b"00000000000\0");
+        h.set_cksum();
+        assert_eq!(entries(h.as_bytes()).unwrap()[0].0.name, b"f");
+        assert!(octal(b"+17").is_err() && octal(b" 17\0 9").unwrap() == 15);
     }
 
     #[test]

@@ -142,13 +142,18 @@ pub fn oci_members(images: &[(&str, Vec<Vec<u8>>)]) -> (Vec<(String, Vec<u8>)>, 
 pub fn image_blobs(arch: &str, layers: &[Vec<u8>]) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
     let mut blobs = Vec::new();
     let mut descs = Vec::new();
+    // Right for the uncompressed layers tests give runtimes to unpack.
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
     for layer in layers {
         let hex = sha256_hex(layer);
         descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": format!("sha256:{hex}"), "size": layer.len()}));
         blobs.push((format!("blobs/sha256/{hex}"), layer.clone()));
     }
     let config = serde_json::to_vec(&json!({
-        "architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {}
+        "architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {}
     }))
     .expect("config");
     let config_hex = sha256_hex(&config);
