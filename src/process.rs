@@ -310,6 +310,18 @@ mod tests {
     }
 
     #[test]
+    fn endless_output_costs_a_bounded_amount() {
+        let out = Cmd::new("/bin/sh")
+            .args(["-c", "head -c 20000000 /dev/zero; echo end"])
+            .run()
+            .unwrap();
+        assert!(out.stdout.len() < KEEP_HEAD + KEEP_TAIL + 100);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("bytes of output not kept"));
+        assert!(text.ends_with("end\n"), "the tail is kept");
+    }
+
+    #[test]
     fn explicit_environment_and_stdin() {
         let out = Cmd::new("/bin/sh")
             .args(["-c", "echo \"$A:$HOME\"; cat"])

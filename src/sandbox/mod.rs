@@ -10,6 +10,7 @@ mod diagnose;
 mod harden;
 mod init;
 pub mod limits;
+mod mounts;
 pub mod plan;
 
 use std::path::PathBuf;

@@ -11,15 +11,25 @@
 //! header cannot make this reader allocate what it declares.
 //!
 //! Names are bytes, never decoded: two different names stay two names.
+//!
+//! `fields.rs` parses header fields as Go does, `pax.rs` extended headers, `sparse.rs`
+//! the sparse maps.
+
+mod fields;
+mod pax;
+mod sparse;
 
 use std::io::{self, Read};
 
-const BLOCK: usize = 512;
+use fields::{
+    BLOCK, Format, decimal, field, format_of, gnu_prefix, header_err, must_read, numeric, padding,
+    read_full, skip,
+};
+use pax::parse_pax;
+use sparse::{Sparse, valid_fragments};
+
 /// Go's `maxSpecialFileSize`: the largest GNU long name or PAX header read.
 const MAX_SPECIAL: u64 = 1 << 20;
-/// The largest sparse map (text of a PAX 1.0 map, or fragments of the others).
-const MAX_SPARSE_MAP: u64 = 16 << 20;
-const MAX_FRAGMENTS: usize = 1 << 20;
 
 /// What kind of entry a header describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,240 +85,13 @@ pub struct Entry {
     pub size: u64,
 }
 
-/// Contents of a sparse entry: data fragments `(offset, length)` in order; the rest is
-/// holes, read as zeros.
-struct Sparse {
-    fragments: Vec<(u64, u64)>,
-    next: usize,
-    pos: u64,
-    size: u64,
-}
-
 pub struct Reader<R: Read> {
-    r: R,
+    pub(super) r: R,
     /// Bytes of the current entry's stored data not yet read.
-    remaining: u64,
+    pub(super) remaining: u64,
     pad: u64,
     sparse: Option<Sparse>,
     done: bool,
-}
-
-fn header_err(what: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.into())
-}
-
-/// The text of a NUL-terminated field.
-fn field(b: &[u8]) -> &[u8] {
-    match memchr::memchr(0, b) {
-        Some(i) => &b[..i],
-        None => b,
-    }
-}
-
-/// Go's `parseNumeric`: base-256 when the top bit is set, else octal.
-fn numeric(b: &[u8]) -> io::Result<i64> {
-    if b.first().is_some_and(|&c| c & 0x80 != 0) {
-        let negative = b[0] & 0x40 != 0;
-        let inv = if negative { 0xffu8 } else { 0 };
-        let mut x: u64 = 0;
-        for (i, &c) in b.iter().enumerate() {
-            let mut c = c ^ inv;
-            if i == 0 {
-                c &= 0x7f;
-            }
-            if x >> 56 > 0 {
-                return Err(header_err("numeric field overflows"));
-            }
-            x = (x << 8) | u64::from(c);
-        }
-        if x >> 63 > 0 {
-            return Err(header_err("numeric field overflows"));
-        }
-        return Ok(if negative { !(x as i64) } else { x as i64 });
-    }
-    octal(b)
-}
-
-/// Go's `parseOctal`: spaces and NULs trimmed at both ends, then the digits up to the
-/// first NUL, which must all be octal (no sign).
-fn octal(b: &[u8]) -> io::Result<i64> {
-    let start = b
-        .iter()
-        .position(|&c| c != b' ' && c != 0)
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|&c| c != b' ' && c != 0)
-        .map_or(start, |e| e + 1);
-    let digits = field(&b[start..end.max(start)]);
-    if digits.is_empty() {
-        return Ok(0);
-    }
-    let bad = || {
-        header_err(format!(
-            "bad octal field `{}`",
-            String::from_utf8_lossy(digits)
-        ))
-    };
-    if !digits.iter().all(|c| (b'0'..=b'7').contains(c)) {
-        return Err(bad());
-    }
-    let text = std::str::from_utf8(digits).map_err(|_| bad())?;
-    let value = u64::from_str_radix(text, 8).map_err(|_| bad())?;
-    Ok(value as i64)
-}
-
-fn decimal(text: &[u8]) -> io::Result<i64> {
-    std::str::from_utf8(text)
-        .ok()
-        .and_then(|t| t.parse::<i64>().ok())
-        .ok_or_else(|| header_err("bad number in a PAX record"))
-}
-
-/// Header formats, as Go's `getFormat` tells them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    V7,
-    Ustar,
-    Star,
-    Gnu,
-}
-
-fn format_of(blk: &[u8; BLOCK]) -> io::Result<Format> {
-    let stored = octal(&blk[148..156])?;
-    let (mut unsigned, mut signed) = (0i64, 0i64);
-    for (i, &c) in blk.iter().enumerate() {
-        let c = if (148..156).contains(&i) { b' ' } else { c };
-        unsigned += i64::from(c);
-        signed += i64::from(c as i8);
-    }
-    if stored != unsigned && stored != signed {
-        return Err(header_err("tar header checksum mismatch"));
-    }
-    let magic = &blk[257..263];
-    let version = &blk[263..265];
-    Ok(if magic == b"ustar\0" && &blk[508..512] == b"tar\0" {
-        Format::Star
-    } else if magic == b"ustar\0" {
-        Format::Ustar
-    } else if magic == b"ustar " && version == b" \0" {
-        Format::Gnu
-    } else {
-        Format::V7
-    })
-}
-
-/// Reads as many bytes as `buf` holds; `Ok(n < len)` only at end of input.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-fn must_read(r: &mut impl Read, buf: &mut [u8]) -> io::Result<()> {
-    if read_full(r, buf)? < buf.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "tar archive cut short",
-        ));
-    }
-    Ok(())
-}
-
-fn skip(r: &mut impl Read, n: u64) -> io::Result<()> {
-    let copied = io::copy(&mut r.take(n), &mut io::sink())?;
-    if copied < n {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "tar archive cut short",
-        ));
-    }
-    Ok(())
-}
-
-fn padding(n: u64) -> u64 {
-    (BLOCK as u64 - n % BLOCK as u64) % BLOCK as u64
-}
-
-/// The name prefix Go gives a GNU header: none, unless its access or change time does not
-/// parse, in which case Go (reading archives of its own buggy past writers) takes the
-/// USTAR prefix field, if ASCII. An attacker can use either reading, so this one follows
-/// Go's to the byte (golang.org/issues/12594).
-fn gnu_prefix(blk: &[u8; BLOCK]) -> &[u8] {
-    let bad_time = |b: &[u8]| b[0] != 0 && numeric(b).is_err();
-    if bad_time(&blk[345..357]) || bad_time(&blk[357..369]) {
-        let prefix = field(&blk[345..500]);
-        if prefix.is_ascii() {
-            return prefix;
-        }
-    }
-    &[]
-}
-
-/// PAX records of an extended header; the 0.0 sparse offsets and sizes joined into
-/// `GNU.sparse.map` as Go does.
-fn parse_pax(mut buf: &[u8]) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let mut records: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut sparse_map: Vec<Vec<u8>> = Vec::new();
-    while !buf.is_empty() {
-        let space = memchr::memchr(b' ', buf).ok_or_else(|| header_err("bad PAX record"))?;
-        let n = decimal(&buf[..space])?;
-        if n < 5 || n as u64 > buf.len() as u64 {
-            return Err(header_err("bad PAX record length"));
-        }
-        let n = n as usize;
-        if n <= space + 1 || buf[n - 1] != b'\n' {
-            return Err(header_err("bad PAX record"));
-        }
-        let record = &buf[space + 1..n - 1];
-        buf = &buf[n..];
-        let eq = memchr::memchr(b'=', record).ok_or_else(|| header_err("bad PAX record"))?;
-        let (k, v) = (&record[..eq], &record[eq + 1..]);
-        let nul = |b: &[u8]| b.contains(&0);
-        let valid = !k.is_empty()
-            && match k {
-                b"path" | b"linkpath" | b"uname" | b"gname" => !nul(v),
-                _ => !nul(k),
-            };
-        if !valid {
-            return Err(header_err("bad PAX record"));
-        }
-        match k {
-            b"GNU.sparse.offset" | b"GNU.sparse.numbytes" => {
-                let want_offset = sparse_map.len() % 2 == 0;
-                if (want_offset && k != b"GNU.sparse.offset")
-                    || (!want_offset && k != b"GNU.sparse.numbytes")
-                    || v.contains(&b',')
-                {
-                    return Err(header_err("bad GNU sparse PAX record"));
-                }
-                sparse_map.push(v.to_vec());
-            }
-            _ => {
-                records.retain(|(key, _)| key != k);
-                records.push((k.to_vec(), v.to_vec()));
-            }
-        }
-    }
-    if !sparse_map.is_empty() {
-        records.retain(|(key, _)| key != b"GNU.sparse.map");
-        records.push((b"GNU.sparse.map".to_vec(), sparse_map.join(&b","[..])));
-    }
-    Ok(records)
-}
-
-fn record<'a>(records: &'a [(Vec<u8>, Vec<u8>)], key: &str) -> Option<&'a [u8]> {
-    records
-        .iter()
-        .find(|(k, _)| k == key.as_bytes())
-        .map(|(_, v)| v.as_slice())
 }
 
 impl<R: Read> Reader<R> {
@@ -500,111 +283,6 @@ impl<R: Read> Reader<R> {
         Ok(data)
     }
 
-    fn old_gnu_sparse(&mut self, blk: &[u8; BLOCK]) -> io::Result<Vec<(u64, u64)>> {
-        let mut fragments = Vec::new();
-        let mut entries = blk[386..482].to_vec();
-        let mut extended = blk[482] != 0;
-        loop {
-            for e in entries.chunks_exact(24) {
-                if e[0] == 0 {
-                    break;
-                }
-                fragments.push((numeric(&e[..12])?, numeric(&e[12..])?));
-            }
-            if fragments.len() > MAX_FRAGMENTS {
-                return Err(header_err("sparse map too large"));
-            }
-            if !extended {
-                break;
-            }
-            let mut ext = [0u8; BLOCK];
-            must_read(&mut self.r, &mut ext)?;
-            entries = ext[..504].to_vec();
-            extended = ext[504] != 0;
-        }
-        to_fragments(fragments)
-    }
-
-    /// A PAX sparse file (0.0, 0.1 or 1.0): its real name and size, and its map.
-    fn pax_sparse(
-        &mut self,
-        pax: &[(Vec<u8>, Vec<u8>)],
-        name: &mut Vec<u8>,
-        logical: &mut u64,
-    ) -> io::Result<Option<Vec<(u64, u64)>>> {
-        let major = record(pax, "GNU.sparse.major");
-        let minor = record(pax, "GNU.sparse.minor");
-        let v1 = match (major, minor) {
-            (Some(b"0"), Some(b"0" | b"1")) => false,
-            (Some(b"1"), Some(b"0")) => true,
-            (Some(_), _) | (_, Some(_)) => return Ok(None),
-            _ if record(pax, "GNU.sparse.map").is_some_and(|m| !m.is_empty()) => false,
-            _ => return Ok(None),
-        };
-        if let Some(n) = record(pax, "GNU.sparse.name").filter(|n| !n.is_empty()) {
-            *name = n.to_vec();
-        }
-        if let Some(size) =
-            record(pax, "GNU.sparse.size").or_else(|| record(pax, "GNU.sparse.realsize"))
-        {
-            *logical = u64::try_from(decimal(size)?).map_err(|_| header_err("negative size"))?;
-        }
-        if v1 {
-            return self.sparse_map_1x0().map(Some);
-        }
-        let count = decimal(record(pax, "GNU.sparse.numblocks").unwrap_or(b""))?;
-        let map = record(pax, "GNU.sparse.map").unwrap_or(b"");
-        let numbers: Vec<&[u8]> = if map.is_empty() {
-            Vec::new()
-        } else {
-            map.split(|&b| b == b',').collect()
-        };
-        if count < 0 || numbers.len() as i64 != count.saturating_mul(2) {
-            return Err(header_err("inconsistent sparse map"));
-        }
-        let pairs = numbers
-            .chunks_exact(2)
-            .map(|p| Ok((decimal(p[0])?, decimal(p[1])?)))
-            .collect::<io::Result<Vec<_>>>()?;
-        to_fragments(pairs).map(Some)
-    }
-
-    /// The 1.0 map at the start of the stored data: newline-separated decimals, padded
-    /// to a block.
-    fn sparse_map_1x0(&mut self) -> io::Result<Vec<(u64, u64)>> {
-        let mut text: Vec<u8> = Vec::new();
-        let mut newlines = 0usize;
-        let mut feed = |reader: &mut Self, want: usize, text: &mut Vec<u8>| -> io::Result<()> {
-            while newlines < want {
-                if text.len() as u64 >= MAX_SPARSE_MAP || reader.remaining < BLOCK as u64 {
-                    return Err(header_err("sparse map cut short or too large"));
-                }
-                let mut blk = [0u8; BLOCK];
-                must_read(&mut reader.r, &mut blk)?;
-                reader.remaining -= BLOCK as u64;
-                newlines += memchr::memchr_iter(b'\n', &blk).count();
-                text.extend_from_slice(&blk);
-            }
-            Ok(())
-        };
-        feed(self, 1, &mut text)?;
-        let mut tokens = text.split(|&b| b == b'\n');
-        let count = decimal(tokens.next().unwrap_or_default())?;
-        if count < 0 || count as u64 > MAX_FRAGMENTS as u64 {
-            return Err(header_err("bad sparse map"));
-        }
-        let count = count as usize;
-        feed(self, 1 + 2 * count, &mut text)?;
-        let mut tokens = text.split(|&b| b == b'\n').skip(1);
-        let mut pairs = Vec::with_capacity(count);
-        for _ in 0..count {
-            let offset = decimal(tokens.next().unwrap_or_default())?;
-            let length = decimal(tokens.next().unwrap_or_default())?;
-            pairs.push((offset, length));
-        }
-        to_fragments(pairs)
-    }
-
     /// Reads contents of the current entry.
     fn read_data(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
@@ -680,32 +358,6 @@ impl<R: Read> Read for Data<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.reader.read_data(buf)
     }
-}
-
-fn to_fragments(pairs: Vec<(i64, i64)>) -> io::Result<Vec<(u64, u64)>> {
-    pairs
-        .into_iter()
-        .map(|(o, l)| {
-            if o < 0 || l < 0 || o.checked_add(l).is_none() {
-                Err(header_err("bad sparse map entry"))
-            } else {
-                Ok((o as u64, l as u64))
-            }
-        })
-        .collect()
-}
-
-/// Go's `validateSparseEntries`: in order, not overlapping, within the size.
-fn valid_fragments(fragments: &[(u64, u64)], size: u64) -> bool {
-    let mut prev_end = 0u64;
-    for &(offset, length) in fragments {
-        let end = offset + length;
-        if end > size || prev_end > offset {
-            return false;
-        }
-        prev_end = end;
-    }
-    true
 }
 
 #[cfg(test)]
@@ -842,7 +494,7 @@ mod tests {
         h.as_mut_bytes()[345..357].copy_from_slice(b"00000000000\0");
         h.set_cksum();
         assert_eq!(entries(h.as_bytes()).unwrap()[0].0.name, b"f");
-        assert!(octal(b"+17").is_err() && octal(b" 17\0 9").unwrap() == 15);
+        assert!(fields::octal(b"+17").is_err() && fields::octal(b" 17\0 9").unwrap() == 15);
     }
 
     #[test]
