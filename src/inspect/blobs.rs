@@ -67,6 +67,13 @@ fn check_digest(name: &str, digest: Option<&str>, actual: &str) -> Result<(), St
     }
 }
 
+fn too_large_document(name: &str) -> String {
+    format!(
+        "{name}: larger than {} MiB, not a document an image holds",
+        MAX_JSON >> 20
+    )
+}
+
 fn alg_name(alg: Algorithm) -> &'static str {
     match alg {
         Algorithm::Sha256 => "sha256",
@@ -206,10 +213,7 @@ impl Blobs for ArchiveBlobs {
                 check_digest(name, digest, &actual)?;
                 Ok(bytes.clone())
             }
-            _ => Err(format!(
-                "{name}: larger than {} MiB, not a document an image holds",
-                MAX_JSON >> 20
-            )),
+            _ => Err(too_large_document(name)),
         }
     }
 
@@ -295,10 +299,7 @@ impl Blobs for DirBlobs {
             .read_to_end(&mut bytes)
             .map_err(|e| format!("{name}: {e}"))?;
         if bytes.len() as u64 > MAX_JSON {
-            return Err(format!(
-                "{name}: larger than {} MiB, not a document an image holds",
-                MAX_JSON >> 20
-            ));
+            return Err(too_large_document(name));
         }
         let actual = verify::of_bytes(alg_for(name, digest), &bytes);
         check_digest(name, digest, &actual)?;
