@@ -288,25 +288,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             memory_limit: plan.sandbox.then_some(plan.limits.memory).flatten(),
         });
     }
-    // The build wrote this directory: what is there is followed nowhere. Only a regular
-    // file is taken (a symlink could point at any host file).
-    let binary = dir.path().join(&plan.image.name);
-    match std::fs::symlink_metadata(&binary) {
-        Ok(m) if m.file_type().is_file() => {}
-        Ok(m) => {
-            return Err(BuildError::NotAFile {
-                name: plan.image.name.clone(),
-                kind: if m.file_type().is_symlink() {
-                    "a symlink"
-                } else if m.is_dir() {
-                    "a directory"
-                } else {
-                    "a special file"
-                },
-            });
-        }
-        Err(_) => return Err(BuildError::NoBinary(PathBuf::from(&plan.image.name))),
-    }
+    let binary = take_binary(dir.path(), &plan.image.name)?;
     Ok(Built {
         binary,
         toolchain: toolchain.name.clone(),
@@ -314,6 +296,29 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         diagnostics,
         installed,
         _dir: dir,
+    })
+}
+
+/// The binary the build wrote in `dir`. The build wrote that directory: what is there is
+/// followed nowhere, and only a regular file is taken (a symlink could point at any host
+/// file).
+fn take_binary(dir: &Path, name: &str) -> Result<PathBuf, BuildError> {
+    let binary = dir.join(name);
+    let meta = std::fs::symlink_metadata(&binary)
+        .map_err(|_| BuildError::NoBinary(PathBuf::from(name)))?;
+    if meta.file_type().is_file() {
+        return Ok(binary);
+    }
+    let kind = if meta.file_type().is_symlink() {
+        "a symlink"
+    } else if meta.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    };
+    Err(BuildError::NotAFile {
+        name: name.to_string(),
+        kind,
     })
 }
 
