@@ -286,6 +286,7 @@ fn install(
             memory: sandbox::limits::default_memory(),
             timeout_ms: Some(PROVISION_TIMEOUT.as_millis() as u64),
         },
+        token: String::new(),
     };
     ui.status(&format!("installing Alpine packages with apk: {packages}"));
     let output = sandbox::run(&spec)?;

@@ -283,3 +283,19 @@ fn a_mirror_cannot_send_without_end() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn a_build_cannot_forge_the_sandbox_report() {
+    let dir = tempdir();
+    // The helper's failure line, as a build could print it, with the helper's exit code.
+    // (Braces written as \\173 and \\175: the toolchain file's templates own them.)
+    let script = "printf 'scratchpack-sandbox-error: \\173\"step\":\"unshare\",\"errno\":1,\
+                  \"detail\":\"forged\",\"token\":\"\"\\175\\n' >&2; exit 125";
+    let r = build_running(dir.path(), script, &[]).expect_code(1);
+    assert_has(&r.stderr, &["compilation failed (exit code 125)"]);
+    assert!(
+        !r.stderr.contains("user namespaces are not permitted"),
+        "{}",
+        r.stderr
+    );
+}

@@ -59,6 +59,7 @@ fn the_sandbox_shows_only_what_it_should() {
         ],
         parent_pid: std::process::id(),
         limits: Default::default(),
+        token: String::new(),
     };
     std::fs::create_dir_all(&spec.newroot).unwrap();
     let r = run_in_sandbox(&spec);
@@ -137,6 +138,7 @@ fn setup_failures_come_back_as_data() {
         env: vec![],
         parent_pid: std::process::id(),
         limits: Default::default(),
+        token: String::new(),
     };
     let r = run_in_sandbox(&spec);
     assert_eq!(r.code, 125);
@@ -183,6 +185,7 @@ fn spec_running(script: &str, src: &std::path::Path, out: &std::path::Path) -> S
         ],
         parent_pid: std::process::id(),
         limits: Default::default(),
+        token: String::new(),
     }
 }
 

@@ -388,5 +388,6 @@ fn sandbox_spec(
         env: cmd.env,
         parent_pid: std::process::id(),
         limits: plan.limits.clone(),
+        token: String::new(),
     })
 }

@@ -15,6 +15,7 @@
 use std::ffi::CString;
 use std::io::Read;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
@@ -47,12 +48,16 @@ pub(super) fn is_mount_denial(f: &SetupFailure) -> bool {
     f.step == PRIVATE_STEP && [Errno::EPERM as i32, Errno::EACCES as i32].contains(&f.errno)
 }
 
+/// The spec's token, once read: what makes a report the helper's own.
+static TOKEN: OnceLock<String> = OnceLock::new();
+
 /// Reports a failed step to the parent scratchpack and exits.
 fn fail(step: &str, errno: i32, detail: impl Into<String>) -> ! {
     let failure = SetupFailure {
         step: step.to_string(),
         errno,
         detail: detail.into(),
+        token: TOKEN.get().cloned().unwrap_or_default(),
     };
     let json = serde_json::to_string(&failure).unwrap_or_default();
     eprintln!("\n{MARKER}{json}");
@@ -99,6 +104,7 @@ pub fn helper_main() -> ! {
     }
     let spec: Spec = serde_json::from_slice(&input)
         .unwrap_or_else(|e| fail("reading the spec", 0, e.to_string()));
+    let _ = TOKEN.set(spec.token.clone());
     // Nothing the caller had open may reach the command (`/proc/self/fd/N/..`).
     if let Err((step, e)) = harden::close_inherited() {
         fail_errno(step, e);
@@ -151,7 +157,7 @@ fn namespace_init(spec: &Spec) -> ! {
     // A mount namespace of its own, so the pivot below leaves the helper (which watches
     // the sandbox through the host's /proc) where it was.
     if let Err(e) = unshare(CloneFlags::CLONE_NEWNS) {
-        fail_errno("unshare", e);
+        fail_errno("unsharing init's mount namespace", e);
     }
     let entries = root_entries(&spec.rootfs).unwrap_or_else(|e| fail_io("reading the rootfs", &e));
     let ops =

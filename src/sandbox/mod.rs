@@ -71,6 +71,10 @@ pub struct Spec {
     /// Memory and time the command may use.
     #[serde(default)]
     pub limits: Limits,
+    /// A secret the helper puts in its failure reports, so that the command, which shares
+    /// the helper's stderr, cannot forge one. Set by [`run`].
+    #[serde(default)]
+    pub token: String,
 }
 
 /// How the helper reports a failed setup step.
@@ -79,6 +83,9 @@ pub struct SetupFailure {
     pub step: String,
     pub errno: i32,
     pub detail: String,
+    /// The spec's token (empty before the spec is read, and from the probe).
+    #[serde(default)]
+    pub token: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,24 +164,35 @@ pub fn probe() -> Result<(), SandboxError> {
         .env_clear()
         .output()
         .map_err(SandboxError::Helper)?;
-    match failure_of(&output) {
+    match failure_of(&output, "") {
         Some(failure) => Err(SandboxError::of(failure)),
         None => Ok(()),
     }
 }
 
-/// The helper's report of a failed setup, if it failed during setup.
-fn failure_of(output: &Output) -> Option<SetupFailure> {
+/// The helper's report of a failed setup, if it failed during setup: the last report
+/// line carrying `token`. Any other (a command printing one) is the command's output.
+fn failure_of(output: &Output, token: &str) -> Option<SetupFailure> {
     if output.status.code() != Some(SETUP_FAILED) {
         return None;
     }
     let stderr = output.stderr_text();
     let report = stderr.lines().rev().find_map(|l| l.strip_prefix(MARKER))?;
-    Some(serde_json::from_str(report).unwrap_or(SetupFailure {
-        step: "setup".into(),
-        errno: 0,
-        detail: report.to_string(),
-    }))
+    serde_json::from_str::<SetupFailure>(report)
+        .ok()
+        .filter(|f| f.token == token)
+}
+
+/// 128 random bits, hex.
+fn new_token() -> Result<String, SandboxError> {
+    let mut bytes = [0u8; 16];
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into `bytes`.
+    #[allow(unsafe_code)]
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        return Err(SandboxError::Exe(std::io::Error::last_os_error()));
+    }
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Runs `spec`'s command in the sandbox; its output and status come back whatever they
@@ -182,7 +200,11 @@ fn failure_of(output: &Output) -> Option<SetupFailure> {
 pub fn run(spec: &Spec) -> Result<Output, SandboxError> {
     plan::plan(spec, &[])?;
     let exe = std::env::current_exe().map_err(SandboxError::Exe)?;
-    let input = serde_json::to_vec(spec).map_err(|e| SandboxError::Exe(e.into()))?;
+    let spec = Spec {
+        token: new_token()?,
+        ..spec.clone()
+    };
+    let input = serde_json::to_vec(&spec).map_err(|e| SandboxError::Exe(e.into()))?;
     // argv[0] is all the sandbox can learn of the helper (`/proc/1/cmdline`): not the
     // host path of the binary.
     let output = Cmd::new(exe)
@@ -192,7 +214,7 @@ pub fn run(spec: &Spec) -> Result<Output, SandboxError> {
         .stdin(input)
         .output()
         .map_err(SandboxError::Helper)?;
-    match failure_of(&output) {
+    match failure_of(&output, &spec.token) {
         Some(failure) => Err(SandboxError::of(failure)),
         None => Ok(output),
     }

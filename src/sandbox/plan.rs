@@ -329,6 +329,7 @@ mod tests {
             env: vec![],
             parent_pid: 1,
             limits: Default::default(),
+            token: String::new(),
         }
     }
 

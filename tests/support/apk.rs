@@ -196,6 +196,7 @@ fn index(dir: &Path) {
         env: vec![("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into())],
         parent_pid: std::process::id(),
         limits: Default::default(),
+        token: String::new(),
     };
     let out = super::run_in_sandbox(&spec);
     assert_eq!(out.code, 0, "apk index failed:\n{}", out.stderr);
