@@ -13,6 +13,7 @@
 //! terminal.
 
 pub mod atomic;
+pub mod beneath;
 pub mod build;
 pub mod cache;
 pub mod cli;

@@ -320,18 +320,8 @@ fn install(
 fn read_inside(root: &Path, rel: &str) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut at = root.to_path_buf();
-    let parts: Vec<&str> = rel.split('/').collect();
-    for dir in &parts[..parts.len() - 1] {
-        at.push(dir);
-        if !std::fs::symlink_metadata(&at)?.is_dir() {
-            return Err(std::io::Error::other(format!(
-                "`{}` is not a directory",
-                at.display()
-            )));
-        }
-    }
-    at.push(parts[parts.len() - 1]);
+    let at = root.join(rel);
+    crate::beneath::no_symlink_below(root, &at)?;
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)

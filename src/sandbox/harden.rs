@@ -160,55 +160,43 @@ pub type Failure = (&'static str, Errno);
 /// Marks every descriptor above stderr close-on-exec, so nothing the caller had open
 /// reaches a program scratchpack runs.
 pub fn cloexec_inherited() {
-    // SAFETY: close_range only changes descriptor flags.
-    #[allow(unsafe_code)]
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if r == 0 {
-        return;
-    }
-    // Kernels before 5.11: one descriptor at a time.
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let fds: Vec<i32> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .filter(|&fd| fd > 2)
-        .collect();
-    for fd in fds {
-        // SAFETY: F_SETFD on a number that may or may not be open is harmless.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    if !close_range(libc::CLOSE_RANGE_CLOEXEC) {
+        for fd in inherited().unwrap_or_default() {
+            // SAFETY: F_SETFD on a number that may or may not be open is harmless.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
         }
     }
 }
 
-/// Closes every descriptor above stderr.
+/// Closes every descriptor above stderr; fails only if it cannot tell which are open.
 pub fn close_inherited() -> Result<(), Failure> {
-    // SAFETY: closing descriptors this single-threaded process does not use any more.
-    #[allow(unsafe_code)]
-    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    if r == 0 {
-        return Ok(());
+    if !close_range(0) {
+        let fds = inherited().map_err(|_| ("closing inherited descriptors", Errno::last()))?;
+        for fd in fds {
+            let _ = nix::unistd::close(fd);
+        }
     }
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .map_err(|_| ("closing inherited descriptors", Errno::last()))?
+    Ok(())
+}
+
+/// `close_range(3, ~0, flags)`; false on kernels before 5.9 (5.11 for the flag).
+fn close_range(flags: u32) -> bool {
+    // SAFETY: closes or flags descriptors this process does not use any more.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, flags) };
+    r == 0
+}
+
+/// The open descriptors above stderr, from `/proc/self/fd`.
+fn inherited() -> std::io::Result<Vec<i32>> {
+    Ok(std::fs::read_dir("/proc/self/fd")?
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
         .filter(|&fd| fd > 2)
-        .collect();
-    for fd in fds {
-        let _ = nix::unistd::close(fd);
-    }
-    Ok(())
+        .collect())
 }
 
 /// Drops every capability for good, sets `no_new_privs`, makes this process
@@ -226,31 +214,21 @@ pub fn apply() -> Result<(), Failure> {
         | libc::SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
     prctl("locking securebits", libc::PR_SET_SECUREBITS, bits as u64)?;
     for cap in 0..64u64 {
-        // SAFETY: prctl with integer arguments.
-        #[allow(unsafe_code)]
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
-        if r != 0 {
-            match Errno::last() {
-                // Past the last capability this kernel knows.
-                Errno::EINVAL => break,
-                e => return Err(("emptying the capability bounding set", e)),
-            }
+        match prctl(
+            "emptying the capability bounding set",
+            libc::PR_CAPBSET_DROP,
+            cap,
+        ) {
+            // Past the last capability this kernel knows.
+            Err((_, Errno::EINVAL)) => break,
+            other => other?,
         }
     }
-    // SAFETY: prctl with integer arguments.
-    #[allow(unsafe_code)]
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as u64,
-            0,
-            0,
-            0,
-        )
-    };
-    if r != 0 {
-        return Err(("clearing ambient capabilities", Errno::last()));
-    }
+    prctl(
+        "clearing ambient capabilities",
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as u64,
+    )?;
     drop_capabilities()?;
     nix::sys::prctl::set_no_new_privs().map_err(|e| ("setting no_new_privs", e))?;
     nix::sys::prctl::set_dumpable(false).map_err(|e| ("making init non-dumpable", e))?;

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::Signal;
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid};
 
 use super::mounts::{PRIVATE_STEP, apply};
@@ -205,9 +205,10 @@ fn cstring(s: &str) -> CString {
 fn reap_until(child: Pid) -> ! {
     loop {
         match waitpid(None::<Pid>, None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == child => std::process::exit(code),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => {
-                std::process::exit(128 + sig as i32)
+            Ok(status) if status.pid() == Some(child) => {
+                if let Some(code) = limits::exit_code(status) {
+                    std::process::exit(code);
+                }
             }
             Ok(_) | Err(Errno::EINTR) => continue,
             Err(_) => std::process::exit(SETUP_FAILED),

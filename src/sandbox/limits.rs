@@ -6,6 +6,7 @@
 //! sum passes the limit. The same loop enforces the timeout. A limit that was hit comes
 //! back to scratchpack as a setup-style failure naming it.
 
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -83,9 +84,12 @@ pub fn supervise(init: Pid, limits: &Limits) -> Result<i32, Hit> {
     }
     loop {
         match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-            Ok(_) | Err(Errno::EINTR) => {}
+            Ok(status) => {
+                if let Some(code) = exit_code(status) {
+                    return Ok(code);
+                }
+            }
+            Err(Errno::EINTR) => {}
             Err(_) => return Ok(super::SETUP_FAILED),
         }
         if let Some(limit) = deadline.filter(|d| start.elapsed() >= *d) {
@@ -103,6 +107,16 @@ pub fn supervise(init: Pid, limits: &Limits) -> Result<i32, Hit> {
     }
 }
 
+/// The exit status a shell would give a finished child (128 + signal when killed);
+/// `None` while it runs.
+pub(super) fn exit_code(status: WaitStatus) -> Option<i32> {
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
 /// Kills the namespace's init, which takes every process of its pid namespace with it.
 fn stop(init: Pid) {
     let _ = kill(init, Signal::SIGKILL);
@@ -112,9 +126,12 @@ fn stop(init: Pid) {
 fn wait_blocking(child: Pid) -> i32 {
     loop {
         match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-            Ok(_) | Err(Errno::EINTR) => continue,
+            Ok(status) => {
+                if let Some(code) = exit_code(status) {
+                    return code;
+                }
+            }
+            Err(Errno::EINTR) => {}
             Err(_) => return super::SETUP_FAILED,
         }
     }
@@ -154,23 +171,27 @@ fn parse_stat(stat: &str) -> Option<(i32, u64)> {
     Some((fields.get(1)?.parse().ok()?, fields.get(21)?.parse().ok()?))
 }
 
-/// Pages of `root` and its descendants in a `(pid, ppid, rss)` table.
+/// Pages of `root` and its descendants in a `(pid, ppid, rss)` table, in one pass over
+/// it (a fork bomb makes the table long exactly when this must stay cheap).
 fn sum_tree(root: i32, procs: &[(i32, i32, u64)]) -> u64 {
+    let mut children: HashMap<i32, Vec<usize>> = HashMap::new();
+    let mut own = None;
+    for (i, &(pid, ppid, _)) in procs.iter().enumerate() {
+        children.entry(ppid).or_default().push(i);
+        if pid == root {
+            own = Some(i);
+        }
+    }
     let mut total = 0;
-    let mut frontier = vec![root];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(pid) = frontier.pop() {
+    let mut frontier: Vec<usize> = own.into_iter().collect();
+    let mut seen = HashSet::new();
+    while let Some(i) = frontier.pop() {
+        let (pid, _, rss) = procs[i];
         if !seen.insert(pid) {
             continue;
         }
-        for &(p, ppid, rss) in procs {
-            if p == pid {
-                total += rss;
-            }
-            if ppid == pid {
-                frontier.push(p);
-            }
-        }
+        total += rss;
+        frontier.extend(children.get(&pid).into_iter().flatten());
     }
     total
 }
@@ -322,5 +343,6 @@ mod tests {
         let procs = [(1, 0, 10), (2, 1, 20), (3, 2, 30), (4, 99, 1000)];
         assert_eq!(sum_tree(1, &procs), 60);
         assert_eq!(sum_tree(2, &procs), 50);
+        assert_eq!(sum_tree(7, &procs), 0, "gone");
     }
 }

@@ -155,15 +155,19 @@ impl SandboxError {
     }
 }
 
+/// scratchpack re-run as `subcommand`, with an empty environment. Its argv[0] is all the
+/// sandbox can learn of the helper (`/proc/1/cmdline`): not the host path of the binary.
+fn helper(subcommand: &str) -> Result<Cmd, SandboxError> {
+    let exe = std::env::current_exe().map_err(SandboxError::Exe)?;
+    Ok(Cmd::new(exe)
+        .arg0("scratchpack")
+        .arg(subcommand)
+        .env_clear())
+}
+
 /// Whether the sandbox can be used here (user namespaces allowed).
 pub fn probe() -> Result<(), SandboxError> {
-    let exe = std::env::current_exe().map_err(SandboxError::Exe)?;
-    let output = Cmd::new(exe)
-        .arg0("scratchpack")
-        .arg(PROBE_ARG)
-        .env_clear()
-        .output()
-        .map_err(SandboxError::Helper)?;
+    let output = helper(PROBE_ARG)?.output().map_err(SandboxError::Helper)?;
     match failure_of(&output, "") {
         Some(failure) => Err(SandboxError::of(failure)),
         None => Ok(()),
@@ -199,18 +203,12 @@ fn new_token() -> Result<String, SandboxError> {
 /// are. Only a failure to set the sandbox up is an error.
 pub fn run(spec: &Spec) -> Result<Output, SandboxError> {
     plan::plan(spec, &[])?;
-    let exe = std::env::current_exe().map_err(SandboxError::Exe)?;
     let spec = Spec {
         token: new_token()?,
         ..spec.clone()
     };
     let input = serde_json::to_vec(&spec).map_err(|e| SandboxError::Exe(e.into()))?;
-    // argv[0] is all the sandbox can learn of the helper (`/proc/1/cmdline`): not the
-    // host path of the binary.
-    let output = Cmd::new(exe)
-        .arg0("scratchpack")
-        .arg(HELPER_ARG)
-        .env_clear()
+    let output = helper(HELPER_ARG)?
         .stdin(input)
         .output()
         .map_err(SandboxError::Helper)?;

@@ -25,7 +25,7 @@ fn errno_of(e: &std::io::Error) -> Errno {
 pub(super) fn apply(op: &Op, newroot: &Path) -> Step {
     let at = |what: &str, path: &Path| format!("{what} {}", path.display());
     let inside = |what: &str, path: &Path| -> Step {
-        no_symlink_below(newroot, path).map_err(|e| (at(what, path), e))
+        crate::beneath::no_symlink_below(newroot, path).map_err(|e| (at(what, path), errno_of(&e)))
     };
     match op {
         Op::MakePrivate => mount(
@@ -108,23 +108,6 @@ pub(super) fn apply(op: &Op, newroot: &Path) -> Step {
     }
 }
 
-/// Fails with ELOOP if a component of `path` below `root` is a symlink.
-fn no_symlink_below(root: &Path, path: &Path) -> Result<(), Errno> {
-    let Ok(rel) = path.strip_prefix(root) else {
-        return Ok(());
-    };
-    let mut at = root.to_path_buf();
-    for c in rel.components() {
-        at.push(c);
-        match std::fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() => return Err(Errno::ELOOP),
-            Ok(_) => {}
-            Err(_) => return Ok(()),
-        }
-    }
-    Ok(())
-}
-
 /// `/dev/null` over a file, an empty read-only tmpfs over a directory; nothing if absent.
 fn mask(path: &Path) -> Result<(), Errno> {
     match std::fs::symlink_metadata(path) {
@@ -175,8 +158,12 @@ fn bind(src: &Path, dst: &Path, readonly: bool) -> Result<(), Errno> {
 fn set_tree_attr(dst: &Path, attr: u64) -> Result<(), Errno> {
     let path =
         std::ffi::CString::new(dst.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
-    let mut mattr: libc::mount_attr = empty_attr();
-    mattr.attr_set = attr;
+    let mut mattr = libc::mount_attr {
+        attr_set: attr,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
     // SAFETY: `path` and `mattr` outlive the call, whose size argument matches `mattr`.
     #[allow(unsafe_code)]
     let r = unsafe {
@@ -190,15 +177,6 @@ fn set_tree_attr(dst: &Path, attr: u64) -> Result<(), Errno> {
         )
     };
     if r == 0 { Ok(()) } else { Err(Errno::last()) }
-}
-
-fn empty_attr() -> libc::mount_attr {
-    libc::mount_attr {
-        attr_set: 0,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    }
 }
 
 /// `dst` and every mount point below it, parents first, from `/proc/self/mountinfo`.
@@ -268,4 +246,15 @@ fn pivot(newroot: &Path) -> Result<(), Errno> {
     nix::unistd::pivot_root(".", ".")?;
     umount2(".", MntFlags::MNT_DETACH)?;
     nix::unistd::chdir("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape_mountinfo(r"/a\040b\134c"), "/a b\\c");
+        assert_eq!(unescape_mountinfo(r"/x\04"), r"/x\04");
+    }
 }
