@@ -15,6 +15,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use nix::fcntl::{AT_FDCWD, Flock, FlockArg, RenameFlags, renameat2};
@@ -77,7 +79,7 @@ impl TempPath {
     /// Registers a fresh name in `dir` (nothing is created yet), after removing the
     /// temporaries dead runs left there.
     fn new(dir: &Path, prefix: &str, suffix: &str) -> TempPath {
-        sweep(dir);
+        sweep_once(dir);
         let path = dir.join(unique_name(prefix, suffix));
         let registration = interrupt::register(path.clone());
         TempPath {
@@ -120,6 +122,19 @@ fn is_temporary(name: &str) -> bool {
         if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
             && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
             && random.len() == 8 && random.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// [`sweep`], the first time this process makes a temporary in `dir` (a package or a
+/// build makes several there; one look is enough).
+fn sweep_once(dir: &Path) {
+    static SWEPT: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let first = SWEPT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(dir.to_path_buf());
+    if first {
+        sweep(dir);
+    }
 }
 
 /// Removes the temporaries in `dir` whose owner is gone (killed without a chance to
