@@ -238,12 +238,18 @@ pub fn resolve(
     // Directories named, the projects of the files named, or the lone files themselves
     // with the headers they include.
     let mut wanted: BTreeSet<Shown> = dirs
-        .into_iter()
+        .iter()
+        .cloned()
         .chain(include_dirs.iter().map(|d| absolute(d)))
         .map(|path| Shown { path, file: false })
         .collect();
     let mut lone = Vec::new();
-    for (_, abs) in &files {
+    // Files found in a named directory are shown by it; only files named one by one are
+    // shown through their project (never wider than what the user named).
+    for (_, abs) in files
+        .iter()
+        .filter(|(_, abs)| !dirs.iter().any(|d| abs.starts_with(d)))
+    {
         match shown::project_of(abs, broad) {
             Some(path) => {
                 wanted.insert(Shown { path, file: false });
@@ -535,5 +541,31 @@ mod narrowing {
         assert!(matches!(err, SourceError::TooBroad { .. }), "{err}");
         let s = resolve(&[PathBuf::from("-dash.c")], None, &[], &home, &broad).unwrap();
         assert_eq!(s.args, ["./-dash.c"]);
+    }
+
+    #[test]
+    fn a_named_directory_is_not_widened_to_its_project() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).unwrap();
+        std::fs::create_dir_all(repo.join("tool")).unwrap();
+        std::fs::write(repo.join("tool/main.c"), "").unwrap();
+        let dir = |p: PathBuf| Shown {
+            path: p,
+            file: false,
+        };
+        let broad = Broad::with_homes(&[]);
+        let s = resolve(&[PathBuf::from("repo/tool")], None, &[], t.path(), &broad).unwrap();
+        assert_eq!(s.mounts, [dir(repo.join("tool"))]);
+        // A file named alone is shown with its project.
+        let s = resolve(
+            &[PathBuf::from("repo/tool/main.c")],
+            None,
+            &[],
+            t.path(),
+            &broad,
+        )
+        .unwrap();
+        assert_eq!(s.mounts, [dir(repo)]);
     }
 }
