@@ -181,17 +181,16 @@ impl BuildPlan {
             memory,
             timeout_ms: timeout.map(|d| d.as_millis().min(u128::from(u64::MAX)) as u64),
         };
-        let mut inputs: Vec<std::path::PathBuf> =
-            args.sources.iter().map(|s| env.cwd.join(s)).collect();
-        inputs.extend(
-            args.image
-                .add
-                .iter()
-                .filter_map(|a| a.split_once(':').map(|(src, _)| env.cwd.join(src))),
-        );
-        super::refuse_overwriting(&env.cwd.join(&args.output), &inputs)?;
         let epoch = env.get("SOURCE_DATE_EPOCH");
         let image = resolve_image(args.image, args.output, &sources.default_name, epoch)?;
+        let inputs: Vec<std::path::PathBuf> = args
+            .sources
+            .iter()
+            .cloned()
+            .chain(image.host_inputs())
+            .map(|p| env.cwd.join(p))
+            .collect();
+        super::refuse_overwriting(&env.cwd.join(&image.output), &inputs)?;
         Ok(BuildPlan {
             sources,
             toolchain: args.toolchain,

@@ -39,6 +39,15 @@ impl ImagePlan {
     pub fn binary_path(&self) -> String {
         format!("{BIN_DIR}/{}", self.name)
     }
+
+    /// The host files the image is made of, besides the binary (`--add`, the CA bundle).
+    pub fn host_inputs(&self) -> Vec<PathBuf> {
+        self.adds
+            .iter()
+            .map(|(src, _)| src.clone())
+            .chain(self.ca_certificates.iter().cloned())
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -52,21 +61,15 @@ pub struct PackagePlan {
 impl PackagePlan {
     pub fn resolve(args: PackageArgs, env: &Environment) -> Result<PackagePlan, PlanError> {
         let default_name = file_name(&args.binary);
-        let mut inputs = vec![args.binary.clone()];
-        inputs.extend(
-            args.image
-                .add
-                .iter()
-                .filter_map(|a| a.split_once(':').map(|(src, _)| PathBuf::from(src))),
-        );
-        inputs.extend(args.image.ca_certificates.iter().cloned());
-        super::refuse_overwriting(&args.output, &inputs)?;
         let image = resolve_image(
             args.image,
             args.output,
             &default_name,
             env.get("SOURCE_DATE_EPOCH"),
         )?;
+        let mut inputs = image.host_inputs();
+        inputs.push(args.binary.clone());
+        super::refuse_overwriting(&image.output, &inputs)?;
         Ok(PackagePlan {
             binary: args.binary,
             image,
