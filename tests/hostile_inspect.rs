@@ -301,6 +301,31 @@ fn an_index_fanning_out_is_read_once_per_blob() {
     assert_finding_count(&json, "static", 1);
 }
 
+#[test]
+fn too_many_images_are_refused_early() {
+    let dir = tempdir();
+    // 1,100 docker entries, each with a config of its own: more images than are judged.
+    let mut members = Vec::new();
+    let mut entries = Vec::new();
+    for i in 0..1100 {
+        let name = format!("c{i}.json");
+        members.push((
+            name.clone(),
+            br#"{"architecture":"amd64","os":"linux"}"#.to_vec(),
+        ));
+        entries.push(serde_json::json!({"Config": name, "Layers": []}));
+    }
+    members.push((
+        "manifest.json".into(),
+        serde_json::to_vec(&entries).unwrap(),
+    ));
+    let archive = dir.path().join("many.tar");
+    write_archive(&archive, &members);
+    let (r, json) = judge(&archive);
+    assert_finding(&r, &json, "invalid", "many.tar");
+    assert_has(&r.stdout, &["more than 1024 images"]);
+}
+
 /// A gzip stream of `n` zero bytes, made of repeated members (cheap to build).
 fn gzip_zeros(out: &mut Vec<u8>, n: u64) {
     use std::io::Read;

@@ -56,7 +56,7 @@ fn check_digest(name: &str, digest: Option<&str>, actual: &str) -> Result<(), St
     match digest {
         Some(expected) => {
             let (alg, _) = verify::parse(expected)?;
-            if !actual.starts_with(&format!("{}:", alg_name(alg))) {
+            if !actual.starts_with(&format!("{}:", alg.name())) {
                 return Err(format!(
                     "{name}: cannot verify {expected} (the member was read as {actual})"
                 ));
@@ -72,13 +72,6 @@ fn too_large_document(name: &str) -> String {
         "{name}: larger than {} MiB, not a document an image holds",
         MAX_JSON >> 20
     )
-}
-
-fn alg_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::Sha256 => "sha256",
-        Algorithm::Sha512 => "sha512",
-    }
 }
 
 fn alg_for(name: &str, digest: Option<&str>) -> Algorithm {
@@ -229,7 +222,7 @@ impl Blobs for ArchiveBlobs {
         let scan = match member {
             Member::Large(scan) => scan.clone().map_err(|e| format!("layer {name}: {e}"))?,
             Member::Small(bytes) => {
-                let key = (real.to_string(), alg_name(alg));
+                let key = (real.to_string(), alg.name());
                 match scanned.get(&key) {
                     Some(scan) => scan.clone(),
                     None => {
@@ -313,7 +306,7 @@ impl Blobs for DirBlobs {
         budget: &Budget,
     ) -> Result<Arc<LayerScan>, String> {
         let alg = alg_for(name, digest);
-        let key = (name.to_string(), alg_name(alg));
+        let key = (name.to_string(), alg.name());
         if !self.scanned.contains_key(&key) {
             let scan = self.open(name).and_then(|file| {
                 layers::scan(file, alg, budget)

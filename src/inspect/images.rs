@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::blobs::{Blobs, member_name};
 use super::layers::Budget;
 use super::unpack;
-use super::verify::blob_name;
+use super::verify::{blob_name, digest_of_name};
 use super::{Finding, ImageOrigin, Outcome};
 use crate::platform::Platform;
 
@@ -185,14 +185,21 @@ fn list(blobs: &mut dyn Blobs) -> Result<Vec<Image>, String> {
                         same.reference = image.reference;
                     }
                 }
-                None => images.push(image),
+                None => push_image(&mut images, image)?,
             }
         }
     }
-    if images.len() > MAX_IMAGES {
+    Ok(images)
+}
+
+/// Adds an image, refusing more than [`MAX_IMAGES`] as soon as there are: each costs
+/// reading its config and comparing it with the others.
+fn push_image(images: &mut Vec<Image>, image: Image) -> Result<(), String> {
+    if images.len() >= MAX_IMAGES {
         return Err(format!("more than {MAX_IMAGES} images: too many to judge"));
     }
-    Ok(images)
+    images.push(image);
+    Ok(())
 }
 
 /// The walk through nested indexes: what was read already, how much.
@@ -260,16 +267,15 @@ impl Walk {
             .into_iter()
             .map(|l| Ok((blob_name(&l.digest)?, Some(l.digest))))
             .collect::<Result<_, String>>()?;
-        images.push(Image {
-            platform,
-            reference,
-            config: config_name,
-            layers,
-        });
-        if images.len() > MAX_IMAGES {
-            return Err(format!("more than {MAX_IMAGES} images: too many to judge"));
-        }
-        Ok(())
+        push_image(
+            images,
+            Image {
+                platform,
+                reference,
+                config: config_name,
+                layers,
+            },
+        )
     }
 }
 
@@ -281,19 +287,12 @@ fn docker_image(blobs: &mut dyn Blobs, entry: DockerEntry) -> Result<Image, Stri
         .map(|l| {
             let name = member(l)?;
             // Content-addressed paths (the combined format) can be verified.
-            let digest = name
-                .strip_prefix("blobs/")
-                .and_then(|rest| rest.split_once('/'))
-                .map(|(alg, hex)| format!("{alg}:{hex}"));
+            let digest = digest_of_name(&name);
             Ok((name, digest))
         })
         .collect::<Result<_, String>>()?;
-    let config_digest = config
-        .strip_prefix("blobs/")
-        .and_then(|rest| rest.split_once('/'))
-        .map(|(alg, hex)| format!("{alg}:{hex}"));
     Ok(Image {
-        platform: config_platform(blobs, &config, config_digest.as_deref())?,
+        platform: config_platform(blobs, &config, digest_of_name(&config).as_deref())?,
         reference: entry.repo_tags.and_then(|t| t.into_iter().next()),
         config,
         layers,

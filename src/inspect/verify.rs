@@ -13,7 +13,7 @@ pub(super) enum Algorithm {
 }
 
 impl Algorithm {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Algorithm::Sha256 => "sha256",
             Algorithm::Sha512 => "sha512",
@@ -60,6 +60,13 @@ pub(super) fn parse(digest: &str) -> Result<(Algorithm, &str), String> {
 pub(super) fn blob_name(digest: &str) -> Result<String, String> {
     let (alg, hex) = parse(digest)?;
     Ok(format!("blobs/{}/{hex}", alg.name()))
+}
+
+/// `blobs/sha256/<hex>` to `sha256:<hex>`: what a content-addressed store name claims
+/// (checked like any other digest when used); `None` for other names.
+pub(super) fn digest_of_name(name: &str) -> Option<String> {
+    let (alg, hex) = name.strip_prefix("blobs/")?.split_once('/')?;
+    Some(format!("{alg}:{hex}"))
 }
 
 /// Checks that `actual` (as computed) is `expected`.
@@ -156,5 +163,10 @@ mod tests {
         r.read_to_end(&mut sink).unwrap();
         assert_eq!(r.finish().unwrap(), abc);
         assert!(check("x", &abc, &of_bytes(Algorithm::Sha512, b"abd")).is_err());
+        assert_eq!(
+            digest_of_name("blobs/sha256/ab").as_deref(),
+            Some("sha256:ab")
+        );
+        assert_eq!(digest_of_name("abc/layer.tar"), None);
     }
 }
