@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::require;
-use crate::support::{assert_has, build, build_cmd, path_str, run, shared_rootfs, tempdir};
+use crate::support::{
+    assert_has, build, build_cmd, path_str, run, script_toolchain, shared_rootfs, tempdir,
+};
 
 /// A C file whose program embeds `path` at compile time.
 fn embedding(dir: &Path, name: &str, path: &str) -> PathBuf {
@@ -23,26 +25,10 @@ fn embedding(dir: &Path, name: &str, path: &str) -> PathBuf {
     src
 }
 
-/// A toolchain file running `script` (with `{output}` and `{sources}`) under `sh -c`.
-fn toolchain_running(dir: &Path, script: &str) -> PathBuf {
-    let file = dir.join("evil.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "name = \"evil\"\ndescription = \"a hostile toolchain file\"\n\
-             rootfs = \"alpine-3.20\"\ncaches = []\n\n[env]\nPATH = \"/usr/bin:/bin:/usr/sbin:/sbin\"\n\n\
-             [compile.c]\ncommand = [\"/bin/sh\", \"-c\", {script:?}, \"sh\", \"{{output}}\", \"{{sources}}\"]\n\
-             flags = []\nstrip = []\nkeep_symbols = []\n"
-        ),
-    )
-    .unwrap();
-    file
-}
-
 /// Builds `hello.c` in `dir` with a toolchain file running `script`.
 fn build_running(dir: &Path, script: &str, extra: &[&str]) -> crate::support::Run {
     let src = hello(dir);
-    let toolchain = toolchain_running(dir, script);
+    let toolchain = script_toolchain(dir, script);
     let out = dir.join("o.tar");
     let mut args = vec![
         path_str(&src),
@@ -134,7 +120,7 @@ fn a_toolchain_file_cannot_remount_or_write_what_it_was_shown() {
                   mount -o remount,bind,rw /usr && touch /usr/poisoned; \
                   unshare -rm sh -c 'mount -o remount,rw /usr && touch /usr/poisoned'; \
                   cp /bin/busybox \"$1\"";
-    let toolchain = toolchain_running(dir.path(), script);
+    let toolchain = script_toolchain(dir.path(), script);
     let out = dir.path().join("o.tar");
     build(&[
         path_str(&src),

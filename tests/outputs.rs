@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::require;
 use crate::support::{
-    assert_has, build_cmd, dir_entries, fixture, path_str, run, scratchpack, tempdir,
+    assert_has, build_cmd, dir_entries, fixture, path_str, run, scratchpack, script_toolchain,
+    tempdir,
 };
 
 #[test]
@@ -40,15 +41,7 @@ fn temporaries_of_a_killed_run_are_removed_by_the_next() {
     let dir = tempdir();
     let src = dir.path().join("hello.c");
     std::fs::copy(fixture("hello.c"), &src).unwrap();
-    let toolchain = dir.path().join("slow.toml");
-    std::fs::write(
-        &toolchain,
-        "name = \"slow\"\ndescription = \"sleeps\"\nrootfs = \"alpine-3.20\"\ncaches = []\n\n\
-         [env]\nPATH = \"/usr/bin:/bin\"\n\n[compile.c]\n\
-         command = [\"/bin/sh\", \"-c\", \"sleep 60\", \"sh\", \"{output}\", \"{sources}\"]\n\
-         flags = []\nstrip = []\nkeep_symbols = []\n",
-    )
-    .unwrap();
+    let toolchain = script_toolchain(dir.path(), "sleep 60");
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("app.tar");

@@ -274,6 +274,24 @@ mod tests {
     }
 
     #[test]
+    fn a_tarball_unpacking_past_the_cap_is_refused_before_writing() {
+        // A header declaring 5 GiB, with no data behind it.
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_path("big").unwrap();
+        h.set_size(5 << 30);
+        h.set_cksum();
+        let dir = tempfile::tempdir().unwrap();
+        let r = extract(&h.as_bytes()[..], dir.path());
+        assert!(
+            matches!(r, Err(ExtractError::Hostile { ref entry, .. }) if entry == "big"),
+            "{r:?}"
+        );
+        assert!(!dir.path().join("big").exists());
+    }
+
+    #[test]
     fn ordinary_tree() {
         let (dir, r) = run(&[
             E::Dir("./bin/"),

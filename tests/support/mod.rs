@@ -213,6 +213,24 @@ pub fn run_in_sandbox(spec: &scratchpack::sandbox::Spec) -> Run {
     )
 }
 
+/// A `--toolchain` file (on the real Alpine rootfs, no host tool) whose C compile runs
+/// `script` under `sh -c`, with `$1` the output and `$2` the sources: how tests play a
+/// hostile or misbehaving build.
+pub fn script_toolchain(dir: &Path, script: &str) -> PathBuf {
+    let file = dir.join("script-toolchain.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"script\"\ndescription = \"runs a shell script\"\n\
+             rootfs = \"alpine-3.20\"\ncaches = []\n\n[env]\nPATH = \"/usr/bin:/bin:/usr/sbin:/sbin\"\n\n\
+             [compile.c]\ncommand = [\"/bin/sh\", \"-c\", {script:?}, \"sh\", \"{{output}}\", \"{{sources}}\"]\n\
+             flags = []\nstrip = []\nkeep_symbols = []\n"
+        ),
+    )
+    .expect("write the toolchain file");
+    file
+}
+
 /// Runs `cmd` with `input` on its stdin.
 pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Run {
     use std::io::Write;
