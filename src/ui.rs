@@ -102,6 +102,13 @@ impl Ui {
         Self::paint(self.color_stderr, text, style)
     }
 
+    /// Data written to stdout by `write` (a long JSON report). A closed pipe is not an
+    /// error.
+    pub fn data_with(&self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        let _ = write(&mut out).and_then(|()| out.flush());
+    }
+
     /// A line of data on stdout. A closed pipe (`| head`) is not an error.
     pub fn data(&self, line: &str) {
         let mut out = io::stdout().lock();

@@ -326,6 +326,51 @@ fn too_many_images_are_refused_early() {
     assert_has(&r.stdout, &["more than 1024 images"]);
 }
 
+#[test]
+fn images_sharing_a_layer_cannot_multiply_the_report_without_end() {
+    let dir = tempdir();
+    // One layer of 300 ELF files, shared by 1,000 images: 300,000 findings.
+    let elf = static_elf();
+    let mut layer = RawTar::default();
+    for i in 0..300 {
+        layer.file(format!("bin/app{i}").as_bytes(), &elf);
+    }
+    let layer = layer.finish();
+    let mut members = vec![(
+        format!("blobs/sha256/{}", sha256_hex(&layer)),
+        layer.clone(),
+    )];
+    let mut descriptors = Vec::new();
+    for i in 0..1000 {
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux", "author": format!("image {i}")
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", sha256_hex(&config)), "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": format!("sha256:{}", sha256_hex(&layer)), "size": layer.len()}]
+        }))
+        .unwrap();
+        descriptors.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{}", sha256_hex(&manifest)), "size": manifest.len()
+        }));
+        members.push((format!("blobs/sha256/{}", sha256_hex(&config)), config));
+        members.push((format!("blobs/sha256/{}", sha256_hex(&manifest)), manifest));
+    }
+    members.push((
+        "index.json".into(),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": descriptors}))
+            .unwrap(),
+    ));
+    let archive = dir.path().join("shared-layer.tar");
+    write_archive(&archive, &members);
+    let (r, json) = judge(&archive);
+    assert_finding(&r, &json, "invalid", "shared-layer.tar");
+    assert_has(&r.stdout, &["files to report over its images"]);
+}
+
 /// A gzip stream of `n` zero bytes, made of repeated members (cheap to build).
 fn gzip_zeros(out: &mut Vec<u8>, n: u64) {
     use std::io::Read;

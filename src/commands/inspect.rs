@@ -8,7 +8,7 @@ use crate::ui::Ui;
 pub fn run(plan: &InspectPlan, ui: &Ui) -> Result<ExitStatus, Error> {
     let findings = inspect::inspect_paths(&plan.paths)?;
     if plan.json {
-        ui.data(&inspect::render_json(&findings, plan.strict));
+        ui.data_with(|out| inspect::write_json(out, &findings, plan.strict));
     } else {
         for finding in &findings {
             for line in inspect::render_human(finding, ui, plan.strict) {

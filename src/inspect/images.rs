@@ -23,6 +23,9 @@ const MAX_INDEX_DEPTH: usize = 4;
 /// Descriptors read over all indexes, and images judged, in one archive.
 const MAX_DESCRIPTORS: usize = 16384;
 const MAX_IMAGES: usize = 1024;
+/// Findings reported for one archive (files over all its images): the report is held in
+/// memory, and images sharing a layer each repeat its files.
+const MAX_FINDINGS: usize = 1 << 17;
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// One image of an archive, ready to be scanned.
@@ -94,6 +97,11 @@ pub(super) fn inspect_blobs(
             .map(|(name, digest)| blobs.layer(name, digest.as_deref(), budget))
             .collect::<Result<Vec<_>, String>>()?;
         let (visible, problems) = unpack::replay(&scans, budget)?;
+        if findings.len() + visible.len() + problems.len() > MAX_FINDINGS {
+            return Err(format!(
+                "more than {MAX_FINDINGS} files to report over its images: too many to judge"
+            ));
+        }
         let origin = |file: String| ImageOrigin {
             archive: archive.to_string(),
             file,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::Outcome;
 use super::compress::decompress;
 use super::tar_reader::{Kind, Reader};
-use super::unpack::Problems;
+use super::unpack::{Problems, add_problem, short};
 use super::verify::{Algorithm, Hashing};
 use crate::elf;
 
@@ -149,15 +149,14 @@ fn read_entries(stream: &mut dyn Read, budget: &Budget) -> io::Result<Entries> {
         budget.take_entry(entry.name.len())?;
         let (path, climbed) = normalize(&entry.name);
         if climbed {
-            problems.push((
-                entry.name.clone(),
+            add_problem(&mut problems, &entry.name, || {
                 format!(
                     "the layer entry `{}` climbs above the root: runtimes unpack it as `/{}` \
                      or refuse the layer",
-                    String::from_utf8_lossy(&entry.name),
-                    String::from_utf8_lossy(&path)
-                ),
-            ));
+                    short(&entry.name),
+                    short(&path)
+                )
+            });
         }
         if path.is_empty() {
             continue;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::elf::{self, ElfError, ElfInfo};
 
-pub use report::{Summary, render_human, render_json};
+pub use report::{Summary, render_human, write_json};
 
 /// One ELF file and what became of it.
 #[derive(Debug, Clone)]

@@ -62,10 +62,19 @@ pub fn render_human(f: &Finding, ui: &Ui, strict: bool) -> Vec<String> {
     std::iter::once(line).chain(warnings).collect()
 }
 
-/// The JSON array of all findings.
-pub fn render_json(findings: &[Finding], strict: bool) -> String {
-    let items: Vec<Value> = findings.iter().map(|f| finding_json(f, strict)).collect();
-    serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_string())
+/// The JSON array of all findings, written to `out` one finding at a time (a report of
+/// many thousands of files is never built whole in memory).
+pub fn write_json(
+    out: &mut dyn std::io::Write,
+    findings: &[Finding],
+    strict: bool,
+) -> std::io::Result<()> {
+    use serde::Serializer as _;
+    let mut serializer = serde_json::Serializer::pretty(&mut *out);
+    serializer
+        .collect_seq(findings.iter().map(|f| finding_json(f, strict)))
+        .map_err(std::io::Error::other)?;
+    writeln!(out)
 }
 
 fn finding_json(f: &Finding, strict: bool) -> Value {

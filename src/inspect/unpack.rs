@@ -25,6 +25,32 @@ pub(super) type Visible = BTreeMap<Vec<u8>, Arc<Outcome>>;
 /// Entries no runtime should be given, with why.
 pub(super) type Problems = Vec<(Vec<u8>, String)>;
 
+/// Problems kept per layer (and per replay): one is enough to fail the image; a few show
+/// the pattern; thousands would only cost memory, once per image sharing the layer.
+const MAX_PROBLEMS: usize = 100;
+
+/// Adds a problem with `name` (the entry, as written), keeping at most [`MAX_PROBLEMS`]:
+/// the last one kept says that more were left out.
+pub(super) fn add_problem(problems: &mut Problems, name: &[u8], reason: impl FnOnce() -> String) {
+    match problems.len() {
+        n if n < MAX_PROBLEMS => problems.push((name.to_vec(), reason())),
+        MAX_PROBLEMS => problems.push((
+            name.to_vec(),
+            "and more entries like those above, not listed".to_string(),
+        )),
+        _ => {}
+    }
+}
+
+/// At most 200 characters of `name`, for messages (the finding's path names it whole).
+pub(super) fn short(name: &[u8]) -> String {
+    let text = String::from_utf8_lossy(name);
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.into_owned(),
+    }
+}
+
 /// Layer entries replayed over all images of one archive.
 const MAX_REPLAYED: u64 = 64 << 20;
 /// Links followed while resolving one path (securejoin's limit).
@@ -174,14 +200,13 @@ impl Tree {
             Op::Opaque(p) => (p, true),
         };
         let Some(parts) = self.resolve(raw, follow_last) else {
-            problems.push((
-                raw.to_vec(),
+            add_problem(problems, raw, || {
                 format!(
                     "more than {MAX_LINKS_FOLLOWED} symbolic links on the way to `{}`: runtimes \
                      refuse the layer",
-                    String::from_utf8_lossy(raw)
-                ),
-            ));
+                    short(raw)
+                )
+            });
             return;
         };
         let path = parts.join(&b"/"[..]);
@@ -349,6 +374,18 @@ mod tests {
         let (v, problems) = replay(&[l], &Budget::default()).unwrap();
         assert!(v.contains_key(&b"z/f"[..]));
         assert!(!problems.is_empty(), "a link loop is reported");
+    }
+
+    #[test]
+    fn problems_are_capped_and_names_shortened_in_messages() {
+        let mut problems = Problems::new();
+        for i in 0..1000 {
+            add_problem(&mut problems, format!("e{i}").as_bytes(), || "why".into());
+        }
+        assert_eq!(problems.len(), MAX_PROBLEMS + 1);
+        assert!(problems[MAX_PROBLEMS].1.contains("not listed"));
+        assert_eq!(short("x".repeat(500).as_bytes()).len(), 203);
+        assert_eq!(short(b"short"), "short");
     }
 
     #[test]
