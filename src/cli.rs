@@ -186,6 +186,11 @@ pub struct BuildArgs {
     #[arg(long, value_name = "URL")]
     pub alpine_mirror: Option<String>,
 
+    /// Mirror of toolchain release archives (https://, http:// or file://), e.g. for Go
+    /// [env: SCRATCHPACK_TOOLCHAIN_MIRROR]
+    #[arg(long, value_name = "URL")]
+    pub toolchain_mirror: Option<String>,
+
     /// Let Go download modules through this proxy (gives the compile network access)
     #[arg(long, value_name = "URL")]
     pub go_proxy: Option<String>,
@@ -243,6 +248,14 @@ pub struct ToolchainsArgs {
     /// Alpine mirror to report [env: SCRATCHPACK_ALPINE_MIRROR]
     #[arg(long, value_name = "URL")]
     pub alpine_mirror: Option<String>,
+
+    /// Toolchain archive mirror to report [env: SCRATCHPACK_TOOLCHAIN_MIRROR]
+    #[arg(long, value_name = "URL")]
+    pub toolchain_mirror: Option<String>,
+
+    /// Report what a build with --offline could use
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Subcommand names, for telling `scratchpack hello.c` from `scratchpack inspect`.

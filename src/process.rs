@@ -28,6 +28,7 @@ pub struct Cmd {
     clear_env: bool,
     cwd: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
+    passthrough: bool,
 }
 
 /// What a finished program produced.
@@ -74,7 +75,15 @@ impl Cmd {
             clear_env: false,
             cwd: None,
             stdin: None,
+            passthrough: false,
         }
+    }
+
+    /// With `yes`, the program's stdout and stderr go to scratchpack's stderr instead of
+    /// being captured: a download tool's own progress on a terminal.
+    pub fn passthrough(mut self, yes: bool) -> Cmd {
+        self.passthrough = yes;
+        self
     }
 
     /// What the program sees as `argv[0]` (its path by default).
@@ -130,10 +139,17 @@ impl Cmd {
         if let Some(arg0) = &self.arg0 {
             std::os::unix::process::CommandExt::arg0(&mut command, arg0);
         }
-        command
-            .args(&self.args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.args(&self.args);
+        if self.passthrough {
+            use std::os::fd::AsFd;
+            let stderr = io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(spawn_err)?;
+            command.stdout(Stdio::from(stderr)).stderr(Stdio::inherit());
+        } else {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
         if self.clear_env {
             command.env_clear();
         }

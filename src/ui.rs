@@ -115,6 +115,11 @@ impl Ui {
         let _ = writeln!(out, "{line}");
     }
 
+    /// Whether status and progress lines are shown (a terminal, not `--quiet`).
+    pub fn shows_progress(&self) -> bool {
+        self.stderr_tty && !self.quiet
+    }
+
     /// A progress or status line: only on a terminal, and not with `--quiet`.
     pub fn status(&self, message: &str) {
         if self.stderr_tty && !self.quiet {
@@ -175,9 +180,15 @@ impl Ui {
             self.paint_err("error:", Style::Bad),
             clean(&error.to_string())
         );
+        // A message that already says its cause is not followed by it again.
+        let mut last = error.to_string();
         let mut source = error.source();
         while let Some(cause) = source {
-            text.push_str(&format!("\n  caused by: {}", clean(&cause.to_string())));
+            let said = cause.to_string();
+            if !last.contains(&said) {
+                text.push_str(&format!("\n  caused by: {}", clean(&said)));
+            }
+            last = said;
             source = cause.source();
         }
         for hint in hints {

@@ -19,13 +19,7 @@ const PROGRAM: &str =
 
 /// A cache of its own for provisioning, sharing the rootfs and zig's warm cache.
 fn fresh_cache(dir: &Path) -> std::path::PathBuf {
-    let cache = dir.join("cache");
-    std::fs::create_dir_all(&cache).unwrap();
-    for shared in ["tools", "rootfs"] {
-        std::fs::create_dir_all(shared_cache().join(shared)).unwrap();
-        std::os::unix::fs::symlink(shared_cache().join(shared), cache.join(shared)).unwrap();
-    }
-    cache
+    crate::support::cache_sharing(dir, &["tools", "toolchains", "rootfs"])
 }
 
 /// `scratchpack SOURCE -o OUT --toolchain zig --apk-allow-untrusted ARGS...` with `cache`.

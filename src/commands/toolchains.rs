@@ -1,6 +1,7 @@
 //! `scratchpack toolchains`: every built-in toolchain, whether it is ready here, and
-//! why not: its compiler (a host tool, or Alpine packages and whether a prepared rootfs
-//! holds them), its rootfs (cached, or where it would come from), the sandbox.
+//! why not: its compiler (a tool on the host, its pinned release fetched into the cache
+//! or fetched on first use and from where, or Alpine packages and whether a prepared
+//! rootfs holds them), its rootfs (cached, or where it would come from), the sandbox.
 
 use serde_json::{Value, json};
 
@@ -10,7 +11,8 @@ use crate::plan::ToolchainsPlan;
 use crate::provision;
 use crate::rootfs::{self, RootfsSource};
 use crate::sandbox;
-use crate::toolchain::{self, Toolchain, find};
+use crate::toolchain::resolve::{self, State};
+use crate::toolchain::{self, Toolchain};
 use crate::ui::{Style, Ui};
 
 pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
@@ -88,16 +90,35 @@ fn row(
 ) -> Value {
     let source = RootfsSource::new(&t.rootfs, plan.mirror.as_deref());
     let languages: Vec<&str> = t.languages().iter().map(|l| l.as_str()).collect();
-    let (ready, compiler, tool) = match &t.host {
-        Some(host) => match find::find(host.finder, &plan.host) {
-            Ok(h) => (
-                true,
-                format!("{} at {}", h.version, h.program.display()),
-                json!({"path": h.program.display().to_string(), "version": h.version}),
+    let (ready, compiler, tool) = match resolve::state(t, &plan.fetch) {
+        Some(State::Host(h)) => (
+            true,
+            format!("{} on the host at {}", h.version, h.program.display()),
+            json!({"state": "host", "path": h.program.display().to_string(), "version": h.version}),
+        ),
+        Some(State::Cached(h)) => (
+            true,
+            format!(
+                "{} fetched into the cache at {}",
+                h.version,
+                h.dir.display()
             ),
-            Err(e) => (false, format!("{e}; {}", e.hint()), Value::Null),
-        },
-        None => packages_state(plan, t, &source, prepared),
+            json!({"state": "cached", "path": h.program.display().to_string(), "version": h.version}),
+        ),
+        Some(State::FirstUse { version, origin }) => (
+            true,
+            format!("{} {version} fetched on first use from {origin}", t.name),
+            json!({"state": "first-use", "version": version, "from": origin}),
+        ),
+        Some(State::Unavailable { reason, hint }) => (
+            false,
+            format!("{reason}; {hint}"),
+            json!({"state": "unavailable"}),
+        ),
+        None => {
+            let (ready, text) = packages_state(plan, t, &source, prepared);
+            (ready, text, Value::Null)
+        }
     };
     let mut sets: Vec<Value> = Vec::new();
     for (lang, compile) in &t.compile {
@@ -138,7 +159,7 @@ fn packages_state(
     t: &Toolchain,
     source: &RootfsSource,
     prepared: &[(provision::Prepared, u64)],
-) -> (bool, String, Value) {
+) -> (bool, String) {
     let mut parts = Vec::new();
     let mut ready = false;
     for compile in t.compile.values() {
@@ -166,17 +187,18 @@ fn packages_state(
         .map(|r| r.replace("{mirror}", mirror))
     {
         let index = format!("{repo}/{}/APKINDEX.tar.gz", rootfs::host_arch());
-        match provision::repository_answers(&plan.cache, &index) {
+        let answers = if plan.fetch.offline && !index.starts_with("file://") {
+            Err("--offline".to_string())
+        } else {
+            provision::repository_answers(&plan.cache, &index).map_err(|e| e.to_string())
+        };
+        match answers {
             Ok(()) => ready = true,
             Err(e) if !ready => parts.push(format!("{repo} does not answer ({e})")),
             Err(_) => {}
         }
     }
-    (
-        ready,
-        format!("Alpine packages: {}", parts.join("; ")),
-        Value::Null,
-    )
+    (ready, format!("Alpine packages: {}", parts.join("; ")))
 }
 
 /// The prepared rootfs that holds all of `packages`, with its size.

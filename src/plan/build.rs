@@ -8,6 +8,7 @@ use crate::cache::Cache;
 use crate::cli::{BuildArgs, LangArg, ToolchainsArgs};
 use crate::sandbox::limits::{self, Limits};
 use crate::source::{self, Language, Sources};
+use crate::toolchain::fetch::FetchContext;
 use crate::toolchain::find::HostEnv;
 
 /// What the compiler is told beyond the toolchain's defaults.
@@ -30,6 +31,8 @@ pub struct BuildPlan {
     pub sandbox: bool,
     /// Overrides the rootfs's default mirror.
     pub mirror: Option<String>,
+    /// Overrides the default mirror of fetched toolchain archives.
+    pub toolchain_mirror: Option<String>,
     pub go_proxy: Option<String>,
     /// Packages to install besides the toolchain's.
     pub apk: Vec<String>,
@@ -138,20 +141,9 @@ impl BuildPlan {
                 "--offline forbids downloads",
             ));
         }
-        let mirror = match args
-            .alpine_mirror
-            .or_else(|| env.get("SCRATCHPACK_ALPINE_MIRROR"))
-        {
-            Some(m)
-                if ["https://", "http://", "file://"]
-                    .iter()
-                    .any(|s| m.starts_with(s)) =>
-            {
-                Some(m)
-            }
-            Some(m) => return Err(PlanError::Mirror(m)),
-            None => None,
-        };
+        let mirror = super::mirror(args.alpine_mirror, "SCRATCHPACK_ALPINE_MIRROR", env)?;
+        let toolchain_mirror =
+            super::mirror(args.toolchain_mirror, "SCRATCHPACK_TOOLCHAIN_MIRROR", env)?;
         let split = |list: &[String]| -> Vec<String> {
             list.iter()
                 .flat_map(|f| f.split_whitespace().map(str::to_string))
@@ -197,6 +189,7 @@ impl BuildPlan {
             options,
             sandbox: !args.no_sandbox,
             mirror,
+            toolchain_mirror,
             go_proxy: args.go_proxy,
             apk,
             apk_repositories,
@@ -213,22 +206,39 @@ impl BuildPlan {
     }
 }
 
+impl BuildPlan {
+    /// What fetching a toolchain may use.
+    pub fn fetch_context(&self) -> FetchContext {
+        FetchContext {
+            cache: self.cache.clone(),
+            offline: self.offline,
+            mirror: self.toolchain_mirror.clone(),
+            host: self.host.clone(),
+        }
+    }
+}
+
 pub struct ToolchainsPlan {
     pub json: bool,
     pub mirror: Option<String>,
     pub cache: Cache,
-    pub host: HostEnv,
+    /// Where toolchains would be fetched from, and whether they may be.
+    pub fetch: FetchContext,
 }
 
 impl ToolchainsPlan {
     pub fn resolve(args: ToolchainsArgs, env: &Environment) -> Result<ToolchainsPlan, PlanError> {
+        let cache = env.cache()?;
         Ok(ToolchainsPlan {
             json: args.json,
-            mirror: args
-                .alpine_mirror
-                .or_else(|| env.get("SCRATCHPACK_ALPINE_MIRROR")),
-            cache: env.cache()?,
-            host: env.host(),
+            mirror: super::mirror(args.alpine_mirror, "SCRATCHPACK_ALPINE_MIRROR", env)?,
+            fetch: FetchContext {
+                cache: cache.clone(),
+                offline: args.offline,
+                mirror: super::mirror(args.toolchain_mirror, "SCRATCHPACK_TOOLCHAIN_MIRROR", env)?,
+                host: env.host(),
+            },
+            cache,
         })
     }
 }

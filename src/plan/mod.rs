@@ -125,7 +125,9 @@ impl PlanError {
             PlanError::Source(e) => Some(e.hint()),
             PlanError::Cache(e) => Some(e.hint()),
             PlanError::Mirror(_) => Some(
-                "e.g. --alpine-mirror file:///srv/alpine, laid out like Alpine's mirror".into(),
+                "e.g. --alpine-mirror file:///srv/alpine (laid out like Alpine's mirror) or \
+                 --toolchain-mirror file:///srv/go (holding the release archives)"
+                    .into(),
             ),
             PlanError::NotForGo { .. } => {
                 Some("Go takes its flags from the module; --ldflags adds to -ldflags".into())
@@ -151,6 +153,21 @@ fn refuse_overwriting(output: &Path, inputs: &[PathBuf]) -> Result<(), PlanError
         }
     }
     Ok(())
+}
+
+/// A mirror URL from `flag`, else from the environment variable `var`.
+fn mirror(flag: Option<String>, var: &str, env: &Environment) -> Result<Option<String>, PlanError> {
+    match flag.or_else(|| env.get(var)) {
+        Some(m)
+            if ["https://", "http://", "file://"]
+                .iter()
+                .any(|s| m.starts_with(s)) =>
+        {
+            Ok(Some(m))
+        }
+        Some(m) => Err(PlanError::Mirror(m)),
+        None => Ok(None),
+    }
 }
 
 fn flag_err(flag: &'static str, value: &str, reason: impl Into<String>) -> PlanError {

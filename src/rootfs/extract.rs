@@ -13,9 +13,9 @@ use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("refusing the rootfs tarball: entry `{entry}` {reason}")]
+    #[error("refusing the archive: entry `{entry}` {reason}")]
     Hostile { entry: String, reason: &'static str },
-    #[error("the rootfs tarball is damaged")]
+    #[error("the archive is damaged")]
     Damaged(#[source] io::Error),
     #[error("cannot extract `{entry}`")]
     Write {
@@ -26,7 +26,7 @@ pub enum ExtractError {
 }
 
 /// A relative path made only of normal components.
-fn safe_relative(name: &str) -> Result<PathBuf, &'static str> {
+pub(crate) fn safe_relative(name: &str) -> Result<PathBuf, &'static str> {
     if name.starts_with('/') {
         return Err("has an absolute path");
     }

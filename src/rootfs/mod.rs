@@ -4,8 +4,8 @@
 //! in a temporary directory renamed into place under a lock, so concurrent runs share one
 //! extraction and an interrupted one never leaves a tree that a later run would trust.
 
-mod extract;
-mod fetch;
+pub(crate) mod extract;
+pub(crate) mod fetch;
 
 use std::fs::File;
 use std::io::{BufReader, Seek};

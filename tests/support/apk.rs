@@ -108,11 +108,12 @@ fn libgreet(dir: &Path) -> Vec<u8> {
     std::fs::write(dir.join("greet.h"), GREET_H).unwrap();
     std::fs::write(dir.join("greet.c"), GREET_C).unwrap();
     let target = format!("{}-linux-musl", arch());
-    check(Command::new("zig").current_dir(dir).args([
+    let zig = crate::support::zig().expect("zig");
+    check(Command::new(&zig).current_dir(dir).args([
         "cc", "-target", &target, "-Os", "-c", "greet.c", "-o", "greet.o",
     ]));
     check(
-        Command::new("zig")
+        Command::new(&zig)
             .current_dir(dir)
             .args(["ar", "rcs", "libgreet.a", "greet.o"]),
     );

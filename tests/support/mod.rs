@@ -107,7 +107,11 @@ pub fn in_ci() -> bool {
 }
 
 /// Finds a tool on PATH; in CI its absence fails the test, elsewhere it is reported.
+/// zig is the one on PATH, else the pinned release scratchpack fetches (see [`zig`]).
 pub fn tool(name: &str) -> Option<PathBuf> {
+    if name == "zig" {
+        return zig();
+    }
     match which::which(name) {
         Ok(path) => Some(path),
         Err(_) if in_ci() => {
@@ -118,6 +122,43 @@ pub fn tool(name: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// zig for the tests: the one on PATH, else the release `toolchains/zig.toml` pins,
+/// fetched by scratchpack's own code into the shared cache, where every build of the
+/// suite then finds it. Fetched once per run (under scratchpack's lock).
+pub fn zig() -> Option<PathBuf> {
+    static ZIG: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    ZIG.get_or_init(|| {
+        if let Ok(path) = which::which("zig") {
+            return Some(path);
+        }
+        use scratchpack::toolchain::fetch::{FetchContext, Release};
+        let toolchain = scratchpack::toolchain::by_name_or_file("zig").expect("zig.toml");
+        let ctx = FetchContext {
+            cache: scratchpack::cache::Cache::locate(Some(shared_cache()), None, None)
+                .expect("cache"),
+            offline: false,
+            mirror: None,
+            host: scratchpack::toolchain::find::HostEnv {
+                path: std::env::var_os("PATH"),
+                goroot: None,
+                cwd: "/".into(),
+            },
+        };
+        let fetched = Release::for_host(&toolchain)
+            .expect("zig.toml has a [fetch] table")
+            .and_then(|release| release.ensure(&ctx, &scratchpack::ui::Ui::plain()));
+        match fetched {
+            Ok(tool) => Some(tool.program),
+            Err(e) if in_ci() => panic!("zig cannot be fetched in CI: {e:?}"),
+            Err(e) => {
+                eprintln!("SKIPPED: zig is not on PATH and cannot be fetched: {e}");
+                None
+            }
+        }
+    })
+    .clone()
 }
 
 /// Skips the current test (returns) unless every tool is present.
@@ -179,6 +220,23 @@ pub fn shared_cache() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("test cache");
     dir
 }
+
+/// A cache directory of its own in `dir`, sharing `shared` (subdirectories such as
+/// `tools`: zig's and Go's warm caches; `toolchains`: fetched zig) with the suite's.
+pub fn cache_sharing(dir: &Path, shared: &[&str]) -> PathBuf {
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).expect("cache dir");
+    for name in shared {
+        let target = shared_cache().join(name);
+        std::fs::create_dir_all(&target).expect("shared cache dir");
+        std::os::unix::fs::symlink(target, cache.join(name)).expect("link shared cache");
+    }
+    cache
+}
+
+/// The parts of the shared cache every build may share: compilers' warm caches and the
+/// fetched toolchains.
+pub const COMPILERS: &[&str] = &["tools", "toolchains"];
 
 /// `scratchpack` set up for builds: the shared cache and the local mirror.
 pub fn build_cmd() -> Command {
