@@ -679,7 +679,7 @@ fn toolchains_are_listed_with_their_state() {
     assert_has(
         &problem,
         &[
-            "`go` is not on PATH",
+            "go is not on the host",
             "http://127.0.0.1:1/go1.26.1.linux-",
             "--toolchain-mirror",
         ],
