@@ -97,6 +97,9 @@ pub enum CacheKind {
     Prepared,
     /// Toolchain caches (zig's, Go's)
     Tools,
+    /// Toolchains scratchpack fetched (zig's wheel, Go's archive) and the remembered
+    /// toolchain search
+    Toolchains,
 }
 
 #[derive(Debug, Args)]

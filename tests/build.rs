@@ -287,16 +287,22 @@ fn bad_inputs_get_one_clear_message() {
     .expect_code(2);
     assert_has(&r.stderr, &["ftp://x", "hint:"]);
 
-    // No usable toolchain: nothing on PATH, no GOROOT.
+    // No usable toolchain: nothing on PATH, no GOROOT, Go's release unreachable.
     let r = run(build_cmd()
         .env("PATH", "/nonexistent")
         .env_remove("GOROOT")
-        .args([path_str(&fixture("go/hello.go")), "-o", o]))
+        .args([path_str(&fixture("go/hello.go")), "-o", o])
+        .args(["--toolchain-mirror", "http://127.0.0.1:1/go"]))
     .expect_code(2);
     assert_has(
         &r.stderr,
-        &["no toolchain can build Go", "hint: install Go"],
+        &[
+            "no toolchain can build Go",
+            "http://127.0.0.1:1/go/go1.26.1.linux-",
+            "hint: set GOROOT or put go on PATH",
+        ],
     );
+    assert!(!r.stderr.contains("pip install"), "{}", r.stderr);
     assert!(
         dir_entries(dir.path()) == ["notes.txt"],
         "{:?}",

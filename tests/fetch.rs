@@ -126,6 +126,26 @@ fn zig_is_fetched_through_pip_on_a_clean_machine() {
         assert_eq!(podman.run_image("hello", &[]), "hello from scratch\n");
     }
 
+    // The cache knows what it holds, and forgets it on request.
+    let ls = run(new_user().args(["cache", "ls", "--json"])).expect_code(0);
+    let entries = ls.json()["entries"].clone();
+    let fetched: Vec<&serde_json::Value> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "toolchains")
+        .collect();
+    assert!(
+        fetched
+            .iter()
+            .any(|e| e["what"].as_str().unwrap().starts_with("zig 0.17.1 ")),
+        "{entries}"
+    );
+    run(new_user().args(["cache", "prune", "toolchains"])).expect_code(0);
+    assert!(!zig.exists());
+    let state = tool_state(&toolchains_json(&mut new_user(), &[]), "zig");
+    assert_eq!(state["state"], "first-use", "{state}");
+
     // --offline with nothing cached: refused, saying what it would have needed.
     let other = tempdir();
     let offline_cache = fresh_cache(other.path());
@@ -432,4 +452,82 @@ fn a_go_archive_is_checked_and_unpacked_without_trust() {
             assert!(!escaped.exists(), "{}", escaped.display());
         }
     }
+}
+
+#[test]
+fn without_pip_the_pinned_wheel_comes_straight_from_the_index() {
+    let dir = tempdir();
+    let root = dir.path().join("index");
+    let (links, sha) = fake_wheel(
+        dir.path(),
+        &[(
+            "ziglang/zig",
+            b"#!/bin/sh\necho \"fake zig ran: $1 $2\" >&2\nexit 3\n",
+        )],
+    );
+    std::fs::create_dir_all(root.join("files")).unwrap();
+    std::fs::copy(
+        links.join("ziglang-0.17.1-py3-none-any.whl"),
+        root.join("files/ziglang-0.17.1-py3-none-any.whl"),
+    )
+    .unwrap();
+    let server = crate::support::http::serve(&root);
+    let toolchain = zig_toolchain_pinned_to(dir.path(), &sha);
+    let pages = [
+        // PEP 691 JSON, a link relative to the page.
+        format!(
+            r#"{{"meta":{{"api-version":"1.1"}},"name":"ziglang","files":[
+                {{"filename":"other.whl","url":"../../files/other.whl","hashes":{{"sha256":"{}"}}}},
+                {{"filename":"ziglang-0.17.1-py3-none-any.whl","url":"../../files/ziglang-0.17.1-py3-none-any.whl","hashes":{{"sha256":"{sha}"}}}}]}}"#,
+            "0".repeat(64)
+        ),
+        // PEP 503 HTML, a host-absolute link.
+        format!(
+            r#"<html><body><a href="/files/ziglang-0.17.1-py3-none-any.whl#sha256={sha}">ziglang-0.17.1-py3-none-any.whl</a></body></html>"#
+        ),
+    ];
+    for (i, page) in pages.iter().enumerate() {
+        std::fs::create_dir_all(root.join("simple/ziglang")).unwrap();
+        std::fs::write(root.join("simple/ziglang/index.html"), page).unwrap();
+        let case = dir.path().join(format!("case{i}"));
+        let cache = fresh_cache(&case);
+        // No python3 at all on PATH.
+        let r = run(as_new_user(&cache, &case, "/nonexistent")
+            .env("PIP_INDEX_URL", format!("http://{}/simple", server.addr))
+            .args([path_str(&fixture("hello.c")), "-o"])
+            .arg(case.join("hello.tar"))
+            .args(["--toolchain", path_str(&toolchain)]))
+        .expect_code(1);
+        assert_has(
+            &r.stderr,
+            &[
+                &format!("from http://{}/simple/ziglang/", server.addr),
+                "there is no python3 with pip",
+                "fake zig ran: cc -target",
+            ],
+        );
+        assert!(
+            cache
+                .join("toolchains")
+                .join(&sha)
+                .join("ziglang/zig")
+                .is_file()
+        );
+    }
+
+    // A page without the pinned wheel: refused, naming the page and the pin.
+    std::fs::write(
+        root.join("simple/ziglang/index.html"),
+        r#"<a href="/files/x.whl#sha256=00">x</a>"#,
+    )
+    .unwrap();
+    let case = dir.path().join("missing");
+    let cache = fresh_cache(&case);
+    let r = run(as_new_user(&cache, &case, "/nonexistent")
+        .env("PIP_INDEX_URL", format!("http://{}/simple", server.addr))
+        .args([path_str(&fixture("hello.c")), "-o"])
+        .arg(case.join("hello.tar"))
+        .args(["--toolchain", path_str(&toolchain)]))
+    .expect_code(2);
+    assert_has(&r.stderr, &["lists no wheel with the pinned sha256", &sha]);
 }

@@ -1,5 +1,5 @@
 //! `scratchpack cache ls|prune`: what the cache directory holds (base root filesystems,
-//! prepared ones with their packages, toolchain caches) and removing it, under the same
+//! prepared ones with their packages, toolchain caches, fetched toolchains) and removing it, under the same
 //! locks builds take.
 
 use serde_json::{Value, json};
@@ -27,6 +27,7 @@ fn kind_name(kind: CacheKind) -> &'static str {
         CacheKind::Rootfs => "rootfs",
         CacheKind::Prepared => "prepared",
         CacheKind::Tools => "tools",
+        CacheKind::Toolchains => "toolchains",
     }
 }
 
@@ -73,6 +74,43 @@ fn entries(cache: &Cache) -> Vec<Entry> {
             what: format!("{} [{}]", p.record.packages.join(" "), installed.join(", ")),
             lock: Some(format!("prepared-{key}")),
             path: p.dir,
+        });
+    }
+    let releases: Vec<(String, String)> = toolchain::builtin()
+        .map(|all| {
+            all.iter()
+                .filter_map(|t| Some((t, t.fetch.as_ref()?)))
+                .flat_map(|(t, f)| {
+                    f.sha256.iter().map(move |(arch, d)| {
+                        (d.clone(), format!("{} {} {arch}", t.name, f.version))
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for dir in subdirs(&cache.root().join("toolchains")) {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (what, lock) = if name == "found" {
+            ("remembered toolchain search".to_string(), None)
+        } else {
+            let release = releases
+                .iter()
+                .find(|(d, _)| *d == name)
+                .map_or("fetched toolchain".to_string(), |(_, n)| n.clone());
+            (
+                format!("{release} (sha256:{})", &name[..name.len().min(12)]),
+                Some(format!("toolchain-{name}")),
+            )
+        };
+        out.push(Entry {
+            kind: CacheKind::Toolchains,
+            size: Cache::size_of(&dir),
+            what,
+            lock,
+            path: dir,
         });
     }
     for toolchain_dir in subdirs(&cache.root().join("tools")) {
@@ -159,7 +197,12 @@ pub fn run(command: &CacheCommand, env: &Environment, ui: &Ui) -> Result<ExitSta
         }
         CacheCommand::Prune { kinds } => {
             let kinds = if kinds.is_empty() {
-                vec![CacheKind::Rootfs, CacheKind::Prepared, CacheKind::Tools]
+                vec![
+                    CacheKind::Rootfs,
+                    CacheKind::Prepared,
+                    CacheKind::Tools,
+                    CacheKind::Toolchains,
+                ]
             } else {
                 kinds.clone()
             };

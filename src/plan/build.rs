@@ -33,6 +33,8 @@ pub struct BuildPlan {
     pub mirror: Option<String>,
     /// Overrides the default mirror of fetched toolchain archives.
     pub toolchain_mirror: Option<String>,
+    /// `PIP_INDEX_URL`, for fetching a wheel when there is no pip.
+    pub pip_index: Option<String>,
     pub go_proxy: Option<String>,
     /// Packages to install besides the toolchain's.
     pub apk: Vec<String>,
@@ -190,6 +192,7 @@ impl BuildPlan {
             sandbox: !args.no_sandbox,
             mirror,
             toolchain_mirror,
+            pip_index: env.get("PIP_INDEX_URL"),
             go_proxy: args.go_proxy,
             apk,
             apk_repositories,
@@ -214,6 +217,7 @@ impl BuildPlan {
             offline: self.offline,
             mirror: self.toolchain_mirror.clone(),
             host: self.host.clone(),
+            pip_index: self.pip_index.clone(),
         }
     }
 }
@@ -237,6 +241,7 @@ impl ToolchainsPlan {
                 offline: args.offline,
                 mirror: super::mirror(args.toolchain_mirror, "SCRATCHPACK_TOOLCHAIN_MIRROR", env)?,
                 host: env.host(),
+                pip_index: env.get("PIP_INDEX_URL"),
             },
             cache,
         })

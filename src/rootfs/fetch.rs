@@ -106,6 +106,47 @@ pub fn fetch(
     })
 }
 
+/// The text at `url` (an index page), at most `max` bytes; `accept` is sent as the
+/// `Accept` header (content negotiation of package indexes).
+pub fn fetch_text(url: &str, accept: &str, max: u64) -> Result<String, FetchError> {
+    let unreachable = |reason: String| FetchError::Unreachable {
+        url: url.to_string(),
+        reason,
+    };
+    if let Some(path) = url.strip_prefix("file://") {
+        let file = std::fs::File::open(path).map_err(|source| FetchError::File {
+            url: url.to_string(),
+            source,
+        })?;
+        let mut text = String::new();
+        file.take(max)
+            .read_to_string(&mut text)
+            .map_err(|e| unreachable(e.to_string()))?;
+        return Ok(text);
+    }
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(FetchError::Scheme {
+            url: url.to_string(),
+        });
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_global(Some(RESPONSE_TIMEOUT))
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .header("Accept", accept)
+        .call()
+        .map_err(|e| unreachable(e.to_string()))?;
+    response
+        .body_mut()
+        .with_config()
+        .limit(max)
+        .read_to_string()
+        .map_err(|e| unreachable(e.to_string()))
+}
+
 /// Whether `url` answers (200) within a few seconds; `file://` URLs must exist.
 pub fn reachable(url: &str) -> Result<(), String> {
     if let Some(path) = url.strip_prefix("file://") {

