@@ -7,9 +7,14 @@
 #   benches/bench.sh inspect    inspect /usr/lib vs scanelf -R
 #   benches/bench.sh build      cold and warm builds of C (zig) and Go, in the sandbox,
 #                               without it (--no-sandbox), and the bare compiler
+#   benches/bench.sh lookup     warm builds of hello.c by where zig is: on PATH (search
+#                               remembered or not), fetched into the cache; with
+#                               SP_BEFORE=/path/to/an/older/scratchpack, that one too
+#                               (zig on PATH, and zig through the ziglang Python package)
 #
-# Needs: hyperfine, gzip, pigz, umoci, scanelf (pax-utils), musl-gcc, objcopy, zig, go
-# (.ci/run installs them all) and ../shared/alpine (the rootfs mirror).
+# Needs: hyperfine, gzip, pigz, umoci, scanelf (pax-utils), musl-gcc, objcopy, go, python3
+# (.ci/run installs them all; zig is fetched by scratchpack) and ../shared/alpine (the
+# rootfs mirror).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -71,6 +76,41 @@ bench_inspect() {
     echo
 }
 
+# The zig scratchpack uses with the cache in $SCRATCHPACK_CACHE_DIR (fetched if need be).
+zig_of_scratchpack() {
+    "$SP" toolchains --json | python3 -c 'import json,sys; print([t for t in json.load(sys.stdin) if t["name"]=="zig"][0]["tool"]["path"])'
+}
+
+bench_lookup() {
+    echo "== toolchain lookup: a warm build of hello.c, by where zig comes from"
+    export SCRATCHPACK_ALPINE_MIRROR="file://$(cd ../shared/alpine && pwd)"
+    export SCRATCHPACK_CACHE_DIR="$WORK/lookup"
+    cp fixtures/hello.c "$WORK/hello.c"
+    cd "$WORK"
+    # No zig on PATH: the first build fetches the pinned release and warms zig's cache.
+    PATH=/usr/bin:/bin "$SP" hello.c -o c.tar -q
+    local fetched release
+    fetched=$(PATH=/usr/bin:/bin zig_of_scratchpack)
+    release=$(dirname "$(dirname "$fetched")")
+    # A zig on PATH: the same files, linked from a directory of their own.
+    mkdir -p "$WORK/host-bin"
+    ln -sf "$fetched" "$WORK/host-bin/zig"
+    local host="PATH=$WORK/host-bin:/usr/bin:/bin" none="PATH=/usr/bin:/bin"
+    local args=(-n 'zig on PATH, search remembered' "$host $SP hello.c -o c.tar -q"
+                -n 'zig on PATH, search not remembered' "$host $SP hello.c -o c.tar -q"
+                -n 'no zig on the host: the fetched release' "$none $SP hello.c -o c.tar -q")
+    local prepare=(-p true -p "rm -rf $WORK/lookup/toolchains/found" -p true)
+    if [ -n "${SP_BEFORE:-}" ]; then
+        args+=(-n 'before: zig on PATH' "$host $SP_BEFORE hello.c -o c.tar -q"
+               -n 'before: zig through the ziglang Python package' \
+                  "$none PYTHONPATH=$release $SP_BEFORE hello.c -o c.tar -q")
+        prepare+=(-p true -p true)
+    fi
+    hyperfine --warmup 3 --runs 20 --export-markdown "$WORK/lookup.md" "${prepare[@]}" "${args[@]}"
+    cd - >/dev/null
+    echo
+}
+
 bench_build() {
     echo "== build: hello world in C (zig) and Go, in the sandbox"
     local mirror="file://$(cd ../shared/alpine && pwd)"
@@ -85,11 +125,13 @@ bench_build() {
         -n 'cold Go' "SCRATCHPACK_CACHE_DIR=$WORK/cold $SP hello.go -o go.tar -q"
     # Warm: the same cache every run. The sandbox's cost is sandboxed minus --no-sandbox.
     export SCRATCHPACK_CACHE_DIR="$WORK/warm"
-    local zigcache="$WORK/warm/tools/zig/zig"
+    local zigcache="$WORK/warm/tools/zig/zig" zig
+    "$SP" hello.c -o c.tar -q   # fetches zig when the host has none
+    zig=$(zig_of_scratchpack)
     hyperfine --warmup 2 --runs 10 --export-markdown "$WORK/build-warm-c.md" \
         -n 'scratchpack hello.c (sandbox)' "$SP hello.c -o c.tar -q" \
         -n 'scratchpack hello.c --no-sandbox' "$SP hello.c -o c.tar -q --no-sandbox" \
-        -n 'zig cc on the host' "ZIG_GLOBAL_CACHE_DIR=$zigcache zig cc -target x86_64-linux-musl -Os -s -o hello hello.c"
+        -n 'zig cc on the host' "ZIG_GLOBAL_CACHE_DIR=$zigcache $zig cc -target x86_64-linux-musl -Os -s -o hello hello.c"
     hyperfine --warmup 2 --runs 10 --export-markdown "$WORK/build-warm-go.md" \
         -n 'scratchpack hello.go (sandbox)' "$SP hello.go -o go.tar -q" \
         -n 'scratchpack hello.go --no-sandbox' "$SP hello.go -o go.tar -q --no-sandbox" \
@@ -102,7 +144,8 @@ case "$what" in
     package) bench_package ;;
     inspect) bench_inspect ;;
     build) bench_build ;;
-    all) bench_package; bench_inspect; bench_build ;;
-    *) echo "usage: $0 [package|inspect|build]" >&2; exit 2 ;;
+    lookup) bench_lookup ;;
+    all) bench_package; bench_inspect; bench_build; bench_lookup ;;
+    *) echo "usage: $0 [package|inspect|build|lookup]" >&2; exit 2 ;;
 esac
 for md in "$WORK"/*.md; do cat "$md"; echo; done

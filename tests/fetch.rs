@@ -486,18 +486,22 @@ fn without_pip_the_pinned_wheel_comes_straight_from_the_index() {
             r#"<html><body><a href="/files/ziglang-0.17.1-py3-none-any.whl#sha256={sha}">ziglang-0.17.1-py3-none-any.whl</a></body></html>"#
         ),
     ];
-    for (i, page) in pages.iter().enumerate() {
-        std::fs::create_dir_all(root.join("simple/ziglang")).unwrap();
+    std::fs::create_dir_all(root.join("simple/ziglang")).unwrap();
+    // A build with no python3 at all on PATH, the index serving `page`.
+    let build_with_page = |case: &str, page: &str| {
         std::fs::write(root.join("simple/ziglang/index.html"), page).unwrap();
-        let case = dir.path().join(format!("case{i}"));
+        let case = dir.path().join(case);
         let cache = fresh_cache(&case);
-        // No python3 at all on PATH.
         let r = run(as_new_user(&cache, &case, "/nonexistent")
             .env("PIP_INDEX_URL", format!("http://{}/simple", server.addr))
             .args([path_str(&fixture("hello.c")), "-o"])
             .arg(case.join("hello.tar"))
-            .args(["--toolchain", path_str(&toolchain)]))
-        .expect_code(1);
+            .args(["--toolchain", path_str(&toolchain)]));
+        (r, cache)
+    };
+    for (i, page) in pages.iter().enumerate() {
+        let (r, cache) = build_with_page(&format!("case{i}"), page);
+        let r = r.expect_code(1);
         assert_has(
             &r.stderr,
             &[
@@ -516,18 +520,7 @@ fn without_pip_the_pinned_wheel_comes_straight_from_the_index() {
     }
 
     // A page without the pinned wheel: refused, naming the page and the pin.
-    std::fs::write(
-        root.join("simple/ziglang/index.html"),
-        r#"<a href="/files/x.whl#sha256=00">x</a>"#,
-    )
-    .unwrap();
-    let case = dir.path().join("missing");
-    let cache = fresh_cache(&case);
-    let r = run(as_new_user(&cache, &case, "/nonexistent")
-        .env("PIP_INDEX_URL", format!("http://{}/simple", server.addr))
-        .args([path_str(&fixture("hello.c")), "-o"])
-        .arg(case.join("hello.tar"))
-        .args(["--toolchain", path_str(&toolchain)]))
-    .expect_code(2);
+    let (r, _) = build_with_page("missing", r#"<a href="/files/x.whl#sha256=00">x</a>"#);
+    let r = r.expect_code(2);
     assert_has(&r.stderr, &["lists no wheel with the pinned sha256", &sha]);
 }

@@ -302,22 +302,7 @@ impl<'a> Release<'a> {
             FetchKind::Archive => {
                 let url = self.url(ctx.mirror.as_deref());
                 let path = staging.join("download");
-                let mut file = File::options()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)
-                    .map_err(|source| FetchError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
-                let digest = rootfs::fetch::fetch(
-                    &url,
-                    &mut file,
-                    &format!("downloading {}", self.label()),
-                    MAX_DOWNLOAD,
-                    ui,
-                )?;
+                let digest = self.download(&url, &path, ui)?;
                 self.check(&digest, &url)?;
                 (path, url)
             }
@@ -442,23 +427,30 @@ impl<'a> Release<'a> {
                 sha256: self.sha256.clone(),
             })?;
         let path = staging.join("download.whl");
+        // Checked against the pin by the caller, as pip's download is.
+        self.download(&url, &path, ui)?;
+        Ok(path)
+    }
+
+    /// `url` into the new file `path`, at most [`MAX_DOWNLOAD`] bytes; its digest.
+    fn download(&self, url: &str, path: &Path, ui: &Ui) -> Result<Digest, FetchError> {
         let mut file = File::options()
             .read(true)
             .write(true)
             .create_new(true)
-            .open(&path)
+            .open(path)
             .map_err(|source| FetchError::Io {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             })?;
-        rootfs::fetch::fetch(
-            &url,
+        let label = format!("downloading {}", self.label());
+        Ok(rootfs::fetch::fetch(
+            url,
             &mut file,
-            &format!("downloading {}", self.label()),
+            &label,
             MAX_DOWNLOAD,
             ui,
-        )?;
-        Ok(path)
+        )?)
     }
 
     fn check(&self, digest: &Digest, what: &str) -> Result<(), FetchError> {
