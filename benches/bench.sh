@@ -101,9 +101,11 @@ bench_lookup() {
                 -n 'no zig on the host: the fetched release' "$none $SP hello.c -o c.tar -q")
     local prepare=(-p true -p "rm -rf $WORK/lookup/toolchains/found" -p true)
     if [ -n "${SP_BEFORE:-}" ]; then
+        # The python3 a user has first on PATH (a pyenv shim, on this project's machines).
+        local python="PATH=$(dirname "$(command -v python3)"):/usr/bin:/bin"
         args+=(-n 'before: zig on PATH' "$host $SP_BEFORE hello.c -o c.tar -q"
                -n 'before: zig through the ziglang Python package' \
-                  "$none PYTHONPATH=$release $SP_BEFORE hello.c -o c.tar -q")
+                  "$python PYTHONPATH=$release $SP_BEFORE hello.c -o c.tar -q")
         prepare+=(-p true -p true)
     fi
     hyperfine --warmup 3 --runs 20 --export-markdown "$WORK/lookup.md" "${prepare[@]}" "${args[@]}"

