@@ -145,6 +145,16 @@ fn zig_is_fetched_through_pip_on_a_clean_machine() {
     assert!(!zig.exists());
     let state = tool_state(&toolchains_json(&mut new_user(), &[]), "zig");
     assert_eq!(state["state"], "first-use", "{state}");
+    // What an --offline build could use: not a release it would have to fetch.
+    let list = toolchains_json(&mut new_user(), &["--offline"]);
+    assert_eq!(tool_state(&list, "zig")["state"], "unavailable");
+    let zig_row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "zig")
+        .unwrap();
+    assert_has(zig_row["problem"].as_str().unwrap(), &["--offline"]);
 
     // --offline with nothing cached: refused, saying what it would have needed.
     let other = tempdir();
@@ -523,4 +533,40 @@ fn without_pip_the_pinned_wheel_comes_straight_from_the_index() {
     let (r, _) = build_with_page("missing", r#"<a href="/files/x.whl#sha256=00">x</a>"#);
     let r = r.expect_code(2);
     assert_has(&r.stderr, &["lists no wheel with the pinned sha256", &sha]);
+}
+
+#[test]
+fn concurrent_builds_share_one_fetch() {
+    let dir = tempdir();
+    let mirror = dir.path().join("mirror");
+    let Some(sha) = go_release(&mirror, "1.99.2") else {
+        return;
+    };
+    let server = crate::support::http::serve(&mirror);
+    let toolchain = go_toolchain(dir.path(), "1.99.2", &sha);
+    let cache = fresh_cache(dir.path());
+    let mirror_url = format!("http://{}", server.addr);
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            as_new_user(&cache, dir.path(), CLEAN_PATH)
+                .args([path_str(&fixture("go/hello.go")), "-o"])
+                .arg(dir.path().join(format!("out{i}.tar")))
+                .args(["--toolchain", path_str(&toolchain)])
+                .args(["--toolchain-mirror", &mirror_url])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let digests: Vec<String> = children
+        .into_iter()
+        .map(|child| {
+            let r = Run::from(child.wait_with_output().unwrap()).expect_code(0);
+            r.stdout
+        })
+        .collect();
+    assert_eq!(digests[0], digests[1]);
+    assert_eq!(server.requests(), 1, "the release was downloaded once");
+    assert!(leftovers(&cache).is_empty());
 }
