@@ -6,6 +6,7 @@
 
 pub mod fetch;
 pub mod find;
+mod index;
 mod memo;
 pub mod resolve;
 pub mod template;
