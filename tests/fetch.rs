@@ -441,12 +441,39 @@ fn a_go_archive_is_checked_and_unpacked_without_trust() {
     let sha = crate::support::sha256_file(&archive);
     let mirror_url = format!("file://{}", mirror.display());
 
-    for (pin, needles) in [
-        ("0".repeat(64), vec!["checksum mismatch", sha.as_str()]),
-        (sha.clone(), vec!["cannot unpack", "escaped", "`..`"]),
+    // A release whose folder is a symlink to a host directory that holds a `bin/go`:
+    // mounting it would show the build that host directory.
+    let host_dir = dir.path().join("host-secrets");
+    std::fs::create_dir_all(host_dir.join("bin")).unwrap();
+    std::fs::write(host_dir.join("bin/go"), "#!/bin/sh\n").unwrap();
+    let linked = mirror.join(format!("go1.99.3.linux-{}.tar.gz", goarch()));
+    let tar = RawTar::default()
+        .header(b"go", b'2', 0, host_dir.to_str().unwrap().as_bytes())
+        .finish();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    std::fs::write(&linked, gz.finish().unwrap()).unwrap();
+    let linked_sha = crate::support::sha256_file(&linked);
+
+    for (version, pin, needles) in [
+        (
+            "1.99.1",
+            "0".repeat(64),
+            vec!["checksum mismatch", sha.as_str()],
+        ),
+        (
+            "1.99.1",
+            sha.clone(),
+            vec!["cannot unpack", "escaped", "`..`"],
+        ),
+        (
+            "1.99.3",
+            linked_sha.clone(),
+            vec!["holds no `go/bin/go`", "through no symlink"],
+        ),
     ] {
         let case = tempdir();
-        let toolchain = go_toolchain(case.path(), "1.99.1", &pin);
+        let toolchain = go_toolchain(case.path(), version, &pin);
         let cache = fresh_cache(case.path());
         let r = run(as_new_user(&cache, case.path(), CLEAN_PATH)
             .args([path_str(&fixture("go/hello.go")), "-o"])

@@ -20,6 +20,7 @@ use super::index::{join_url, wheel_url};
 use super::unzip::{self, UnzipError};
 use super::{FetchKind, FetchSpec, Toolchain};
 use crate::atomic;
+use crate::beneath;
 use crate::build::command::arch_names;
 use crate::cache::{Cache, CacheError};
 use crate::digest::{Digest, HashReader};
@@ -95,7 +96,7 @@ pub enum FetchError {
         #[source]
         source: ExtractError,
     },
-    #[error("{what} holds no `{program}`")]
+    #[error("{what} holds no `{program}` (a regular file, reached through no symlink)")]
     NoProgram { what: String, program: String },
     #[error(transparent)]
     Cache(#[from] CacheError),
@@ -251,7 +252,7 @@ impl<'a> Release<'a> {
             .canonicalize()
             .ok()?;
         let tool = self.tool_at(&dir);
-        tool.program.is_file().then_some(tool)
+        holds_program(&dir, &tool.program).then_some(tool)
     }
 
     /// The release, fetched into the cache unless it is there already.
@@ -341,9 +342,7 @@ impl<'a> Release<'a> {
                 })?;
             }
         }
-        let program = self.tool_at(&tree).program;
-        let is_file = std::fs::symlink_metadata(&program).is_ok_and(|m| m.is_file());
-        if !is_file {
+        if !holds_program(&tree, &self.tool_at(&tree).program) {
             return Err(FetchError::NoProgram {
                 what,
                 program: format!("{}/{}", self.spec.root, self.spec.program),
@@ -466,6 +465,14 @@ impl<'a> Release<'a> {
             actual: digest.hex.clone(),
         })
     }
+}
+
+/// Whether `program` is a regular file reached from `tree` through real directories
+/// only: a release whose folder is a symlink would mount whatever it points to on the
+/// host.
+fn holds_program(tree: &Path, program: &Path) -> bool {
+    beneath::no_symlink_below(tree, program).is_ok()
+        && std::fs::symlink_metadata(program).is_ok_and(|m| m.is_file())
 }
 
 /// sha256 of a downloaded file, at most [`MAX_DOWNLOAD`] bytes of it.
