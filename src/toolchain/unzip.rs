@@ -4,7 +4,7 @@
 //! entries written are capped whatever the archive declares.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Seek};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -32,13 +32,23 @@ pub enum UnzipError {
 /// Writes the entries of `archive` below `root/` into the empty directory `target`
 /// (keeping the `root/` prefix); returns how many files were written.
 pub fn unpack(archive: impl Read + Seek, root: &str, target: &Path) -> Result<usize, UnzipError> {
-    let mut zip = zip::ZipArchive::new(archive).map_err(|e| UnzipError::Damaged(e.to_string()))?;
-    if zip.len() > MAX_ENTRIES {
+    unpack_at_most(archive, root, target, MAX_ENTRIES as u64)
+}
+
+fn unpack_at_most(
+    mut archive: impl Read + Seek,
+    root: &str,
+    target: &Path,
+    max_entries: u64,
+) -> Result<usize, UnzipError> {
+    // Counted before the zip reader loads the whole central directory into memory.
+    let declared = declared_entries(&mut archive)?;
+    if declared > max_entries {
         return Err(UnzipError::Damaged(format!(
-            "{} entries, more than {MAX_ENTRIES}",
-            zip.len()
+            "{declared} entries, more than {max_entries}"
         )));
     }
+    let mut zip = zip::ZipArchive::new(archive).map_err(|e| UnzipError::Damaged(e.to_string()))?;
     let prefix = format!("{}/", root.trim_end_matches('/'));
     let mut written: u64 = 0;
     let mut files = 0;
@@ -105,6 +115,46 @@ pub fn unpack(archive: impl Read + Seek, root: &str, target: &Path) -> Result<us
         files += 1;
     }
     Ok(files)
+}
+
+/// The number of entries the archive's end record (or its zip64 end record) declares.
+fn declared_entries(archive: &mut (impl Read + Seek)) -> Result<u64, UnzipError> {
+    let damaged = |why: &str| UnzipError::Damaged(why.to_string());
+    let io = |e: io::Error| UnzipError::Damaged(e.to_string());
+    let len = archive.seek(SeekFrom::End(0)).map_err(io)?;
+    // The end record (22 bytes), its comment (at most 65,535) and a zip64 locator (20).
+    let tail_len = len.min(22 + 65_535 + 20);
+    archive.seek(SeekFrom::Start(len - tail_len)).map_err(io)?;
+    let mut tail = vec![0u8; tail_len as usize];
+    archive.read_exact(&mut tail).map_err(io)?;
+    let end = (0..=tail.len().saturating_sub(22))
+        .rev()
+        .find(|&i| tail[i..i + 4] == *b"PK\x05\x06")
+        .ok_or_else(|| damaged("no end of central directory"))?;
+    let total = u64::from(u16::from_le_bytes([tail[end + 10], tail[end + 11]]));
+    let result = if total != 0xFFFF {
+        total
+    } else {
+        // zip64: the locator just before the end record says where its record is.
+        if end < 20 || tail[end - 20..end - 16] != *b"PK\x06\x07" {
+            return Err(damaged("no zip64 end of central directory locator"));
+        }
+        let mut offset = [0u8; 8];
+        offset.copy_from_slice(&tail[end - 12..end - 4]);
+        archive
+            .seek(SeekFrom::Start(u64::from_le_bytes(offset)))
+            .map_err(io)?;
+        let mut record = [0u8; 40];
+        archive.read_exact(&mut record).map_err(io)?;
+        if record[..4] != *b"PK\x06\x06" {
+            return Err(damaged("no zip64 end of central directory"));
+        }
+        let mut count = [0u8; 8];
+        count.copy_from_slice(&record[32..40]);
+        u64::from_le_bytes(count)
+    };
+    archive.seek(SeekFrom::Start(0)).map_err(io)?;
+    Ok(result)
 }
 
 /// Creates `dir` and its parents below `target`, refusing to pass through anything but
@@ -196,6 +246,46 @@ mod tests {
             assert!(err.contains(needle), "{err}");
             assert!(!dir.path().join("../evil").exists());
         }
+    }
+
+    #[test]
+    fn the_entry_count_is_checked_before_the_directory_is_read() {
+        let entries = [
+            ("tool/a", 0o644, &b"x"[..]),
+            ("tool/b", 0o644, &b"x"[..]),
+            ("tool/c", 0o644, &b"x"[..]),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let err = unpack_at_most(wheel(&entries), "tool", dir.path(), 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("3 entries, more than 2"), "{err}");
+        assert!(!dir.path().join("tool").exists());
+        assert_eq!(declared_entries(&mut wheel(&entries)).unwrap(), 3);
+        // A zip64 end: the plain record says 0xFFFF, the zip64 record the real count.
+        let mut bytes = vec![0u8; 10];
+        let record_at = bytes.len() as u64;
+        bytes.extend(b"PK\x06\x06");
+        bytes.extend(44u64.to_le_bytes());
+        bytes.extend([0u8; 12]);
+        bytes.extend(7_000_000u64.to_le_bytes());
+        bytes.extend(7_000_000u64.to_le_bytes());
+        bytes.extend([0u8; 16]);
+        bytes.extend(b"PK\x06\x07");
+        bytes.extend([0u8; 4]);
+        bytes.extend(record_at.to_le_bytes());
+        bytes.extend(1u32.to_le_bytes());
+        bytes.extend(b"PK\x05\x06");
+        bytes.extend([0u8; 4]);
+        bytes.extend([0xFF; 4]);
+        bytes.extend([0xFF; 8]);
+        bytes.extend([0u8; 2]);
+        assert_eq!(
+            declared_entries(&mut Cursor::new(bytes.clone())).unwrap(),
+            7_000_000
+        );
+        let err = unpack(Cursor::new(bytes), "tool", dir.path()).unwrap_err();
+        assert!(err.to_string().contains("7000000 entries"), "{err}");
     }
 
     #[test]
