@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the fuzzers (fuzz/: elf, archive, toolchain) with libFuzzer through cargo fuzz,
+# Runs the fuzzers (fuzz/: elf, archive, toolchain, release) with libFuzzer through cargo fuzz,
 # each from a copy of its committed corpus (fuzz/corpus/TARGET), so a run never changes
 # the checkout. A crash fails the script and leaves its input in fuzz/artifacts/.
 #
@@ -16,7 +16,7 @@ else
     limit="-max_total_time=${1:-60}"
 fi
 export RUSTC_BOOTSTRAP=1
-for target in elf archive toolchain; do
+for target in elf archive toolchain release; do
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
     cp fuzz/corpus/"$target"/* "$work"/

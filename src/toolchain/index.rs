@@ -5,7 +5,7 @@
 
 /// The URL of the file with `sha256` on a simple index page: PEP 691 JSON (`files`
 /// with `hashes`), else PEP 503 HTML (`href="URL#sha256=HEX"`).
-pub(super) fn wheel_url(page: &str, sha256: &str) -> Option<String> {
+pub fn wheel_url(page: &str, sha256: &str) -> Option<String> {
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(page) {
         return json["files"]
             .as_array()?
@@ -20,7 +20,7 @@ pub(super) fn wheel_url(page: &str, sha256: &str) -> Option<String> {
 }
 
 /// `url` as found on the page at `base`: absolute, host-absolute or relative.
-pub(super) fn join_url(base: &str, url: &str) -> String {
+pub fn join_url(base: &str, url: &str) -> String {
     if url.contains("://") {
         return url.to_string();
     }

@@ -6,11 +6,11 @@
 
 pub mod fetch;
 pub mod find;
-mod index;
+pub mod index;
 mod memo;
 pub mod resolve;
 pub mod template;
-mod unzip;
+pub mod unzip;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -127,7 +127,7 @@ fn declared_entries(archive: &mut (impl Read + Seek)) -> Result<u64, UnzipError>
     archive.seek(SeekFrom::Start(len - tail_len)).map_err(io)?;
     let mut tail = vec![0u8; tail_len as usize];
     archive.read_exact(&mut tail).map_err(io)?;
-    let end = (0..=tail.len().saturating_sub(22))
+    let end = (0..(tail.len() + 1).saturating_sub(22))
         .rev()
         .find(|&i| tail[i..i + 4] == *b"PK\x05\x06")
         .ok_or_else(|| damaged("no end of central directory"))?;
@@ -291,6 +291,14 @@ mod tests {
     #[test]
     fn damaged_archives_are_errors() {
         let dir = tempfile::tempdir().unwrap();
+        // Found by the `release` fuzzer: inputs shorter than an end record.
+        for short in [&b""[..], b"PK\x05\x06", &[0u8; 21]] {
+            let err = unpack(Cursor::new(short.to_vec()), "tool", dir.path()).unwrap_err();
+            assert!(err.to_string().contains("damaged"), "{err}");
+        }
+        let mut exact = b"PK\x05\x06".to_vec();
+        exact.resize(22, 0);
+        assert_eq!(declared_entries(&mut Cursor::new(exact)).unwrap(), 0);
         let err = unpack(
             Cursor::new(b"PK\x03\x04garbage".to_vec()),
             "tool",
