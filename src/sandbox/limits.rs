@@ -7,6 +7,7 @@
 //! back to scratchpack as a setup-style failure naming it.
 
 use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -82,6 +83,9 @@ pub fn supervise(init: Pid, limits: &Limits) -> Result<i32, Hit> {
     if deadline.is_none() && limits.memory.is_none() {
         return Ok(wait_blocking(init));
     }
+    // Woken as soon as init exits, not at the next look: a quick build is not made to
+    // wait for the poll interval.
+    let exited = pidfd_open(init);
     loop {
         match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
             Ok(status) => {
@@ -103,7 +107,39 @@ pub fn supervise(init: Pid, limits: &Limits) -> Result<i32, Hit> {
                 return Err(Hit::Memory { limit, used });
             }
         }
-        std::thread::sleep(POLL);
+        wait_for_exit(exited.as_ref(), POLL);
+    }
+}
+
+/// A descriptor that becomes readable when `pid` exits (`pidfd_open`, Linux 5.3).
+fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    #[allow(unsafe_code)]
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let fd = RawFd::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the descriptor was just opened for this process and nothing else owns it.
+    #[allow(unsafe_code)]
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sleeps `timeout`, or less when `exited` (a pidfd) says the process ended.
+fn wait_for_exit(exited: Option<&OwnedFd>, timeout: Duration) {
+    let Some(fd) = exited else {
+        std::thread::sleep(timeout);
+        return;
+    };
+    let mut pollfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd, for the duration of the call.
+    #[allow(unsafe_code)]
+    let ready = unsafe { libc::poll(&mut pollfd, 1, millis) };
+    if ready < 0 {
+        // Interrupted, or no poll: never spin.
+        std::thread::sleep(timeout / 10);
     }
 }
 
