@@ -194,13 +194,7 @@ fn a_host_zig_wins_unless_the_toolchain_pins_its_version() {
 
     // The same toolchain with its version pinned: the host's zig is not used, so with
     // --offline and nothing cached there is nothing to build with.
-    let pinned = dir.path().join("zig-pinned.toml");
-    let text = std::fs::read_to_string(fixture("../toolchains/zig.toml")).unwrap();
-    std::fs::write(
-        &pinned,
-        text.replace("[fetch]\n", "[fetch]\nuse_host = false\n"),
-    )
-    .unwrap();
+    let pinned = zig_toolchain_pinned_to(dir.path(), &zig_pin());
     let r = run(as_new_user(&cache, dir.path(), &path).args(args).args([
         "--toolchain",
         path_str(&pinned),
@@ -313,12 +307,9 @@ fn a_wheel_is_checked_against_its_pin_and_unpacked_without_trust() {
     );
 }
 
+/// Go's name for this machine's architecture, as scratchpack maps it.
 fn goarch() -> &'static str {
-    if scratchpack::rootfs::host_arch() == "aarch64" {
-        "arm64"
-    } else {
-        "amd64"
-    }
+    scratchpack::build::command::arch_names(scratchpack::rootfs::host_arch()).1
 }
 
 /// The host's Go as an official-looking release archive (`go/...`) in `mirror`, named
