@@ -2,7 +2,7 @@
 //! rolls them up and classifies them: 1 when the input is at fault, 2 for usage,
 //! environment and internal errors (uv's convention, see STYLE.md).
 
-use crate::build::BuildError;
+use crate::builder::BuildError;
 use crate::inspect::InspectError;
 use crate::package::PackageError;
 use crate::plan::PlanError;

@@ -14,7 +14,7 @@
 
 pub mod atomic;
 pub mod beneath;
-pub mod build;
+pub mod builder;
 pub mod cache;
 pub mod cli;
 pub mod commands;

@@ -309,7 +309,7 @@ fn a_wheel_is_checked_against_its_pin_and_unpacked_without_trust() {
 
 /// Go's name for this machine's architecture, as scratchpack maps it.
 fn goarch() -> &'static str {
-    scratchpack::build::command::arch_names(scratchpack::rootfs::host_arch()).1
+    scratchpack::builder::command::arch_names(scratchpack::rootfs::host_arch()).1
 }
 
 /// The host's Go as an official-looking release archive (`go/...`) in `mirror`, named

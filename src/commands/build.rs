@@ -1,7 +1,7 @@
 //! `scratchpack build` (and `scratchpack SOURCE...`): compile, show the compiler's
 //! diagnostics, then package exactly as `package` does.
 
-use crate::build::{self, BuildError};
+use crate::builder::{self, BuildError};
 use crate::error::{Error, ExitStatus};
 use crate::package;
 use crate::plan::BuildPlan;
@@ -12,7 +12,7 @@ use crate::ui::Ui;
 pub const APK_ANNOTATION: &str = "dev.scratchpack.apk.packages";
 
 pub fn run(plan: &BuildPlan, ui: &Ui) -> Result<ExitStatus, Error> {
-    let built = match build::build(plan, ui) {
+    let built = match builder::build(plan, ui) {
         Ok(built) => built,
         Err(e) => {
             if let BuildError::Compile { diagnostics, .. } = &e {

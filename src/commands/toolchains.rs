@@ -26,7 +26,7 @@ pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
         })
         .collect();
     let mut rows = Vec::new();
-    for t in toolchain::builtin().map_err(crate::build::BuildError::from)? {
+    for t in toolchain::builtin().map_err(crate::builder::BuildError::from)? {
         rows.push(row(plan, &t, &prepared, sandbox.is_ok()));
     }
     if plan.json {

@@ -21,7 +21,7 @@ use super::unzip::{self, UnzipError};
 use super::{FetchKind, FetchSpec, Toolchain};
 use crate::atomic;
 use crate::beneath;
-use crate::build::command::arch_names;
+use crate::builder::command::arch_names;
 use crate::cache::{Cache, CacheError};
 use crate::digest::{Digest, HashReader};
 use crate::interrupt;
