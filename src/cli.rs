@@ -141,7 +141,8 @@ pub struct PackageArgs {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// C files, Go files, a directory of C sources, or a Go module directory
+    /// C files, Go files, a project directory (configure, CMake, meson, make), a directory
+    /// of C sources, or a Go module directory
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
 
@@ -223,6 +224,36 @@ pub struct BuildArgs {
     /// Time the build may take, e.g. 90s, 10m, 1h; 0 for no limit
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub timeout: String,
+
+    /// How a directory is built: auto (its configure, CMakeLists.txt, meson.build or
+    /// Makefile, else its C files compiled directly), a system from
+    /// toolchains/build-systems.toml (autotools, autoreconf, cmake, meson, make), or
+    /// direct
+    #[arg(long, value_name = "SYSTEM", default_value = "auto")]
+    pub build_system: String,
+
+    /// Shell command that builds the project, replacing the detected steps, like a
+    /// Dockerfile's RUN (repeatable, run in order)
+    #[arg(long = "run", value_name = "CMD")]
+    pub run: Vec<String>,
+
+    /// Argument added to ./configure (repeatable)
+    #[arg(long = "configure-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub configure_arg: Vec<String>,
+
+    /// Target for make, or for cmake --build (repeatable)
+    #[arg(long = "make-target", value_name = "TARGET")]
+    pub make_target: Vec<String>,
+
+    /// CMake or meson option, NAME=VALUE, given as -DNAME=VALUE (repeatable)
+    #[arg(long = "cmake-define", value_name = "NAME=VALUE")]
+    pub cmake_define: Vec<String>,
+
+    /// The binary the project build writes, relative to the project directory
+    /// (repeatable: all go into the image, the first is the entrypoint)
+    /// [default: the one executable the build wrote, or the one named like the project]
+    #[arg(long = "artifact", value_name = "PATH")]
+    pub artifact: Vec<PathBuf>,
 
     #[command(flatten)]
     pub image: ImageArgs,

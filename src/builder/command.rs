@@ -78,21 +78,27 @@ pub struct Job<'a> {
     pub extra_env: Vec<(String, String)>,
 }
 
-/// Expands the job's toolchain templates with `paths`.
-pub fn compile_command(job: &Job, paths: &Paths) -> CompileCommand {
-    let (arch, goarch) = arch_names(job.arch);
-    let compile = job.compile;
+/// The placeholders every toolchain template may use: `{tool}`, `{cache.NAME}`,
+/// `{arch}`, `{goarch}`, for `arch` (Alpine's name) and `paths`.
+pub fn tool_vars(alpine_arch: &str, paths: &Paths) -> Vars {
+    let (arch, goarch) = arch_names(alpine_arch);
     let mut vars = Vars::default();
-    vars.set("output", paths.out_dir.join(job.name).display().to_string())
-        .set("arch", arch)
-        .set("goarch", goarch)
-        .set("source_root", job.sources.root.display().to_string());
+    vars.set("arch", arch).set("goarch", goarch);
     if let Some(tool) = &paths.tool {
         vars.set("tool", tool.display().to_string());
     }
     for (cache, dir) in &paths.caches {
         vars.set(&format!("cache.{cache}"), dir.display().to_string());
     }
+    vars
+}
+
+/// Expands the job's toolchain templates with `paths`.
+pub fn compile_command(job: &Job, paths: &Paths) -> CompileCommand {
+    let compile = job.compile;
+    let mut vars = tool_vars(job.arch, paths);
+    vars.set("output", paths.out_dir.join(job.name).display().to_string())
+        .set("source_root", job.sources.root.display().to_string());
     let expand = |list: &[String]| -> Vec<String> { list.iter().map(|f| vars.expand(f)).collect() };
     let mut flags = expand(&compile.flags);
     if job.with_packages {

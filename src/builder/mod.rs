@@ -5,6 +5,7 @@
 
 pub mod command;
 mod hints;
+pub mod project;
 mod select;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +27,10 @@ use command::{CompileCommand, Job, Paths, compile_command};
 /// A compiled binary, in a temporary directory that lives as long as this value.
 pub struct Built {
     pub binary: PathBuf,
+    /// The binary's name in the image (a project build names it after its artifact).
+    pub name: String,
+    /// Further binaries (`--artifact`, repeated): path and name.
+    pub more: Vec<(PathBuf, String)>,
     pub toolchain: String,
     /// The compiler, as shown to the user (`zig 0.17.1`, `Alpine packages`).
     pub compiler: String,
@@ -80,6 +85,30 @@ pub enum BuildError {
     },
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
+    #[error("cannot copy the project `{}` for its build", dir.display())]
+    CopyProject {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("toolchain `{0}` cannot build projects (its file has no [project] table)")]
+    NoProjectTools(String),
+    #[error("the build step `{step}` failed ({status}): {command}\n{tail}")]
+    Step {
+        step: String,
+        command: String,
+        status: String,
+        /// The last lines of the build's output.
+        tail: String,
+        /// The whole log.
+        log: PathBuf,
+    },
+    #[error("the build wrote no executable")]
+    NoArtifact,
+    #[error("the build wrote several executables:\n  {}", .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  "))]
+    SeveralArtifacts(Vec<PathBuf>),
+    #[error("--artifact `{}`: {why}", path.display())]
+    Artifact { path: PathBuf, why: String },
 }
 
 impl BuildError {
@@ -116,6 +145,31 @@ impl BuildError {
                 hints
             }
             BuildError::Cache(e) => vec![e.hint()],
+            BuildError::Step { tail, log, .. } => {
+                let mut hints = hints::for_compile_errors(tail);
+                hints.push(format!("the whole build log: {}", log.display()));
+                hints
+            }
+            BuildError::NoProjectTools(_) => {
+                vec!["use --toolchain zig or alpine, or --build-system direct".into()]
+            }
+            BuildError::NoArtifact => vec![
+                "name the make target that builds the program with --make-target, or the \
+                 file with --artifact PATH"
+                    .into(),
+            ],
+            BuildError::SeveralArtifacts(found) => vec![format!(
+                "choose with --artifact {} (repeatable: the first is the entrypoint)",
+                found[0].display()
+            )],
+            BuildError::Artifact { .. } => vec![
+                "give a path relative to the project directory, to an executable the build \
+                 writes"
+                    .into(),
+            ],
+            BuildError::CopyProject { .. } => {
+                vec!["check that every file of the project can be read by you".into()]
+            }
             BuildError::NotAFile { .. } => vec![
                 "the build must write the binary itself; a link or directory in its place is \
                  never followed"
@@ -128,7 +182,12 @@ impl BuildError {
     /// A compile error is the input's fault (exit 1); the rest is the environment's.
     pub fn is_input_fault(&self) -> bool {
         match self {
-            BuildError::Compile { .. } | BuildError::NotAFile { .. } => true,
+            BuildError::Compile { .. }
+            | BuildError::NotAFile { .. }
+            | BuildError::Step { .. }
+            | BuildError::NoArtifact
+            | BuildError::SeveralArtifacts(_)
+            | BuildError::Artifact { .. } => true,
             BuildError::Sandbox(e) => e.is_input_fault(),
             _ => false,
         }
@@ -171,6 +230,10 @@ fn provision_request(
         .iter()
         .cloned()
         .collect();
+    if let (Some(project), Some(tools)) = (&plan.project, &toolchain.project) {
+        packages.extend(tools.packages.iter().cloned());
+        packages.extend(project.packages());
+    }
     packages.extend(plan.apk.iter().cloned());
     Ok(provision::Request {
         packages,
@@ -221,6 +284,40 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     if let Some(proxy) = &plan.go_proxy {
         extra_env.push(("GOPROXY".into(), proxy.clone()));
     }
+    if let Some(project) = &plan.project {
+        let compiler = tool.as_ref().map_or_else(
+            || format!("Alpine packages: {package_list}"),
+            |t| t.version.clone(),
+        );
+        let (rootfs, installed) = prepared_rootfs(plan, &toolchain, &request, ui)?;
+        announce(
+            ui,
+            &toolchain,
+            &compiler,
+            &caches,
+            &format!("in Alpine {}", toolchain.rootfs.version),
+        );
+        let context = project::run::Context {
+            plan,
+            project,
+            toolchain: &toolchain,
+            tool: tool.as_ref(),
+            caches: &caches,
+            extra_env,
+            rootfs,
+        };
+        let artifact = project::run::build(&context, dir.path(), ui)?;
+        return Ok(Built {
+            binary: artifact.path,
+            name: artifact.name,
+            more: artifact.more,
+            toolchain: toolchain.name.clone(),
+            compiler,
+            diagnostics: String::new(),
+            installed,
+            _dir: dir,
+        });
+    }
     let job = Job {
         toolchain: &toolchain,
         compile,
@@ -238,15 +335,8 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
 
     let mut installed = Vec::new();
     let output = if plan.sandbox {
-        let source = rootfs_source(plan, &toolchain);
-        let base = rootfs::ensure(&source, &plan.cache, plan.offline, ui)?;
-        let rootfs = if request.packages.is_empty() {
-            base
-        } else {
-            let prepared = provision::prepare(&base, source.digest()?, &request, &plan.cache, ui)?;
-            installed = prepared.record.installed;
-            prepared.dir
-        };
+        let rootfs;
+        (rootfs, installed) = prepared_rootfs(plan, &toolchain, &request, ui)?;
         let cmd = compile_command(&job, &Paths::sandboxed(&toolchain));
         announce(
             ui,
@@ -298,6 +388,8 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     let binary = take_binary(dir.path(), &plan.image.name)?;
     Ok(Built {
         binary,
+        name: plan.image.name.clone(),
+        more: Vec::new(),
         toolchain: toolchain.name.clone(),
         compiler,
         diagnostics,
@@ -306,10 +398,26 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     })
 }
 
+/// The toolchain's rootfs with `request`'s packages installed, and what was installed.
+fn prepared_rootfs(
+    plan: &BuildPlan,
+    toolchain: &Toolchain,
+    request: &provision::Request,
+    ui: &Ui,
+) -> Result<(PathBuf, Vec<Installed>), BuildError> {
+    let source = rootfs_source(plan, toolchain);
+    let base = rootfs::ensure(&source, &plan.cache, plan.offline, ui)?;
+    if request.packages.is_empty() {
+        return Ok((base, Vec::new()));
+    }
+    let prepared = provision::prepare(&base, source.digest()?, request, &plan.cache, ui)?;
+    Ok((prepared.dir, prepared.record.installed))
+}
+
 /// The binary the build wrote in `dir`. The build wrote that directory: what is there is
 /// followed nowhere, and only a regular file is taken (a symlink could point at any host
 /// file).
-fn take_binary(dir: &Path, name: &str) -> Result<PathBuf, BuildError> {
+pub(crate) fn take_binary(dir: &Path, name: &str) -> Result<PathBuf, BuildError> {
     let binary = dir.join(name);
     let meta = std::fs::symlink_metadata(&binary)
         .map_err(|_| BuildError::NoBinary(PathBuf::from(name)))?;

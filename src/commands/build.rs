@@ -23,6 +23,12 @@ pub fn run(plan: &BuildPlan, ui: &Ui) -> Result<ExitStatus, Error> {
     };
     ui.diagnostics(&built.diagnostics);
     let mut image = plan.image.clone();
+    image.rename_binary(&built.name);
+    for (path, name) in &built.more {
+        image
+            .adds
+            .push((path.clone(), format!("{}/{name}", crate::plan::BIN_DIR)));
+    }
     if !built.installed.is_empty() {
         let packages: Vec<String> = built.installed.iter().map(ToString::to_string).collect();
         image

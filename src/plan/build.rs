@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Environment, ImagePlan, PlanError, flag_err, resolve_image};
+use crate::builder::project::ProjectPlan;
 use crate::cache::Cache;
 use crate::cli::{BuildArgs, LangArg, ToolchainsArgs};
 use crate::sandbox::limits::{self, Limits};
@@ -25,6 +26,8 @@ pub struct CompileOptions {
 #[derive(Debug, Clone)]
 pub struct BuildPlan {
     pub sources: Sources,
+    /// A project built by its own build system (or `--run`); none: compiled directly.
+    pub project: Option<ProjectPlan>,
     /// `auto`, a toolchain name, or a toolchain file.
     pub toolchain: String,
     pub options: CompileOptions,
@@ -60,7 +63,11 @@ impl BuildPlan {
             LangArg::Go => Language::Go,
         });
         let broad = source::Broad::of_machine(env.path("HOME").as_deref());
-        let sources = source::resolve(&args.sources, lang, &args.include, &env.cwd, &broad)?;
+        let project = super::project::resolve(&args, &env.cwd)?;
+        let sources = match &project {
+            Some(p) => source::project(&p.dir, super::project::default_name(p), &broad)?,
+            None => source::resolve(&args.sources, lang, &args.include, &env.cwd, &broad)?,
+        };
         if sources.language == Language::Go {
             for (flag, used) in [
                 ("--cflags", !args.cflags.is_empty()),
@@ -187,6 +194,7 @@ impl BuildPlan {
         super::refuse_overwriting(&env.cwd.join(&image.output), &inputs)?;
         Ok(BuildPlan {
             sources,
+            project,
             toolchain: args.toolchain,
             options,
             sandbox: !args.no_sandbox,

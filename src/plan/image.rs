@@ -33,11 +33,38 @@ pub struct ImagePlan {
     pub reference: Reference,
     /// SOURCE_DATE_EPOCH, or 0.
     pub epoch: u64,
+    /// What follows the binary's name because no flag said otherwise.
+    pub derived: Derived,
+}
+
+/// Settings derived from the binary's name, which a project build learns late.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Derived {
+    pub name: bool,
+    pub entrypoint: bool,
+    pub reference: bool,
 }
 
 impl ImagePlan {
     pub fn binary_path(&self) -> String {
         format!("{BIN_DIR}/{}", self.name)
+    }
+
+    /// Names the binary `name` (what a project build wrote), unless `--name` named it;
+    /// the entrypoint and the image name follow unless flags set them.
+    pub fn rename_binary(&mut self, name: &str) {
+        if !self.derived.name || name == self.name {
+            return;
+        }
+        self.name = name.to_string();
+        if self.derived.entrypoint {
+            self.run.entrypoint = vec![self.binary_path()];
+        }
+        if self.derived.reference {
+            if let Some(reference) = Reference::from_binary_name(name) {
+                self.reference = reference;
+            }
+        }
     }
 
     /// The host files the image is made of, besides the binary (`--add`, the CA bundle).
@@ -92,6 +119,11 @@ pub fn resolve_image(
     default_name: &str,
     source_date_epoch: Option<String>,
 ) -> Result<ImagePlan, PlanError> {
+    let derived = Derived {
+        name: args.name.is_none(),
+        entrypoint: args.entrypoint.is_none(),
+        reference: args.tag.is_none(),
+    };
     let name = args.name.unwrap_or_else(|| default_name.to_string());
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
         return Err(flag_err(
@@ -173,6 +205,7 @@ pub fn resolve_image(
         annotations,
         reference,
         epoch,
+        derived,
     })
 }
 

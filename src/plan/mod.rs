@@ -4,6 +4,7 @@
 
 mod build;
 mod image;
+mod project;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

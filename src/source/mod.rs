@@ -297,6 +297,25 @@ pub fn resolve(
     })
 }
 
+/// A project directory built by its own build system: copied whole for the build, so it
+/// must not be a home or a system directory.
+pub fn project(dir: &Path, default_name: String, broad: &Broad) -> Result<Sources, SourceError> {
+    if let Some(why) = broad.why(dir) {
+        return Err(SourceError::TooBroad {
+            path: dir.to_path_buf(),
+            why,
+        });
+    }
+    Ok(Sources {
+        language: Language::C,
+        args: Vec::new(),
+        cwd: dir.to_path_buf(),
+        mounts: Vec::new(),
+        root: dir.to_path_buf(),
+        default_name,
+    })
+}
+
 /// Every file of `lang` below `dir`, sorted, skipping hidden directories.
 fn collect(dir: &Path, lang: Language, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;

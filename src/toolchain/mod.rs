@@ -60,6 +60,8 @@ struct ToolchainFile {
     #[serde(default)]
     pass_env: Vec<String>,
     compile: BTreeMap<Language, Compile>,
+    #[serde(default)]
+    project: Option<ProjectTools>,
 }
 
 /// A loaded, validated toolchain.
@@ -80,6 +82,9 @@ pub struct Toolchain {
     /// Host variables passed through unchanged when set.
     pub pass_env: Vec<String>,
     pub compile: BTreeMap<Language, Compile>,
+    /// The compiler as a project's own build system sees it; none: the toolchain
+    /// cannot build projects.
+    pub project: Option<ProjectTools>,
     /// Where the file came from, for messages.
     pub source: String,
 }
@@ -163,6 +168,34 @@ pub struct Compile {
     /// static libraries (zig does not search the rootfs's /usr by itself).
     #[serde(default)]
     pub package_flags: Vec<String>,
+}
+
+/// The tools of a project build (configure, make, CMake, meson). Each command becomes a
+/// script on the build's PATH (`cc`, `gcc`, `c++`, `g++`, `ar`, `ranlib`, `ld`) and the
+/// matching variable (`CC`, `CXX`, `AR`, `RANLIB`, `LD`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectTools {
+    /// Alpine packages installed besides the build system's.
+    #[serde(default)]
+    pub packages: Vec<String>,
+    pub cc: Vec<String>,
+    pub cxx: Vec<String>,
+    pub ar: Vec<String>,
+    pub ranlib: Vec<String>,
+    #[serde(default)]
+    pub ld: Vec<String>,
+    /// The GNU triple given to `configure --host`.
+    pub host: String,
+    /// `CFLAGS` and `CXXFLAGS` before `--cflags`.
+    #[serde(default)]
+    pub cflags: Vec<String>,
+    /// `LDFLAGS` before `--ldflags`.
+    #[serde(default)]
+    pub ldflags: Vec<String>,
+    /// Added to `LDFLAGS` unless `--no-strip`.
+    #[serde(default)]
+    pub strip: Vec<String>,
 }
 
 /// A root filesystem pinned by version, architecture and checksum.
@@ -277,6 +310,7 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Toolchain, To
         env: raw.env,
         pass_env: raw.pass_env,
         compile: raw.compile,
+        project: raw.project,
         source: file.to_string(),
     })
 }
@@ -465,6 +499,30 @@ fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
         if !c.command.iter().any(|a| a.contains("{output}")) {
             return Err(invalid(file, &key("command"), "must contain {output}"));
         }
+    }
+    if let Some(p) = &t.project {
+        let project_known = |name: &str| {
+            matches!(name, "tool" | "arch" | "goarch") && (name != "tool" || t.host.is_some())
+        };
+        for (k, list) in [
+            ("cc", &p.cc),
+            ("cxx", &p.cxx),
+            ("ar", &p.ar),
+            ("ranlib", &p.ranlib),
+            ("ld", &p.ld),
+            ("cflags", &p.cflags),
+            ("ldflags", &p.ldflags),
+            ("strip", &p.strip),
+        ] {
+            let key = format!("project.{k}");
+            if list.is_empty() && !matches!(k, "ld" | "cflags" | "ldflags" | "strip") {
+                return Err(invalid(file, &key, "is empty"));
+            }
+            for arg in list {
+                template::check(arg, project_known).map_err(|r| invalid(file, &key, r))?;
+            }
+        }
+        template::check(&p.host, project_known).map_err(|r| invalid(file, "project.host", r))?;
     }
     Ok(())
 }

@@ -1,0 +1,435 @@
+//! Project builds: a directory built by its own build system (configure, CMake, meson,
+//! make; [`systems`]) or by `--run` commands, in a writable copy ([`copy`]) inside the
+//! sandbox, with the toolchain seen as a static cross compiler (wrapper scripts on PATH
+//! and `CC`, `CXX`, ... in the environment). Each step's output goes to one log file;
+//! the binary is picked from what the build wrote ([`artifacts`]).
+
+pub mod artifacts;
+pub mod copy;
+pub mod run;
+pub mod systems;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::BuildError;
+use super::command::{Paths, tool_vars};
+use crate::process::describe_status;
+use crate::sandbox;
+use crate::toolchain::{ProjectTools, Toolchain};
+use crate::ui::Ui;
+use systems::{StepOptions, System, shell_quote};
+
+/// Where the sandbox shows the project's copy, the wrapper scripts and the log.
+pub const SRC_MOUNT: &str = "/scratchpack/src";
+pub const BIN_MOUNT: &str = "/scratchpack/bin";
+pub const LOG_MOUNT: &str = "/scratchpack/log";
+const LOG_NAME: &str = "build.log";
+/// Lines of a failed step's output shown in the error.
+const TAIL_LINES: usize = 30;
+
+/// A project to build, as the command line asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectPlan {
+    pub dir: PathBuf,
+    /// The build system that runs, unless `--run` replaces its steps.
+    pub system: Option<System>,
+    /// `--run` commands, replacing the system's steps.
+    pub run: Vec<String>,
+    pub configure_args: Vec<String>,
+    pub targets: Vec<String>,
+    /// `--cmake-define NAME=VALUE`.
+    pub defines: Vec<String>,
+    /// `--artifact` paths, relative to the project.
+    pub artifacts: Vec<PathBuf>,
+}
+
+impl ProjectPlan {
+    /// Packages the build system needs.
+    pub fn packages(&self) -> Vec<String> {
+        self.system
+            .as_ref()
+            .map(|s| s.packages.clone())
+            .unwrap_or_default()
+    }
+
+    /// The steps to run, as (name, shell command).
+    pub fn steps(&self, host: &str, jobs: usize) -> Vec<(String, String)> {
+        if !self.run.is_empty() {
+            return self
+                .run
+                .iter()
+                .map(|r| ("run".to_string(), r.clone()))
+                .collect();
+        }
+        let options = StepOptions {
+            host: host.to_string(),
+            jobs,
+            configure_args: self.configure_args.clone(),
+            targets: self.targets.clone(),
+            defines: self.defines.clone(),
+        };
+        self.system
+            .iter()
+            .flat_map(|s| &s.steps)
+            .map(|step| (step.name.clone(), systems::expand(step, &options)))
+            .collect()
+    }
+
+    /// What the build is called in messages.
+    pub fn describe(&self) -> String {
+        match (&self.system, self.run.is_empty()) {
+            (_, false) => "--run commands".into(),
+            (Some(s), true) => format!("{} project", s.name),
+            (None, true) => "project".into(),
+        }
+    }
+}
+
+/// The seam between the builder and where a step runs: the sandbox, or a test double.
+pub trait Runner {
+    /// Runs one shell command in the project's copy; its output goes to the build log.
+    fn run(&self, command: &str) -> Result<std::process::ExitStatus, BuildError>;
+}
+
+/// Runs steps in the sandbox described by `spec` (argv aside).
+pub struct SandboxRunner {
+    pub spec: sandbox::Spec,
+}
+
+impl Runner for SandboxRunner {
+    fn run(&self, command: &str) -> Result<std::process::ExitStatus, BuildError> {
+        let spec = sandbox::Spec {
+            argv: vec!["/bin/sh".into(), "-c".into(), step_script(command)],
+            ..self.spec.clone()
+        };
+        Ok(sandbox::run(&spec)?.status)
+    }
+}
+
+/// The shell script of one step: output appended to the log, the command echoed first.
+fn step_script(command: &str) -> String {
+    format!(
+        "exec >>{LOG_MOUNT}/{LOG_NAME} 2>&1\nprintf '\\n$ %s\\n' {}\nset -e\n{command}\n",
+        shell_quote(command)
+    )
+}
+
+/// The host side of a project build: its scratch directories.
+pub struct Workspace {
+    /// The writable copy of the project.
+    pub src: PathBuf,
+    /// Wrapper scripts.
+    pub bin: PathBuf,
+    /// The log directory.
+    pub log: PathBuf,
+    pub manifest: copy::Manifest,
+}
+
+impl Workspace {
+    /// Copies the project into `scratch` and writes the wrapper scripts.
+    pub fn create(
+        scratch: &Path,
+        project: &ProjectPlan,
+        tools: &ProjectTools,
+        toolchain: &Toolchain,
+        arch: &str,
+        rootfs: &Path,
+    ) -> Result<Workspace, BuildError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BuildError::Io { path, source }
+        };
+        let src = scratch.join("src");
+        let manifest =
+            copy::copy_tree(&project.dir, &src).map_err(|source| BuildError::CopyProject {
+                dir: project.dir.clone(),
+                source,
+            })?;
+        let bin = scratch.join("bin");
+        std::fs::create_dir(&bin).map_err(io(&bin))?;
+        let vars = tool_vars(arch, &Paths::sandboxed(toolchain));
+        for (names, command) in wrappers(tools) {
+            let argv: Vec<String> = command.iter().map(|a| vars.expand(a)).collect();
+            let script = format!(
+                "#!/bin/sh\nexec {} \"$@\"\n",
+                argv.iter()
+                    .map(|a| shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            for name in names {
+                write_script(&bin.join(name), &script).map_err(io(&bin))?;
+            }
+        }
+        // pkg-config reports static libraries' own dependencies (Libs.private) too.
+        if rootfs.join("usr/bin/pkgconf").is_file() {
+            let script = "#!/bin/sh\nexec /usr/bin/pkgconf --static \"$@\"\n";
+            write_script(&bin.join("pkg-config"), script).map_err(io(&bin))?;
+        }
+        let log = scratch.join("log");
+        std::fs::create_dir(&log).map_err(io(&log))?;
+        Ok(Workspace {
+            src,
+            bin,
+            log,
+            manifest,
+        })
+    }
+
+    /// The sandbox's binds for this workspace.
+    pub fn binds(&self) -> Vec<sandbox::Bind> {
+        let bind = |src: &Path, dst: &str, writable: bool| sandbox::Bind {
+            src: src.to_path_buf(),
+            dst: PathBuf::from(dst),
+            writable,
+            file: false,
+        };
+        vec![
+            bind(&self.src, SRC_MOUNT, true),
+            bind(&self.bin, BIN_MOUNT, false),
+            bind(&self.log, LOG_MOUNT, true),
+        ]
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.log.join(LOG_NAME)
+    }
+}
+
+fn write_script(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+/// Wrapper names and the command each runs.
+fn wrappers(tools: &ProjectTools) -> Vec<(&'static [&'static str], &[String])> {
+    let mut list: Vec<(&'static [&'static str], &[String])> = vec![
+        (&["cc", "gcc"], &tools.cc),
+        (&["c++", "g++"], &tools.cxx),
+        (&["ar"], &tools.ar),
+        (&["ranlib"], &tools.ranlib),
+    ];
+    if !tools.ld.is_empty() {
+        list.push((&["ld"], &tools.ld));
+    }
+    list
+}
+
+/// The build's environment on top of the toolchain's: the compilers, flags and
+/// pkg-config search path. `toolchain_env` is the toolchain's, expanded.
+pub fn environment(
+    tools: &ProjectTools,
+    toolchain_env: &[(String, String)],
+    options: &crate::plan::CompileOptions,
+    arch: &str,
+    toolchain: &Toolchain,
+) -> Vec<(String, String)> {
+    let vars = tool_vars(arch, &Paths::sandboxed(toolchain));
+    let expand = |list: &[String]| list.iter().map(|a| vars.expand(a)).collect::<Vec<_>>();
+    let mut cflags = expand(&tools.cflags);
+    cflags.extend(options.cflags.iter().cloned());
+    let mut ldflags = expand(&tools.ldflags);
+    if options.strip {
+        ldflags.extend(expand(&tools.strip));
+    }
+    ldflags.extend(options.ldflags.iter().cloned());
+    let mut env: std::collections::BTreeMap<String, String> =
+        toolchain_env.iter().cloned().collect();
+    let path = env
+        .get("PATH")
+        .cloned()
+        .unwrap_or_else(|| "/usr/bin:/bin".into());
+    env.insert("PATH".into(), format!("{BIN_MOUNT}:{path}"));
+    for (var, name) in [
+        ("CC", "cc"),
+        ("CXX", "c++"),
+        ("AR", "ar"),
+        ("RANLIB", "ranlib"),
+    ] {
+        env.insert(var.into(), format!("{BIN_MOUNT}/{name}"));
+    }
+    if !tools.ld.is_empty() {
+        env.insert("LD".into(), format!("{BIN_MOUNT}/ld"));
+    }
+    env.insert("CFLAGS".into(), cflags.join(" "));
+    env.insert("CXXFLAGS".into(), cflags.join(" "));
+    env.insert("LDFLAGS".into(), ldflags.join(" "));
+    let pc = "/usr/lib/pkgconfig:/usr/share/pkgconfig".to_string();
+    env.insert("PKG_CONFIG_PATH".into(), pc.clone());
+    env.insert("PKG_CONFIG_LIBDIR".into(), pc);
+    env.into_iter().collect()
+}
+
+/// Runs every step; on failure, the error names the step and keeps the log at `keep`.
+pub fn run_steps(
+    runner: &dyn Runner,
+    steps: &[(String, String)],
+    workspace_log: &Path,
+    keep: &Path,
+    ui: &Ui,
+) -> Result<(), BuildError> {
+    let total = steps.len();
+    for (i, (name, command)) in steps.iter().enumerate() {
+        let started = Instant::now();
+        ui.status(&format!("[{}/{total}] {name}: {command}", i + 1));
+        let status = runner.run(command)?;
+        let secs = started.elapsed().as_secs_f64();
+        keep_log(workspace_log, keep);
+        if !status.success() {
+            return Err(BuildError::Step {
+                step: name.clone(),
+                command: command.clone(),
+                status: describe_status(status),
+                tail: tail(keep, TAIL_LINES),
+                log: keep.to_path_buf(),
+            });
+        }
+        ui.status(&format!("[{}/{total}] {name} done in {secs:.1} s", i + 1));
+    }
+    Ok(())
+}
+
+/// Copies the log where it outlives the build (best effort: a log is not worth failing
+/// a build for).
+fn keep_log(log: &Path, keep: &Path) {
+    if let Some(parent) = keep.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::copy(log, keep);
+}
+
+/// The last `lines` lines of a file, read from its end (bounded).
+pub fn tail(path: &Path, lines: usize) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    const MAX: u64 = 64 * 1024;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(MAX)));
+    let mut bytes = Vec::new();
+    let _ = file.take(MAX).read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::os::unix::process::ExitStatusExt;
+
+    /// Records the commands; fails the one named `fail`.
+    struct Recorder {
+        ran: RefCell<Vec<String>>,
+        fail: &'static str,
+        log: PathBuf,
+    }
+
+    impl Runner for Recorder {
+        fn run(&self, command: &str) -> Result<std::process::ExitStatus, BuildError> {
+            self.ran.borrow_mut().push(command.to_string());
+            let mut log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            log.push_str(&format!("$ {command}\nline of {command}\n"));
+            std::fs::write(&self.log, log).unwrap();
+            let code = if command.starts_with(self.fail) { 2 } else { 0 };
+            Ok(std::process::ExitStatus::from_raw(code << 8))
+        }
+    }
+
+    fn project(system: &str) -> ProjectPlan {
+        let all = systems::builtin().unwrap();
+        ProjectPlan {
+            dir: "/p".into(),
+            system: systems::by_name(&all, system).cloned(),
+            run: Vec::new(),
+            configure_args: vec!["--without-x".into()],
+            targets: vec!["hello".into()],
+            defines: Vec::new(),
+            artifacts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn steps_come_from_the_system_or_from_run() {
+        let p = project("autotools");
+        let steps = p.steps("x86_64-linux-musl", 4);
+        assert_eq!(steps.len(), 2);
+        assert!(
+            steps[0].1.contains("--host=x86_64-linux-musl") && steps[0].1.ends_with("--without-x")
+        );
+        assert_eq!(steps[1].1, "make -j4 hello");
+        assert_eq!(p.packages(), ["make", "pkgconf"]);
+        let run = ProjectPlan {
+            run: vec!["make CC=cc app".into(), "strip app".into()],
+            ..p
+        };
+        let steps = run.steps("h", 1);
+        assert_eq!(
+            steps,
+            [
+                ("run".to_string(), "make CC=cc app".to_string()),
+                ("run".to_string(), "strip app".to_string())
+            ]
+        );
+        assert_eq!(run.describe(), "--run commands");
+    }
+
+    #[test]
+    fn a_failed_step_stops_the_build_and_names_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("build.log");
+        let keep = dir.path().join("kept/app.log");
+        let runner = Recorder {
+            ran: RefCell::new(Vec::new()),
+            fail: "make",
+            log: log.clone(),
+        };
+        let steps = project("autoreconf").steps("h", 1);
+        let err = run_steps(&runner, &steps, &log, &keep, &Ui::plain()).unwrap_err();
+        assert_eq!(runner.ran.borrow().len(), 3, "autoreconf, configure, make");
+        match err {
+            BuildError::Step {
+                step, tail, log, ..
+            } => {
+                assert_eq!(step, "make");
+                assert!(tail.ends_with("line of make -j1 hello"), "{tail}");
+                assert_eq!(log, keep);
+                assert!(
+                    std::fs::read_to_string(&keep)
+                        .unwrap()
+                        .contains("$ autoreconf -fi")
+                );
+            }
+            other => panic!("{other}"),
+        }
+        let ok = Recorder {
+            ran: RefCell::new(Vec::new()),
+            fail: "nothing",
+            log: log.clone(),
+        };
+        run_steps(&ok, &steps, &log, &keep, &Ui::plain()).unwrap();
+        assert_eq!(ok.ran.borrow().len(), 3);
+    }
+
+    #[test]
+    fn the_step_script_logs_and_stops_on_errors() {
+        let script = step_script("make 'a b'");
+        assert!(script.starts_with("exec >>/scratchpack/log/build.log 2>&1\n"));
+        assert!(script.contains("set -e\nmake 'a b'\n"));
+        assert!(script.contains(r"'make '\''a b'\'''"), "{script}");
+    }
+
+    #[test]
+    fn tails_are_the_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("log");
+        let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&f, text).unwrap();
+        assert_eq!(tail(&f, 2), "line 98\nline 99");
+        assert_eq!(tail(&dir.path().join("none"), 2), "");
+    }
+}

@@ -1,0 +1,203 @@
+//! One project build from start to binary: the workspace, the sandbox every step runs
+//! in, the steps, then the artifact (`--artifact`, or the one executable the build
+//! wrote, or the one named like the project).
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use super::{ProjectPlan, SRC_MOUNT, SandboxRunner, Workspace, artifacts, environment, run_steps};
+use crate::builder::BuildError;
+use crate::builder::command::{CACHE_MOUNT, Paths, tool_vars};
+use crate::plan::BuildPlan;
+use crate::rootfs;
+use crate::sandbox::{self, Bind};
+use crate::toolchain::Toolchain;
+use crate::toolchain::find::HostTool;
+use crate::ui::Ui;
+
+/// What the builder already settled: toolchain, caches, prepared rootfs.
+pub struct Context<'a> {
+    pub plan: &'a BuildPlan,
+    pub project: &'a ProjectPlan,
+    pub toolchain: &'a Toolchain,
+    pub tool: Option<&'a HostTool>,
+    pub caches: &'a BTreeMap<String, PathBuf>,
+    /// Set last, over everything else (SOURCE_DATE_EPOCH, pass_env).
+    pub extra_env: Vec<(String, String)>,
+    pub rootfs: PathBuf,
+}
+
+/// A project's binary.
+pub struct Artifact {
+    /// Where the build wrote it (in the workspace, under `scratch`).
+    pub path: PathBuf,
+    /// Its name in the image.
+    pub name: String,
+    /// Further `--artifact` binaries: path and name.
+    pub more: Vec<(PathBuf, String)>,
+}
+
+/// Builds the project in `scratch` and returns its binaries.
+pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildError> {
+    let toolchain = cx.toolchain;
+    let tools = toolchain
+        .project
+        .as_ref()
+        .ok_or_else(|| BuildError::NoProjectTools(toolchain.name.clone()))?;
+    let arch = rootfs::host_arch();
+    let ws = Workspace::create(scratch, cx.project, tools, toolchain, arch, &cx.rootfs)?;
+    let vars = tool_vars(arch, &Paths::sandboxed(toolchain));
+    let toolchain_env: Vec<(String, String)> = toolchain
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), vars.expand(v)))
+        .collect();
+    let mut env: BTreeMap<String, String> =
+        environment(tools, &toolchain_env, &cx.plan.options, arch, toolchain)
+            .into_iter()
+            .collect();
+    env.extend(cx.extra_env.iter().cloned());
+
+    let mut binds = ws.binds();
+    if let (Some(tool), Some(host)) = (cx.tool, &toolchain.host) {
+        binds.push(Bind {
+            src: tool.dir.clone(),
+            dst: PathBuf::from(&host.mount),
+            writable: false,
+            file: false,
+        });
+    }
+    for (name, dir) in cx.caches {
+        binds.push(Bind {
+            src: dir.clone(),
+            dst: Path::new(CACHE_MOUNT).join(name),
+            writable: true,
+            file: false,
+        });
+    }
+    let runner = SandboxRunner {
+        spec: sandbox::Spec {
+            rootfs: cx.rootfs.clone(),
+            newroot: cx.plan.cache.dir("sandbox-root")?,
+            writable_root: false,
+            binds,
+            network: false,
+            hostname: "scratchpack".into(),
+            cwd: PathBuf::from(SRC_MOUNT),
+            argv: Vec::new(),
+            env: env.into_iter().collect(),
+            parent_pid: std::process::id(),
+            limits: cx.plan.limits.clone(),
+            token: String::new(),
+        },
+    };
+    let host = vars.expand(&tools.host);
+    let jobs = std::thread::available_parallelism().map_or(1, usize::from);
+    let steps = cx.project.steps(&host, jobs);
+    ui.status(&format!(
+        "building the {} `{}` in a copy",
+        cx.project.describe(),
+        cx.project.dir.display()
+    ));
+    let keep = cx
+        .plan
+        .cache
+        .dir("logs")?
+        .join(format!("{}.log", cx.plan.image.name));
+    run_steps(&runner, &steps, &ws.log_file(), &keep, ui)?;
+    pick(cx, &ws, ui)
+}
+
+/// The binaries to ship.
+fn pick(cx: &Context, ws: &Workspace, ui: &Ui) -> Result<Artifact, BuildError> {
+    let mut chosen = Vec::new();
+    for rel in &cx.project.artifacts {
+        chosen.push(artifact_at(&ws.src, rel)?);
+    }
+    if chosen.is_empty() {
+        let found = artifacts::find(&ws.src, &ws.manifest).map_err(|source| BuildError::Io {
+            path: ws.src.clone(),
+            source,
+        })?;
+        let one = artifacts::choose(&found, &cx.plan.image.name).ok_or_else(|| {
+            if found.is_empty() {
+                BuildError::NoArtifact
+            } else {
+                BuildError::SeveralArtifacts(found.clone())
+            }
+        })?;
+        if found.len() > 1 {
+            ui.note(&format!(
+                "took `{}`, named like the project; the build also wrote {} (--artifact \
+                 chooses)",
+                one.display(),
+                found
+                    .iter()
+                    .filter(|f| *f != one)
+                    .map(|f| format!("`{}`", f.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        chosen.push(one.clone());
+    }
+    let named = |rel: &PathBuf| -> (PathBuf, String) {
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (ws.src.join(rel), name)
+    };
+    let mut all = chosen.iter().map(named);
+    let (path, name) = all.next().ok_or(BuildError::NoArtifact)?;
+    Ok(Artifact {
+        path,
+        name,
+        more: all.collect(),
+    })
+}
+
+/// `--artifact REL` in the workspace: a plain relative path, no symlink on the way, a
+/// regular file at the end.
+fn artifact_at(root: &Path, rel: &Path) -> Result<PathBuf, BuildError> {
+    let bad = |why: &str| BuildError::Artifact {
+        path: rel.to_path_buf(),
+        why: why.to_string(),
+    };
+    if rel.as_os_str().is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(bad("must be a relative path without `..`"));
+    }
+    let full = root.join(rel);
+    crate::beneath::no_symlink_below(root, &full)
+        .map_err(|_| bad("a symlink is on its path: refused"))?;
+    match std::fs::symlink_metadata(&full) {
+        Ok(m) if m.is_file() => Ok(rel.to_path_buf()),
+        Ok(_) => Err(bad("not a regular file")),
+        Err(_) => Err(bad("the build did not write it")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifacts_stay_inside_the_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("src")).unwrap();
+        std::fs::write(root.join("src/app"), "x").unwrap();
+        std::os::unix::fs::symlink("/usr/bin", root.join("out")).unwrap();
+        assert!(artifact_at(root, Path::new("src/app")).is_ok());
+        for (rel, why) in [
+            ("../etc/passwd", "relative"),
+            ("/etc/passwd", "relative"),
+            ("out/ls", "symlink"),
+            ("src", "regular file"),
+            ("src/none", "did not write"),
+        ] {
+            let err = artifact_at(root, Path::new(rel)).unwrap_err().to_string();
+            assert!(err.contains(why), "{rel}: {err}");
+        }
+    }
+}
