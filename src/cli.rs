@@ -310,7 +310,18 @@ pub fn with_default_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
             // subcommand gets clap's message, not "source not found").
             let looks_like_source =
                 text.contains('.') || text.contains('/') || std::path::Path::new(a).exists();
-            if text.starts_with('-') || SUBCOMMANDS.contains(&text.as_ref()) || !looks_like_source {
+            // Options first (`scratchpack -o x.tar hello.c`): the build's, unless they are
+            // the program's own or a subcommand follows.
+            let build_option = text.starts_with('-')
+                && !matches!(text.as_ref(), "-h" | "--help" | "-V" | "--version")
+                && !args[i..]
+                    .iter()
+                    .any(|a| a.to_str().is_some_and(|a| SUBCOMMANDS.contains(&a)));
+            if !build_option
+                && (text.starts_with('-')
+                    || SUBCOMMANDS.contains(&text.as_ref())
+                    || !looks_like_source)
+            {
                 return args;
             }
             let mut out = args;
@@ -428,5 +439,24 @@ mod tests {
             args(&["sp", "src/", "-o", "x"]),
             ["sp", "build", "src/", "-o", "x"]
         );
+    }
+
+    #[test]
+    fn options_before_the_sources_are_the_builds() {
+        assert_eq!(
+            args(&["sp", "-o", "x.tar", "hello.c"]),
+            ["sp", "build", "-o", "x.tar", "hello.c"]
+        );
+        assert_eq!(
+            args(&["sp", "-q", "--toolchain", "zig", "dir"]),
+            ["sp", "-q", "build", "--toolchain", "zig", "dir"]
+        );
+        assert_eq!(args(&["sp", "-V"]), ["sp", "-V"]);
+        assert_eq!(
+            args(&["sp", "--json", "inspect", "x"]),
+            ["sp", "--json", "inspect", "x"]
+        );
+        let parsed = Cli::try_parse_from(args(&["sp", "-o", "x.tar", "--lang", "c", "a.c"]));
+        assert!(parsed.is_ok(), "{parsed:?}");
     }
 }

@@ -15,4 +15,5 @@ mod hostile_inspect;
 mod inspect;
 mod outputs;
 mod package;
+mod projects;
 mod sandbox;

@@ -14,6 +14,7 @@ pub mod clients;
 pub mod hostile;
 pub mod http;
 pub mod oci;
+pub mod projects;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

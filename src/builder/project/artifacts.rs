@@ -108,7 +108,8 @@ pub fn project_name(dir: &Path) -> String {
     name[..cut].to_string()
 }
 
-/// The one binary to take from `found`: the only one, or the one named `wanted`.
+/// The one binary to take from `found`: the only one, or the one named `wanted` nearest
+/// the top of the project (builds often link in an object directory, then copy up).
 pub fn choose<'a>(found: &'a [PathBuf], wanted: &str) -> Option<&'a PathBuf> {
     if let [one] = found {
         return Some(one);
@@ -117,7 +118,14 @@ pub fn choose<'a>(found: &'a [PathBuf], wanted: &str) -> Option<&'a PathBuf> {
         .iter()
         .filter(|p| p.file_name().is_some_and(|n| n == wanted))
         .collect();
-    match named.as_slice() {
+    let depth = |p: &PathBuf| p.components().count();
+    let top = named.iter().map(|p| depth(p)).min()?;
+    match named
+        .iter()
+        .filter(|p| depth(p) == top)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [one] => Some(one),
         _ => None,
     }

@@ -1,0 +1,364 @@
+//! Project builds on real code: Debian's source packages of GNU hello and pv
+//! (autotools), tree and zstd (Makefiles; zstd with assembly and zlib from `--apk`),
+//! cmark (CMake, C) and ninja (CMake, C++), built by their own build systems inside the
+//! sandbox with the build tools of `scripts/tools-repo.sh`; each image runs in podman and
+//! does the program's job. Then what goes wrong: a failing step, several executables,
+//! `--run`, and a hostile project.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::clients::{Client, Podman};
+use crate::support::projects::{debian_source, tools_flags, tools_repo, tree_state};
+use crate::support::{assert_has, build, fixture, path_str, run_with_stdin, shared_cache, tempdir};
+
+/// Builds the project `dir` into `out` with zig and the tools repository; returns the
+/// run's stderr.
+fn build_project(dir: &Path, out: &Path, extra: &[&str]) -> Option<String> {
+    let repo = tools_repo()?;
+    let mut args: Vec<String> = vec![
+        path_str(dir).into(),
+        "-o".into(),
+        path_str(out).into(),
+        "--toolchain".into(),
+        "zig".into(),
+    ];
+    args.extend(tools_flags(&repo));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = build(&args);
+    assert_eq!(
+        out.code,
+        0,
+        "build of {} failed:\n{}",
+        dir.display(),
+        out.stderr
+    );
+    Some(out.stderr)
+}
+
+/// The build log scratchpack keeps for the image `name`.
+fn log_of(name: &str) -> String {
+    std::fs::read_to_string(shared_cache().join("logs").join(format!("{name}.log")))
+        .unwrap_or_default()
+}
+
+fn podman_with(image: &Path) -> Option<Podman> {
+    let podman = Podman::new()?;
+    podman.load(image);
+    Some(podman)
+}
+
+#[test]
+fn autotools_hello_builds_without_touching_the_sources() {
+    let Some(src) = debian_source("hello") else {
+        return;
+    };
+    let before = tree_state(&src);
+    let dir = tempdir();
+    let image = dir.path().join("hello.tar");
+    let Some(stderr) = build_project(&src, &image, &[]) else {
+        return;
+    };
+    assert_eq!(
+        tree_state(&src),
+        before,
+        "the build changed the source tree"
+    );
+    assert!(!stderr.contains("error"), "{stderr}");
+    let log = log_of("hello");
+    assert_has(&log, &["$ ./configure --host=", "-linux-musl", "$ make -j"]);
+    let Some(podman) = podman_with(&image) else {
+        return;
+    };
+    let out = podman.run_image("hello:latest", &["-g", "greetings from scratch"]);
+    assert_eq!(out, "greetings from scratch\n");
+}
+
+#[test]
+fn autotools_pv_copies_its_input() {
+    let Some(src) = debian_source("pv") else {
+        return;
+    };
+    let dir = tempdir();
+    let image = dir.path().join("pv.tar");
+    if build_project(&src, &image, &[]).is_none() {
+        return;
+    }
+    let Some(podman) = podman_with(&image) else {
+        return;
+    };
+    let data: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    let out = run_with_stdin(
+        podman
+            .cmd()
+            .args(["run", "-i", "--rm", "--network", "none", "pv:latest", "-q"]),
+        data.as_bytes(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, data);
+}
+
+#[test]
+fn makefile_tree_lists_the_image() {
+    let Some(src) = debian_source("tree") else {
+        return;
+    };
+    let dir = tempdir();
+    let image = dir.path().join("tree.tar");
+    if build_project(&src, &image, &[]).is_none() {
+        return;
+    }
+    assert_has(&log_of("tree"), &["$ make -j"]);
+    let Some(podman) = podman_with(&image) else {
+        return;
+    };
+    let out = podman.run_image("tree:latest", &["-a", "/etc"]);
+    assert_has(&out, &["/etc", "passwd", "group"]);
+}
+
+#[test]
+fn makefile_zstd_with_assembly_and_zlib_from_apk() {
+    let Some(src) = debian_source("libzstd") else {
+        return;
+    };
+    let dir = tempdir();
+    let image = dir.path().join("zstd.tar");
+    let extra = ["--apk", "zlib-dev", "--apk", "zlib-static"];
+    let Some(stderr) = build_project(&src, &image, &extra) else {
+        return;
+    };
+    // Two executables are called zstd; the one at the top is taken and the other named.
+    assert_has(&stderr, &["took `programs/zstd`"]);
+    let log = log_of("zstd");
+    assert_has(&log, &["building zstd with .gz compression support"]);
+    if cfg!(target_arch = "x86_64") {
+        assert_has(&log, &["huf_decompress_amd64"]);
+    }
+    let Some(podman) = podman_with(&image) else {
+        return;
+    };
+    let data = b"compressed in a scratch image\n".repeat(100);
+    // gzip output (binary: written to a file through sh), which the host's gzip reads.
+    let plain = dir.path().join("plain.txt");
+    std::fs::write(&plain, &data).unwrap();
+    let gz = dir.path().join("out.gz");
+    let mut cmd = podman.cmd();
+    cmd.args([
+        "run",
+        "-i",
+        "--rm",
+        "--network",
+        "none",
+        "zstd:latest",
+        "--format=gzip",
+        "-c",
+    ])
+    .stdin(std::fs::File::open(&plain).unwrap())
+    .stdout(std::fs::File::create(&gz).unwrap());
+    let status = cmd.status().unwrap();
+    assert!(status.success());
+    let back = crate::support::check(std::process::Command::new("gzip").arg("-dc").arg(&gz));
+    assert_eq!(back.as_bytes(), &data[..]);
+}
+
+#[test]
+fn cmake_cmark_converts_markdown() {
+    let Some(src) = debian_source("cmark") else {
+        return;
+    };
+    let dir = tempdir();
+    let image = dir.path().join("cmark.tar");
+    if build_project(&src, &image, &["--make-target", "cmark"]).is_none() {
+        return;
+    }
+    assert_has(
+        &log_of("cmark"),
+        &["$ cmake -S . -B _scratchpack", "--target cmark"],
+    );
+    let Some(podman) = podman_with(&image) else {
+        return;
+    };
+    let out = run_with_stdin(
+        podman
+            .cmd()
+            .args(["run", "-i", "--rm", "--network", "none", "cmark:latest"]),
+        b"# Hello *scratch*\n",
+    );
+    assert_eq!(
+        out.stdout, "<h1>Hello <em>scratch</em></h1>\n",
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn cmake_cxx_ninja_reads_a_build_file() {
+    let Some(src) = debian_source("ninja-build") else {
+        return;
+    };
+    let dir = tempdir();
+    let image = dir.path().join("ninja.tar");
+    let build_file = dir.path().join("build.ninja");
+    std::fs::write(
+        &build_file,
+        "rule cc\n  command = cc -c $in -o $out\nbuild hello.o: cc hello.c\nbuild all: phony hello.o\n",
+    )
+    .unwrap();
+    let add = format!("{}:/work/build.ninja", build_file.display());
+    let Some(stderr) = build_project(&src, &image, &["--add", &add]) else {
+        return;
+    };
+    assert_has(&stderr, &["took `_scratchpack/ninja`"]);
+    let Some(podman) = podman_with(&image) else {
+        return;
+    };
+    let out = podman.run_image("ninja:latest", &["-C", "/work", "-t", "targets", "all"]);
+    assert_has(&out, &["hello.o: cc", "all: phony"]);
+}
+
+/// A small project of the repository's fixtures, copied into `dir`.
+fn fixture_project(dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    let from = fixture("projects").join(name);
+    crate::support::check(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&from)
+            .arg(&to),
+    );
+    to
+}
+
+#[test]
+fn a_failing_step_names_itself_and_keeps_the_log() {
+    let dir = tempdir();
+    let project = fixture_project(dir.path(), "broken");
+    let Some(repo) = tools_repo() else { return };
+    let out_tar = dir.path().join("broken.tar");
+    let mut args = vec![
+        path_str(&project),
+        "-o",
+        path_str(&out_tar),
+        "--toolchain",
+        "zig",
+    ];
+    let flags = tools_flags(&repo);
+    args.extend(flags.iter().map(String::as_str));
+    let out = build(&args);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_has(
+        &out.stderr,
+        &[
+            "the build step `make` failed",
+            "undeclared",
+            "the whole build log: ",
+        ],
+    );
+    let log = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split("the whole build log: ").nth(1))
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(log.trim())
+            .unwrap()
+            .contains("$ make -j")
+    );
+    assert!(!out_tar.exists());
+}
+
+#[test]
+fn several_programs_are_listed_then_chosen() {
+    let dir = tempdir();
+    let project = fixture_project(dir.path(), "two");
+    let Some(repo) = tools_repo() else { return };
+    let flags = tools_flags(&repo);
+    let out_tar = dir.path().join("two.tar");
+    let base = [
+        path_str(&project),
+        "-o",
+        path_str(&out_tar),
+        "--toolchain",
+        "zig",
+    ];
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(flags.iter().map(String::as_str));
+    let out = build(&args);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_has(
+        &out.stderr,
+        &["several executables", "bin/ping", "bin/pong", "--artifact"],
+    );
+
+    args.extend(["--artifact", "bin/pong", "--artifact", "bin/ping"]);
+    let out = build(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let Some(podman) = podman_with(&out_tar) else {
+        return;
+    };
+    assert_eq!(podman.run_image("pong:latest", &[]), "pong\n");
+    let ping = podman.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/usr/local/bin/ping",
+        "pong:latest",
+    ]);
+    assert_eq!(ping.stdout, "ping\n", "{}", ping.stderr);
+}
+
+#[test]
+fn run_commands_replace_the_build_system() {
+    let dir = tempdir();
+    let project = fixture_project(dir.path(), "plain");
+    let Some(repo) = tools_repo() else { return };
+    let flags = tools_flags(&repo);
+    let out_tar = dir.path().join("plain.tar");
+    let mut args = vec![
+        path_str(&project),
+        "-o",
+        path_str(&out_tar),
+        "--toolchain",
+        "zig",
+        "--run",
+        "mkdir -p out && $CC $CFLAGS -DGREETING='\"from --run\"' -o out/greet main.c $LDFLAGS",
+    ];
+    args.extend(flags.iter().map(String::as_str));
+    let out = build(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let Some(podman) = podman_with(&out_tar) else {
+        return;
+    };
+    assert_eq!(podman.run_image("greet:latest", &[]), "from --run\n");
+}
+
+#[test]
+fn a_hostile_project_cannot_reach_the_host() {
+    let dir = tempdir();
+    let project = fixture_project(dir.path(), "hostile");
+    let Some(repo) = tools_repo() else { return };
+    let flags = tools_flags(&repo);
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "host secret").unwrap();
+    let out_tar = dir.path().join("hostile.tar");
+    let mut args = vec![
+        path_str(&project),
+        "-o",
+        path_str(&out_tar),
+        "--toolchain",
+        "zig",
+    ];
+    args.extend(flags.iter().map(String::as_str));
+    let out = build(&args);
+    // The Makefile tries to read and overwrite the secret by its host path, writes
+    // outside its copy, links its "binary" to a host file and reaches the network.
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host secret");
+    let log = log_of("hostile");
+    assert_has(&log, &["no secret", "no network", "no host write"]);
+    // The user's copy is unchanged, and nothing was written beside it.
+    assert!(!dir.path().join("pwned").exists());
+    assert!(!out_tar.exists());
+}
