@@ -362,3 +362,81 @@ fn a_hostile_project_cannot_reach_the_host() {
     assert!(!dir.path().join("pwned").exists());
     assert!(!out_tar.exists());
 }
+
+#[test]
+fn go_command_under_cmd_builds_from_its_module() {
+    let Some(src) = debian_source("golang-github-pelletier-go-toml") else {
+        return;
+    };
+    let dir = tempdir();
+    let image = dir.path().join("tomljson.tar");
+    let cmd = src.join("cmd/tomljson");
+    let out = build(&[path_str(&cmd), "-o", path_str(&image), "--toolchain", "go"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let Some(podman) = podman_with(&image) else {
+        return;
+    };
+    let out = run_with_stdin(
+        podman
+            .cmd()
+            .args(["run", "-i", "--rm", "--network", "none", "tomljson:latest"]),
+        b"[server]\nport = 8080\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["server"]["port"], 8080);
+}
+
+#[test]
+fn cgo_program_links_zlib_statically() {
+    let Some(repo) = tools_repo() else { return };
+    let dir = tempdir();
+    let image = dir.path().join("cgozlib.tar");
+    let src = fixture("go/cgozlib");
+    let mut args = vec![path_str(&src), "-o", path_str(&image), "--toolchain", "go"];
+    let flags = tools_flags(&repo);
+    args.extend(flags.iter().map(String::as_str));
+    args.extend(["--apk", "zlib-dev", "--apk", "zlib-static"]);
+    let out = build(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_has(
+        &out.stderr,
+        &["cgo: ", "imports \"C\"", "linked statically"],
+    );
+    let Some(podman) = podman_with(&image) else {
+        return;
+    };
+    let out = run_with_stdin(
+        podman
+            .cmd()
+            .args(["run", "-i", "--rm", "--network", "none", "cgozlib:latest"]),
+        b"hello hello hello hello\n",
+    );
+    assert_eq!(
+        out.stdout, "zlib 1.2.13: 24 bytes -> 17 bytes, crc32 0b598800\n",
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn cgo_is_refused_where_it_would_ship_a_stub() {
+    // The alpine toolchain has no [cgo] table: a build with CGO_ENABLED=0 would compile
+    // whatever pure-Go fallback the package has. It is refused before anything runs.
+    let dir = tempdir();
+    let image = dir.path().join("cgo.tar");
+    let src = fixture("go/cgozlib");
+    let out = build(&[
+        path_str(&src),
+        "-o",
+        path_str(&image),
+        "--toolchain",
+        "alpine",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_has(
+        &out.stderr,
+        &["main.go` imports \"C\" (cgo)", "--toolchain go"],
+    );
+    assert!(!image.exists());
+}

@@ -3,6 +3,7 @@
 //! [`crate::provision`]), and runs the compile in the sandbox, without network (or on
 //! the host with `--no-sandbox`). The binary it returns still has to pass the inspector.
 
+mod cgo;
 pub mod command;
 mod hints;
 pub mod project;
@@ -103,6 +104,8 @@ pub enum BuildError {
         /// The whole log.
         log: PathBuf,
     },
+    #[error("`{}` imports \"C\" (cgo), which toolchain `{toolchain}` cannot build", file.display())]
+    CgoUnsupported { toolchain: String, file: PathBuf },
     #[error("the build wrote no executable")]
     NoArtifact,
     #[error("the build wrote several executables:\n  {}", .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("\n  "))]
@@ -153,6 +156,11 @@ impl BuildError {
             BuildError::NoProjectTools(_) => {
                 vec!["use --toolchain zig or alpine, or --build-system direct".into()]
             }
+            BuildError::CgoUnsupported { .. } => vec![
+                "use --toolchain go (cgo with zig's C compiler), or remove the cgo dependency; \
+                 a build with CGO_ENABLED=0 would ship its pure-Go stub"
+                    .into(),
+            ],
             BuildError::NoArtifact => vec![
                 "name the make target that builds the program with --make-target, or the \
                  file with --artifact PATH"
@@ -318,11 +326,22 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             _dir: dir,
         });
     }
+    let mut options = plan.options.clone();
+    let mut extra_binds = Vec::new();
+    if language == Language::Go {
+        if let Some(file) = cgo::importer(&plan.sources) {
+            let setup = cgo::setup(plan, &toolchain, &file, ui)?;
+            extra_env.extend(setup.env);
+            options.ldflags.extend(setup.ldflags);
+            extra_binds.extend(setup.bind);
+            caches.extend(setup.caches);
+        }
+    }
     let job = Job {
         toolchain: &toolchain,
         compile,
         sources: &plan.sources,
-        options: &plan.options,
+        options: &options,
         name: &plan.image.name,
         arch: rootfs::host_arch(),
         with_packages: !request.packages.is_empty(),
@@ -345,7 +364,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             &caches,
             &format!("in Alpine {}", toolchain.rootfs.version),
         );
-        let spec = sandbox_spec(
+        let mut spec = sandbox_spec(
             plan,
             &toolchain,
             tool.as_ref(),
@@ -354,6 +373,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             rootfs,
             cmd,
         )?;
+        spec.binds.extend(extra_binds);
         sandbox::run(&spec)?
     } else {
         let paths = Paths {

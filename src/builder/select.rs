@@ -62,7 +62,11 @@ pub(super) fn select(
     Err(BuildError::NoToolchain { language, tried })
 }
 
-fn host_tool(plan: &BuildPlan, t: &Toolchain, ui: &Ui) -> Result<Option<HostTool>, BuildError> {
+pub(super) fn host_tool(
+    plan: &BuildPlan,
+    t: &Toolchain,
+    ui: &Ui,
+) -> Result<Option<HostTool>, BuildError> {
     resolve::resolve(t, &plan.fetch_context(), ui).map_err(|source| BuildError::Find {
         toolchain: t.name.clone(),
         source: Box::new(source),

@@ -95,6 +95,8 @@ pub enum SourceError {
     GoDirs(PathBuf, PathBuf),
     #[error("a Go module directory must be the only source (got {0} sources)")]
     GoModuleAlone(usize),
+    #[error("the Go module `{}` has no Go files at its top{}", dir.display(), if commands.is_empty() { String::new() } else { format!("; its commands: {}", commands.join(", ")) })]
+    GoNoMain { dir: PathBuf, commands: Vec<String> },
     #[error("`{}` cannot be shown to the build whole: {why}", path.display())]
     TooBroad { path: PathBuf, why: &'static str },
 }
@@ -115,6 +117,14 @@ impl SourceError {
             SourceError::GoDirs(..) | SourceError::GoModuleAlone(_) => {
                 "pass a Go module directory (with go.mod), or .go files of one package".into()
             }
+            SourceError::GoNoMain { dir, commands } => match commands.first() {
+                Some(c) => format!(
+                    "build one command: scratchpack {}/{} (one per image)",
+                    dir.display(),
+                    c.trim_start_matches("./")
+                ),
+                None => "pass the directory of the main package".into(),
+            },
             SourceError::TooBroad { .. } => "name the source files instead (a lone file is \
                 shown with the headers it includes), or move the project into a directory of \
                 its own"
@@ -141,7 +151,7 @@ pub fn resolve(
     };
     let absolute = |p: &Path| normalize(&cwd.join(p));
     let mut files: Vec<(PathBuf, PathBuf)> = Vec::new(); // (as typed, absolute)
-    let mut module: Option<PathBuf> = None;
+    let mut module: Option<(PathBuf, String)> = None; // (module root, package)
     let mut dirs: Vec<PathBuf> = Vec::new();
     for input in inputs {
         let abs = absolute(input);
@@ -154,11 +164,19 @@ pub fn resolve(
         })?;
         if meta.is_dir() {
             whole(&abs)?;
-            if abs.join("go.mod").is_file() && forced != Some(Language::C) {
+            let package = if forced == Some(Language::C) {
+                None
+            } else if abs.join("go.mod").is_file() {
+                Some((abs.clone(), main_package(&abs)?))
+            } else {
+                package_in_module(&abs)
+            };
+            if let Some((root, package)) = package {
                 if inputs.len() > 1 {
                     return Err(SourceError::GoModuleAlone(inputs.len()));
                 }
-                module = Some(abs);
+                whole(&root)?;
+                module = Some((root, package));
             } else {
                 dirs.push(abs.clone());
                 let lang = forced.unwrap_or(Language::C);
@@ -183,11 +201,14 @@ pub fn resolve(
         }
     }
 
-    if let Some(dir) = module {
-        let default_name = file_name(&dir);
+    if let Some((dir, package)) = module {
+        let default_name = match package.as_str() {
+            "." => file_name(&dir),
+            p => file_name(Path::new(p)),
+        };
         return Ok(Sources {
             language: Language::Go,
-            args: vec![".".into()],
+            args: vec![package],
             cwd: dir.clone(),
             mounts: vec![Shown {
                 path: dir.clone(),
@@ -314,6 +335,60 @@ pub fn project(dir: &Path, default_name: String, broad: &Broad) -> Result<Source
         root: dir.to_path_buf(),
         default_name,
     })
+}
+
+/// Whether `dir` holds `.go` files (not tests) at its top.
+fn has_go_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(".go")
+                && !name.ends_with("_test.go")
+                && e.file_type().is_ok_and(|t| t.is_file())
+        })
+    })
+}
+
+/// The package a module root builds: `.` when it holds Go files, else its only command
+/// under `cmd/`.
+fn main_package(root: &Path) -> Result<String, SourceError> {
+    if has_go_files(root) {
+        return Ok(".".into());
+    }
+    let mut commands: Vec<String> = std::fs::read_dir(root.join("cmd"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| has_go_files(&e.path()))
+                .map(|e| format!("./cmd/{}", e.file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    commands.sort();
+    match commands.len() {
+        // Nothing to choose from: go's own message says what is missing.
+        0 => Ok(".".into()),
+        1 => Ok(commands.remove(0)),
+        _ => Err(SourceError::GoNoMain {
+            dir: root.to_path_buf(),
+            commands,
+        }),
+    }
+}
+
+/// A directory of Go files inside a module (`./cmd/age`): the module's root and the
+/// package's path relative to it.
+fn package_in_module(dir: &Path) -> Option<(PathBuf, String)> {
+    if !has_go_files(dir) {
+        return None;
+    }
+    let root = dir
+        .ancestors()
+        .skip(1)
+        .take(32)
+        .find(|a| a.join("go.mod").is_file())?;
+    let rel = dir.strip_prefix(root).ok()?;
+    Some((root.to_path_buf(), format!("./{}", rel.display())))
 }
 
 /// Every file of `lang` below `dir`, sorted, skipping hidden directories.
@@ -485,6 +560,47 @@ mod tests {
             (s.language, s.default_name.as_str()),
             (Language::Go, "hello")
         );
+    }
+
+    #[test]
+    fn go_commands_inside_a_module() {
+        let t = tree();
+        let m = t.path().join("tool");
+        std::fs::create_dir_all(m.join("cmd/age")).unwrap();
+        std::fs::write(m.join("go.mod"), "module example.com/tool\n").unwrap();
+        std::fs::write(m.join("cmd/age/main.go"), "package main\n").unwrap();
+        let r = |input: &str| {
+            resolve(
+                &[PathBuf::from(input)],
+                None,
+                &[],
+                t.path(),
+                &Broad::default(),
+            )
+        };
+        // The command's directory: built from the module's root.
+        let s = r("tool/cmd/age").unwrap();
+        assert_eq!(
+            (s.args.clone(), s.cwd.clone()),
+            (vec!["./cmd/age".to_string()], m.clone())
+        );
+        assert_eq!(s.default_name, "age");
+        assert_eq!(s.mounts[0].path, m);
+        // The module's root without Go files: its only command.
+        let s = r("tool").unwrap();
+        assert_eq!(
+            (s.args[0].as_str(), s.default_name.as_str()),
+            ("./cmd/age", "age")
+        );
+        // Two commands: the error lists them.
+        std::fs::create_dir_all(m.join("cmd/age-keygen")).unwrap();
+        std::fs::write(m.join("cmd/age-keygen/main.go"), "package main\n").unwrap();
+        let err = r("tool").unwrap_err();
+        assert!(
+            err.to_string().contains("./cmd/age, ./cmd/age-keygen"),
+            "{err}"
+        );
+        assert!(err.hint().contains("tool/cmd/age"), "{}", err.hint());
     }
 
     #[test]

@@ -62,6 +62,8 @@ struct ToolchainFile {
     compile: BTreeMap<Language, Compile>,
     #[serde(default)]
     project: Option<ProjectTools>,
+    #[serde(default)]
+    cgo: Option<Cgo>,
 }
 
 /// A loaded, validated toolchain.
@@ -85,6 +87,8 @@ pub struct Toolchain {
     /// The compiler as a project's own build system sees it; none: the toolchain
     /// cannot build projects.
     pub project: Option<ProjectTools>,
+    /// How Go code that imports "C" is built; none: it is refused.
+    pub cgo: Option<Cgo>,
     /// Where the file came from, for messages.
     pub source: String,
 }
@@ -196,6 +200,18 @@ pub struct ProjectTools {
     /// Added to `LDFLAGS` unless `--no-strip`.
     #[serde(default)]
     pub strip: Vec<String>,
+}
+
+/// cgo: the C compiler of another toolchain (its `[project]` cc, c++ and ar) mounted
+/// beside this one, `CGO_ENABLED=1`, and the Go linker flags that make the result static.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cgo {
+    /// The toolchain whose C compiler cgo uses (a built-in name).
+    pub toolchain: String,
+    /// Added to `-ldflags`.
+    #[serde(default)]
+    pub ldflags: Vec<String>,
 }
 
 /// A root filesystem pinned by version, architecture and checksum.
@@ -311,6 +327,7 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Toolchain, To
         pass_env: raw.pass_env,
         compile: raw.compile,
         project: raw.project,
+        cgo: raw.cgo,
         source: file.to_string(),
     })
 }
