@@ -150,7 +150,8 @@ pub struct BuildArgs {
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
 
-    /// Source language [default: from the file extensions, or go.mod]
+    /// Source language [default: from the file extensions (.c .S .s; .cc .cpp .cxx .C;
+    /// .go), or go.mod]
     #[arg(long, value_enum, value_name = "LANG")]
     pub lang: Option<LangArg>,
 
@@ -225,6 +226,11 @@ pub struct BuildArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub timeout: String,
 
+    /// Leave out files of a source directory matching GLOB (`*`, `?`, `**`), e.g.
+    /// --exclude 'tests/**' (repeatable; direct compiles)
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
     /// How a directory is built: auto (its configure, CMakeLists.txt, meson.build or
     /// Makefile, else its C files compiled directly), a system from
     /// toolchains/build-systems.toml (autotools, autoreconf, cmake, meson, make), or
@@ -270,6 +276,8 @@ pub struct BuildArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LangArg {
     C,
+    /// C++
+    Cpp,
     Go,
 }
 

@@ -440,3 +440,45 @@ fn cgo_is_refused_where_it_would_ship_a_stub() {
     );
     assert!(!image.exists());
 }
+
+#[test]
+fn cpp_with_c_and_assembly_compiles_directly() {
+    // No build system: the directory's C++, C and assembly files are compiled together.
+    let dir = tempdir();
+    let image = dir.path().join("mixed.tar");
+    let src = fixture("mixed");
+    let out = build(&[path_str(&src), "-o", path_str(&image), "--toolchain", "zig"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let Some(podman) = podman_with(&image) else {
+        return;
+    };
+    // 'a' + 'b' + 'c' + 'd' = 394, summed by C; 1 + 2 + 3 by assembly.
+    assert_eq!(
+        podman.run_image("mixed:latest", &["ab", "cd"]),
+        "c++ 2 words, asm 6, c 394\n"
+    );
+}
+
+#[test]
+fn a_directory_of_several_programs_is_refused_with_their_files() {
+    let dir = tempdir();
+    let project = fixture_project(dir.path(), "two");
+    std::fs::remove_file(project.join("Makefile")).unwrap();
+    let image = dir.path().join("two.tar");
+    let out = build(&[path_str(&project), "-o", path_str(&image)]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_has(
+        &out.stderr,
+        &["holds several programs", "ping.c`", "pong.c`", "--exclude"],
+    );
+    let out = build(&[
+        path_str(&project),
+        "-o",
+        path_str(&image),
+        "--exclude",
+        "ping.c",
+        "--toolchain",
+        "zig",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::plan::CompileOptions;
-use crate::source::Sources;
+use crate::source::{Language, Sources};
 use crate::toolchain::template::Vars;
 use crate::toolchain::{Compile, Toolchain};
 
@@ -110,7 +110,7 @@ pub fn compile_command(job: &Job, paths: &Paths) -> CompileCommand {
     } else {
         &compile.keep_symbols
     });
-    vars.set_list("sources", job.sources.args.clone())
+    vars.set_list("sources", source_args(job.sources))
         .set_list("flags", flags)
         .set_list("strip", strip)
         .set_list("defines", job.options.defines.clone())
@@ -131,10 +131,51 @@ pub fn compile_command(job: &Job, paths: &Paths) -> CompileCommand {
     }
 }
 
+/// The sources as the compiler driver gets them: in a C++ compile, C files are marked
+/// as C (a C++ driver would compile them as C++).
+fn source_args(sources: &Sources) -> Vec<String> {
+    if sources.language != Language::Cpp {
+        return sources.args.clone();
+    }
+    let mut out = Vec::new();
+    for arg in &sources.args {
+        if arg.ends_with(".c") {
+            out.extend([
+                "-x".into(),
+                "c".into(),
+                arg.clone(),
+                "-x".into(),
+                "none".into(),
+            ]);
+        } else {
+            out.push(arg.clone());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Language;
+
+    #[test]
+    fn c_files_in_a_cpp_compile_stay_c() {
+        let mut s = sources(Language::Cpp, &["main.cpp", "sum.c", "add.S"]);
+        assert_eq!(
+            source_args(&s),
+            ["main.cpp", "-x", "c", "sum.c", "-x", "none", "add.S"]
+        );
+        s.language = Language::C;
+        assert_eq!(source_args(&s), ["main.cpp", "sum.c", "add.S"]);
+        let zig = crate::toolchain::by_name_or_file("zig").unwrap();
+        let options = CompileOptions::default();
+        let s = sources(Language::Cpp, &["main.cpp"]);
+        let cmd = compile_command(
+            &job(&zig, Language::Cpp, &s, &options, "x86_64"),
+            &Paths::sandboxed(&zig),
+        );
+        assert_eq!(&cmd.argv[..2], ["/opt/zig/zig", "c++"]);
+    }
 
     fn sources(language: Language, args: &[&str]) -> Sources {
         Sources {

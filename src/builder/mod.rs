@@ -120,7 +120,7 @@ impl BuildError {
             BuildError::Toolchain(e) => vec![e.hint()],
             BuildError::Find { source, .. } => vec![source.hint()],
             BuildError::NoToolchain {
-                language: Language::C,
+                language: Language::C | Language::Cpp,
                 ..
             } => {
                 vec!["put zig on PATH, or let scratchpack fetch it (python3 with pip and a reachable package index), \

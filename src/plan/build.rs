@@ -60,13 +60,21 @@ impl BuildPlan {
     pub fn resolve(args: BuildArgs, env: &Environment) -> Result<BuildPlan, PlanError> {
         let lang = args.lang.map(|l| match l {
             LangArg::C => Language::C,
+            LangArg::Cpp => Language::Cpp,
             LangArg::Go => Language::Go,
         });
         let broad = source::Broad::of_machine(env.path("HOME").as_deref());
         let project = super::project::resolve(&args, &env.cwd)?;
         let sources = match &project {
             Some(p) => source::project(&p.dir, super::project::default_name(p), &broad)?,
-            None => source::resolve(&args.sources, lang, &args.include, &env.cwd, &broad)?,
+            None => source::resolve_excluding(
+                &args.sources,
+                lang,
+                &args.include,
+                &args.exclude,
+                &env.cwd,
+                &broad,
+            )?,
         };
         if sources.language == Language::Go {
             for (flag, used) in [

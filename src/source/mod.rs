@@ -19,6 +19,8 @@ pub use shown::Broad;
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     C,
+    /// C++ (with any C and assembly files beside it).
+    Cpp,
     Go,
 }
 
@@ -26,14 +28,34 @@ impl Language {
     pub fn as_str(self) -> &'static str {
         match self {
             Language::C => "c",
+            Language::Cpp => "cpp",
             Language::Go => "go",
         }
     }
 
+    /// The language a file is compiled as; assembly goes with C (and C++).
     fn of_extension(path: &Path) -> Option<Language> {
         match path.extension()?.to_str()? {
-            "c" => Some(Language::C),
+            "c" | "S" | "s" => Some(Language::C),
+            "cc" | "cpp" | "cxx" | "c++" | "C" => Some(Language::Cpp),
             "go" => Some(Language::Go),
+            _ => None,
+        }
+    }
+
+    /// A header: shown to the compiler, never compiled.
+    fn is_header(path: &Path) -> bool {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "h" | "hh" | "hpp" | "hxx" | "h++" | "inc"))
+    }
+
+    /// Whether files of `self` and `other` build together, and as which language: C and
+    /// assembly join C++.
+    fn join(self, other: Language) -> Option<Language> {
+        match (self, other) {
+            (a, b) if a == b => Some(a),
+            (Language::C, Language::Cpp) | (Language::Cpp, Language::C) => Some(Language::Cpp),
             _ => None,
         }
     }
@@ -43,6 +65,7 @@ impl fmt::Display for Language {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Language::C => "C",
+            Language::Cpp => "C++",
             Language::Go => "Go",
         })
     }
@@ -97,6 +120,8 @@ pub enum SourceError {
     GoModuleAlone(usize),
     #[error("the Go module `{}` has no Go files at its top{}", dir.display(), if commands.is_empty() { String::new() } else { format!("; its commands: {}", commands.join(", ")) })]
     GoNoMain { dir: PathBuf, commands: Vec<String> },
+    #[error("`{}` holds several programs: main is defined in {}", dir.display(), files.iter().map(|f| format!("`{}`", f.display())).collect::<Vec<_>>().join(", "))]
+    SeveralMains { dir: PathBuf, files: Vec<PathBuf> },
     #[error("`{}` cannot be shown to the build whole: {why}", path.display())]
     TooBroad { path: PathBuf, why: &'static str },
 }
@@ -125,6 +150,15 @@ impl SourceError {
                 ),
                 None => "pass the directory of the main package".into(),
             },
+            SourceError::SeveralMains { files, .. } => format!(
+                "build one program: name its files, or leave the others out with --exclude \
+                 (e.g. --exclude '{}')",
+                files
+                    .get(1)
+                    .and_then(|f| f.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ),
             SourceError::TooBroad { .. } => "name the source files instead (a lone file is \
                 shown with the headers it includes), or move the project into a directory of \
                 its own"
@@ -139,6 +173,20 @@ pub fn resolve(
     inputs: &[PathBuf],
     forced: Option<Language>,
     include_dirs: &[PathBuf],
+    cwd: &Path,
+    broad: &Broad,
+) -> Result<Sources, SourceError> {
+    resolve_excluding(inputs, forced, include_dirs, &[], cwd, broad)
+}
+
+/// [`resolve`], leaving out the files of named directories that match an `exclude`
+/// glob (`*` within a name, `**` across directories; matched against the path below the
+/// directory, and against the file name).
+pub fn resolve_excluding(
+    inputs: &[PathBuf],
+    forced: Option<Language>,
+    include_dirs: &[PathBuf],
+    exclude: &[String],
     cwd: &Path,
     broad: &Broad,
 ) -> Result<Sources, SourceError> {
@@ -185,6 +233,28 @@ pub fn resolve(
                     path: input.clone(),
                     source,
                 })?;
+                found.retain(|f| {
+                    let rel = f
+                        .strip_prefix(&abs)
+                        .unwrap_or(f)
+                        .to_string_lossy()
+                        .into_owned();
+                    let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+                    !exclude.iter().any(|g| {
+                        glob_match(g, &rel) || name.as_deref().is_some_and(|n| glob_match(g, n))
+                    })
+                });
+                let mains: Vec<PathBuf> = found
+                    .iter()
+                    .filter(|f| lang != Language::Go && defines_main(f))
+                    .map(|f| input.join(f.strip_prefix(&abs).unwrap_or(f)))
+                    .collect();
+                if mains.len() > 1 {
+                    return Err(SourceError::SeveralMains {
+                        dir: input.clone(),
+                        files: mains,
+                    });
+                }
                 if found.is_empty() {
                     return Err(SourceError::Empty {
                         dir: input.clone(),
@@ -226,15 +296,17 @@ pub fn resolve(
         }
         let Some(lang) = Language::of_extension(typed) else {
             // Headers named on the command line are shown, not compiled.
-            if typed.extension().is_some_and(|e| e == "h") {
+            if Language::is_header(typed) {
                 continue;
             }
             return Err(SourceError::UnknownLanguage(typed.clone()));
         };
         match language {
             None => language = Some(lang),
-            Some(l) if l != lang => return Err(SourceError::Mixed(l, lang)),
-            _ => {}
+            Some(l) => match l.join(lang) {
+                Some(joined) => language = Some(joined),
+                None => return Err(SourceError::Mixed(l, lang)),
+            },
         }
     }
     let language = language.ok_or_else(|| SourceError::UnknownLanguage(inputs[0].clone()))?;
@@ -278,7 +350,7 @@ pub fn resolve(
             None => lone.push(abs.clone()),
         }
     }
-    let headers = if language == Language::C {
+    let headers = if language != Language::Go {
         shown::headers_of(&lone)
     } else {
         Vec::new()
@@ -335,6 +407,48 @@ pub fn project(dir: &Path, default_name: String, broad: &Broad) -> Result<Source
         root: dir.to_path_buf(),
         default_name,
     })
+}
+
+/// Whether a C or C++ file defines `main` (a line starting `int main(`, `main(`, ...).
+fn defines_main(path: &Path) -> bool {
+    use std::io::Read;
+    let mut text = Vec::new();
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if file.take(4 * 1024 * 1024).read_to_end(&mut text).is_err() {
+        return false;
+    }
+    String::from_utf8_lossy(&text).lines().any(|line| {
+        let l = line.trim_start();
+        let l = l
+            .strip_prefix("int ")
+            .or_else(|| l.strip_prefix("void "))
+            .or_else(|| l.strip_prefix("signed int "))
+            .unwrap_or(l)
+            .trim_start();
+        l.strip_prefix("main")
+            .is_some_and(|rest| rest.trim_start().starts_with('('))
+    })
+}
+
+/// Shell-like glob: `*` any run of characters but `/`, `**` any run, `?` one character.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p {
+            [] => t.is_empty(),
+            [b'*', b'*', rest @ ..] => {
+                let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+                (0..=t.len()).any(|i| go(rest, &t[i..]))
+            }
+            [b'*', rest @ ..] => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != b'/')
+                .any(|i| go(rest, &t[i..])),
+            [b'?', rest @ ..] => t.first().is_some_and(|&c| c != b'/') && go(rest, &t[1..]),
+            [c, rest @ ..] => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
 }
 
 /// Whether `dir` holds `.go` files (not tests) at its top.
@@ -402,7 +516,7 @@ fn collect(dir: &Path, lang: Language, out: &mut Vec<PathBuf>) -> std::io::Resul
             if !hidden {
                 collect(&path, lang, out)?;
             }
-        } else if Language::of_extension(&path) == Some(lang) {
+        } else if Language::of_extension(&path).is_some_and(|l| l.join(lang).is_some()) {
             out.push(path);
         }
     }
@@ -560,6 +674,90 @@ mod tests {
             (s.language, s.default_name.as_str()),
             (Language::Go, "hello")
         );
+    }
+
+    #[test]
+    fn globs() {
+        for (p, t, want) in [
+            ("*.c", "main.c", true),
+            ("*.c", "src/main.c", false),
+            ("**/*.c", "src/a/main.c", true),
+            ("**/*.c", "main.c", true),
+            ("tests/**", "tests/a/b.c", true),
+            ("test_?.c", "test_1.c", true),
+            ("test_?.c", "test_12.c", false),
+            ("examples/*", "examples/x/y.c", false),
+        ] {
+            assert_eq!(glob_match(p, t), want, "{p} {t}");
+        }
+    }
+
+    #[test]
+    fn several_mains_are_refused_unless_excluded() {
+        let t = tree();
+        let d = t.path().join("progs");
+        std::fs::create_dir_all(d.join("tools")).unwrap();
+        std::fs::write(
+            d.join("app.c"),
+            "#include <stdio.h>\nint main(void) { return 0; }\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("util.c"), "int mainly(void) { return 1; }\n").unwrap();
+        std::fs::write(
+            d.join("tools/gen.c"),
+            "int\nmain (int argc, char **argv)\n{}\n",
+        )
+        .unwrap();
+        let r = |exclude: &[&str]| {
+            let exclude: Vec<String> = exclude.iter().map(|s| s.to_string()).collect();
+            resolve_excluding(
+                &[PathBuf::from("progs")],
+                None,
+                &[],
+                &exclude,
+                t.path(),
+                &Broad::default(),
+            )
+        };
+        let err = r(&[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`progs/app.c`, `progs/tools/gen.c`"),
+            "{err}"
+        );
+        assert!(err.hint().contains("--exclude"), "{}", err.hint());
+        let s = r(&["tools/**"]).unwrap();
+        assert_eq!(s.args, ["progs/app.c", "progs/util.c"]);
+    }
+
+    #[test]
+    fn cpp_with_c_and_assembly_is_cpp() {
+        let t = tree();
+        let d = t.path().join("mixed");
+        std::fs::create_dir(&d).unwrap();
+        for f in ["main.cpp", "sum.c", "add.S", "util.hpp", "notes.txt"] {
+            std::fs::write(d.join(f), "").unwrap();
+        }
+        let r = |inputs: &[&str]| {
+            resolve(
+                &inputs.iter().map(PathBuf::from).collect::<Vec<_>>(),
+                None,
+                &[],
+                t.path(),
+                &Broad::default(),
+            )
+        };
+        let s = r(&["mixed"]).unwrap();
+        assert_eq!(s.language, Language::Cpp);
+        assert_eq!(s.args, ["mixed/add.S", "mixed/main.cpp", "mixed/sum.c"]);
+        let s = r(&["mixed/sum.c", "mixed/add.S"]).unwrap();
+        assert_eq!(s.language, Language::C);
+        let s = r(&["mixed/main.cpp", "mixed/util.hpp"]).unwrap();
+        assert_eq!((s.language, s.args.len()), (Language::Cpp, 1));
+        assert!(matches!(
+            r(&["mixed/main.cpp", "hello.go"]),
+            Err(SourceError::Mixed(..))
+        ));
     }
 
     #[test]
