@@ -24,6 +24,10 @@ pub struct Cli {
     /// Print nothing on stderr but warnings and errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Also say what is said once per cache (why a toolchain was skipped)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,7 +314,7 @@ pub fn with_default_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
         .iter()
         .enumerate()
         .skip(1)
-        .find(|(_, a)| !matches!(a.to_str(), Some("-q" | "--quiet")));
+        .find(|(_, a)| !matches!(a.to_str(), Some("-q" | "--quiet" | "-v" | "--verbose")));
     match first {
         Some((i, a)) => {
             let text = a.to_string_lossy();

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             });
         }
     };
-    let ui = Ui::detect(cli.quiet);
+    let ui = Ui::detect(cli.quiet).verbose(cli.verbose);
     match scratchpack::run(cli, &ui) {
         Ok(status) => ExitCode::from(status.code()),
         Err(e) => {

@@ -60,6 +60,7 @@ pub struct Ui {
     color_stderr: bool,
     stderr_tty: bool,
     quiet: bool,
+    verbose: bool,
 }
 
 impl Ui {
@@ -72,7 +73,17 @@ impl Ui {
             color_stderr: !no_color && stderr_tty,
             stderr_tty,
             quiet,
+            verbose: false,
         }
+    }
+
+    /// The same, also saying what is usually said once (`-v`).
+    pub fn verbose(self, verbose: bool) -> Ui {
+        Ui { verbose, ..self }
+    }
+
+    pub fn is_verbose(&self) -> bool {
+        self.verbose
     }
 
     /// A UI that prints no status and no colour (tests).
@@ -82,6 +93,7 @@ impl Ui {
             color_stderr: false,
             stderr_tty: false,
             quiet: true,
+            verbose: false,
         }
     }
 

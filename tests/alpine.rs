@@ -321,23 +321,23 @@ fn auto_skips_alpine_when_its_repositories_do_not_answer() {
     require!("zig");
     let dir = tempdir();
     let out = dir.path().join("x.tar");
-    let r = run(scratchpack_cmd()
-        .env("SCRATCHPACK_CACHE_DIR", shared_cache())
-        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
-        .args([
-            path_str(&crate::support::fixture("hello.c")),
-            "-o",
-            path_str(&out),
-        ]))
-    .expect_code(0);
-    assert_has(
-        &r.stderr,
-        &[
-            "toolchain: zig",
-            "chosen by auto",
-            "alpine skipped: its repository does not answer",
-        ],
-    );
+    let cache = crate::support::cache_sharing(dir.path(), crate::support::COMPILERS);
+    let hello = crate::support::fixture("hello.c");
+    let build = |extra: &[&str]| {
+        run(scratchpack_cmd()
+            .env("SCRATCHPACK_CACHE_DIR", &cache)
+            .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+            .args([path_str(&hello), "-o", path_str(&out)])
+            .args(extra))
+        .expect_code(0)
+    };
+    let skipped = "alpine skipped: its repository does not answer";
+    let r = build(&[]);
+    assert_has(&r.stderr, &["toolchain: zig", "chosen by auto", skipped]);
+    // Said once per cache; -v says it again.
+    let r = build(&[]);
+    assert!(!r.stderr.contains(skipped), "{}", r.stderr);
+    assert_has(&build(&["-v"]).stderr, &[skipped]);
     let r = run(scratchpack_cmd()
         .env("SCRATCHPACK_CACHE_DIR", shared_cache())
         .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())

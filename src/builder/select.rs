@@ -56,10 +56,27 @@ pub(super) fn select(
                 Err(why) => why,
             },
         };
-        skipped.push(format!("{} skipped: {why_not}", t.name));
+        let line = format!("{} skipped: {why_not}", t.name);
+        if ui.is_verbose() || first_time(plan, &line) {
+            skipped.push(line);
+        }
     }
     let tried = skipped.into_iter().map(|s| format!("  {s}")).collect();
     Err(BuildError::NoToolchain { language, tried })
+}
+
+/// Whether `line` is said for the first time with this cache (a marker is left, so the
+/// same reason for skipping a toolchain is not repeated on every build; `-v` repeats it).
+fn first_time(plan: &BuildPlan, line: &str) -> bool {
+    let Ok(dir) = plan.cache.dir("said") else {
+        return true;
+    };
+    let marker = dir.join(crate::digest::Digest::of(line.as_bytes()).hex);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)
+        .is_ok()
 }
 
 pub(super) fn host_tool(
