@@ -7,6 +7,8 @@
 //! nothing a later run would trust. What got installed (names and versions) is
 //! recorded beside it.
 
+pub mod index;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

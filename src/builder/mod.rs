@@ -73,6 +73,9 @@ pub enum BuildError {
         diagnostics: String,
         /// The `--memory` limit the build ran under.
         memory_limit: Option<u64>,
+        /// Hints read from the diagnostics, made when the error was (they consult the
+        /// repositories' indexes and the sources).
+        hints: Vec<String>,
     },
     #[error("the compiler succeeded but wrote no `{}`", .0.display())]
     NoBinary(PathBuf),
@@ -103,6 +106,8 @@ pub enum BuildError {
         tail: String,
         /// The whole log.
         log: PathBuf,
+        /// Hints read from the output (see `Compile`).
+        hints: Vec<String>,
     },
     #[error("`{}` imports \"C\" (cgo), which toolchain `{toolchain}` cannot build", file.display())]
     CgoUnsupported { toolchain: String, file: PathBuf },
@@ -141,15 +146,19 @@ impl BuildError {
             BuildError::Compile {
                 diagnostics,
                 memory_limit,
+                hints,
                 ..
             } => {
-                let mut hints = hints::for_compile_errors(diagnostics);
+                let mut hints = hints.clone();
                 hints.extend(hints::for_memory(diagnostics, *memory_limit));
                 hints
             }
             BuildError::Cache(e) => vec![e.hint()],
-            BuildError::Step { tail, log, .. } => {
-                let mut hints = hints::for_compile_errors(tail);
+            BuildError::Step {
+                tail, log, hints, ..
+            } => {
+                let mut hints = hints.clone();
+                hints.extend(hints::for_memory(tail, None));
                 hints.push(format!("the whole build log: {}", log.display()));
                 hints
             }
@@ -401,6 +410,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     if !output.status.success() {
         return Err(BuildError::Compile {
             status: describe_status(output.status),
+            hints: compile_hints(plan, &toolchain, &diagnostics, &plan.sources.root),
             diagnostics,
             memory_limit: plan.sandbox.then_some(plan.limits.memory).flatten(),
         });
@@ -416,6 +426,68 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         installed,
         _dir: dir,
     })
+}
+
+/// Hints for a failed compile or build step: packages named only when the repositories
+/// in use have them, headers the project's own build generates.
+fn compile_hints(
+    plan: &BuildPlan,
+    toolchain: &Toolchain,
+    diagnostics: &str,
+    source_dir: &Path,
+) -> Vec<String> {
+    let packages = hints::mentions_missing(diagnostics)
+        .then(|| known_packages(plan, toolchain))
+        .flatten();
+    hints::for_compile_errors(
+        diagnostics,
+        &hints::Context {
+            packages: packages.as_ref(),
+            source_dir: Some(source_dir),
+        },
+    )
+}
+
+/// The package names of the repositories in use, when every one can be read (a remote one
+/// only if it answered its last probe, and never with --offline).
+fn known_packages(plan: &BuildPlan, toolchain: &Toolchain) -> Option<BTreeSet<String>> {
+    let repos = repositories(plan, toolchain);
+    let arch = rootfs::host_arch();
+    for repo in repos.iter().filter(|r| !r.starts_with("file://")) {
+        if plan.offline {
+            return None;
+        }
+        let index = format!("{}/{arch}/APKINDEX.tar.gz", repo.trim_end_matches('/'));
+        provision::repository_answers(&plan.cache, &index).ok()?;
+    }
+    provision::index::package_names(&repos, arch)
+}
+
+/// `err` with its hints, for a failed project step.
+pub(crate) fn with_hints(
+    err: BuildError,
+    plan: &BuildPlan,
+    toolchain: &Toolchain,
+    source_dir: &Path,
+) -> BuildError {
+    match err {
+        BuildError::Step {
+            step,
+            command,
+            status,
+            tail,
+            log,
+            ..
+        } => BuildError::Step {
+            hints: compile_hints(plan, toolchain, &tail, source_dir),
+            step,
+            command,
+            status,
+            tail,
+            log,
+        },
+        other => other,
+    }
 }
 
 /// The toolchain's rootfs with `request`'s packages installed, and what was installed.

@@ -284,6 +284,7 @@ pub fn run_steps(
                 status: describe_status(status),
                 tail: tail(keep, TAIL_LINES),
                 log: keep.to_path_buf(),
+                hints: Vec::new(),
             });
         }
         ui.status(&format!("[{}/{total}] {name} done in {secs:.1} s", i + 1));

@@ -104,7 +104,8 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
         .cache
         .dir("logs")?
         .join(format!("{}.log", cx.plan.image.name));
-    run_steps(&runner, &steps, &ws.log_file(), &keep, ui)?;
+    run_steps(&runner, &steps, &ws.log_file(), &keep, ui)
+        .map_err(|e| crate::builder::with_hints(e, cx.plan, toolchain, &cx.project.dir))?;
     pick(cx, &ws, ui)
 }
 
