@@ -42,6 +42,21 @@ pub struct Built {
     _dir: TempPath,
 }
 
+/// A project build step that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the build step `{step}` failed ({status}): {command}\n{tail}")]
+pub struct StepFailure {
+    pub step: String,
+    pub command: String,
+    pub status: String,
+    /// The last lines of the build's output.
+    pub tail: String,
+    /// The whole log.
+    pub log: PathBuf,
+    /// Hints read from the output (see `BuildError::Compile`).
+    pub hints: Vec<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(transparent)]
@@ -97,18 +112,8 @@ pub enum BuildError {
     },
     #[error("toolchain `{0}` cannot build projects (its file has no [project] table)")]
     NoProjectTools(String),
-    #[error("the build step `{step}` failed ({status}): {command}\n{tail}")]
-    Step {
-        step: String,
-        command: String,
-        status: String,
-        /// The last lines of the build's output.
-        tail: String,
-        /// The whole log.
-        log: PathBuf,
-        /// Hints read from the output (see `Compile`).
-        hints: Vec<String>,
-    },
+    #[error("{0}")]
+    Step(Box<StepFailure>),
     #[error("`{}` imports \"C\" (cgo), which toolchain `{toolchain}` cannot build", file.display())]
     CgoUnsupported { toolchain: String, file: PathBuf },
     #[error("the build wrote no executable")]
@@ -154,12 +159,10 @@ impl BuildError {
                 hints
             }
             BuildError::Cache(e) => vec![e.hint()],
-            BuildError::Step {
-                tail, log, hints, ..
-            } => {
-                let mut hints = hints.clone();
-                hints.extend(hints::for_memory(tail, None));
-                hints.push(format!("the whole build log: {}", log.display()));
+            BuildError::Step(f) => {
+                let mut hints = f.hints.clone();
+                hints.extend(hints::for_memory(&f.tail, None));
+                hints.push(format!("the whole build log: {}", f.log.display()));
                 hints
             }
             BuildError::NoProjectTools(_) => {
@@ -201,7 +204,7 @@ impl BuildError {
         match self {
             BuildError::Compile { .. }
             | BuildError::NotAFile { .. }
-            | BuildError::Step { .. }
+            | BuildError::Step(_)
             | BuildError::NoArtifact
             | BuildError::SeveralArtifacts(_)
             | BuildError::Artifact { .. } => true,
@@ -471,21 +474,10 @@ pub(crate) fn with_hints(
     source_dir: &Path,
 ) -> BuildError {
     match err {
-        BuildError::Step {
-            step,
-            command,
-            status,
-            tail,
-            log,
-            ..
-        } => BuildError::Step {
-            hints: compile_hints(plan, toolchain, &tail, source_dir),
-            step,
-            command,
-            status,
-            tail,
-            log,
-        },
+        BuildError::Step(mut f) => {
+            f.hints = compile_hints(plan, toolchain, &f.tail, source_dir);
+            BuildError::Step(f)
+        }
         other => other,
     }
 }

@@ -86,7 +86,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("x86_64")).unwrap();
         std::fs::write(dir.path().join("x86_64/APKINDEX.tar.gz"), index("P:make\n")).unwrap();
         let repo = format!("file://{}", dir.path().display());
-        let names = package_names(&[repo.clone()], "x86_64").unwrap();
+        let names = package_names(std::slice::from_ref(&repo), "x86_64").unwrap();
         assert!(names.contains("make"));
         assert!(package_names(&[repo], "aarch64").is_none());
     }

@@ -12,8 +12,8 @@ pub mod systems;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::BuildError;
 use super::command::{Paths, tool_vars};
+use super::{BuildError, StepFailure};
 use crate::process::describe_status;
 use crate::sandbox;
 use crate::toolchain::{ProjectTools, Toolchain};
@@ -278,14 +278,14 @@ pub fn run_steps(
         let secs = started.elapsed().as_secs_f64();
         keep_log(workspace_log, keep);
         if !status.success() {
-            return Err(BuildError::Step {
+            return Err(BuildError::Step(Box::new(StepFailure {
                 step: name.clone(),
                 command: command.clone(),
                 status: describe_status(status),
                 tail: tail(keep, TAIL_LINES),
                 log: keep.to_path_buf(),
                 hints: Vec::new(),
-            });
+            })));
         }
         ui.status(&format!("[{}/{total}] {name} done in {secs:.1} s", i + 1));
     }
@@ -393,12 +393,10 @@ mod tests {
         let err = run_steps(&runner, &steps, &log, &keep, &Ui::plain()).unwrap_err();
         assert_eq!(runner.ran.borrow().len(), 3, "autoreconf, configure, make");
         match err {
-            BuildError::Step {
-                step, tail, log, ..
-            } => {
-                assert_eq!(step, "make");
-                assert!(tail.ends_with("line of make -j1 hello"), "{tail}");
-                assert_eq!(log, keep);
+            BuildError::Step(f) => {
+                assert_eq!(f.step, "make");
+                assert!(f.tail.ends_with("line of make -j1 hello"), "{}", f.tail);
+                assert_eq!(f.log, keep);
                 assert!(
                     std::fs::read_to_string(&keep)
                         .unwrap()
