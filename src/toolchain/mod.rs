@@ -200,6 +200,9 @@ pub struct ProjectTools {
     /// Added to `LDFLAGS` unless `--no-strip`.
     #[serde(default)]
     pub strip: Vec<String>,
+    /// Set over the toolchain's environment in project builds.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 /// cgo: the C compiler of another toolchain (its `[project]` cc, c++ and ar) mounted
@@ -540,6 +543,17 @@ fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
             }
         }
         template::check(&p.host, project_known).map_err(|r| invalid(file, "project.host", r))?;
+        for (key, value) in &p.env {
+            if key.is_empty() || key.contains('=') {
+                return Err(invalid(
+                    file,
+                    &format!("project.env.{key}"),
+                    "not a variable name",
+                ));
+            }
+            template::check(value, project_known)
+                .map_err(|r| invalid(file, &format!("project.env.{key}"), r))?;
+        }
     }
     Ok(())
 }

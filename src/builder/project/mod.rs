@@ -253,6 +253,9 @@ pub fn environment(
     if !tools.ld.is_empty() {
         env.insert("LD".into(), format!("{BIN_MOUNT}/ld"));
     }
+    for (k, v) in &tools.env {
+        env.insert(k.clone(), vars.expand(v));
+    }
     env.insert("CFLAGS".into(), cflags.join(" "));
     env.insert("CXXFLAGS".into(), cflags.join(" "));
     env.insert("LDFLAGS".into(), ldflags.join(" "));
