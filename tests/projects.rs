@@ -84,6 +84,13 @@ fn autotools_pv_copies_its_input() {
     if build_project(&src, &image, &[]).is_none() {
         return;
     }
+    // A project build is reproducible: configure's probes, the compile, the archive.
+    let again = dir.path().join("pv-again.tar");
+    build_project(&src, &again, &[]);
+    assert_eq!(
+        crate::support::sha256_file(&image),
+        crate::support::sha256_file(&again)
+    );
     let Some(podman) = podman_with(&image) else {
         return;
     };
@@ -205,10 +212,11 @@ fn cmake_cxx_ninja_reads_a_build_file() {
     )
     .unwrap();
     let add = format!("{}:/work/build.ninja", build_file.display());
-    let Some(stderr) = build_project(&src, &image, &["--add", &add]) else {
+    let Some(stderr) = build_project(&src, &image, &["--add", &add, "--make-target", "ninja"])
+    else {
         return;
     };
-    assert_has(&stderr, &["took `_scratchpack/ninja`"]);
+    assert!(!stderr.contains("error"), "{stderr}");
     let Some(podman) = podman_with(&image) else {
         return;
     };
