@@ -7,6 +7,9 @@
 #   benches/bench.sh inspect    inspect /usr/lib vs scanelf -R
 #   benches/bench.sh build      cold and warm builds of C (zig) and Go, in the sandbox,
 #                               without it (--no-sandbox), and the bare compiler
+#   benches/bench.sh projects   real projects (tree, pv, zstd from Debian's sources): the
+#                               sandboxed build against the same build run natively
+#                               with the same zig, and make's own no-op rebuild
 #   benches/bench.sh lookup     warm builds of hello.c by where zig is: on PATH (search
 #                               remembered or not), fetched into the cache; with
 #                               SP_BEFORE=/path/to/an/older/scratchpack, that one too
@@ -142,12 +145,55 @@ bench_build() {
     echo
 }
 
+bench_projects() {
+    echo "== projects: real builds in the sandbox vs the same build natively (same zig)"
+    local mirror="file://$(cd ../shared/alpine && pwd)"
+    export SCRATCHPACK_ALPINE_MIRROR="$mirror" SCRATCHPACK_CACHE_DIR="$WORK/projects-cache"
+    local repo=${SCRATCHPACK_TOOLS_REPO:-}
+    if [ -z "$repo" ]; then
+        repo="$WORK/tools-repo"
+        ALPINE_MIRROR="$mirror" scripts/tools-repo.sh "$repo"
+    fi
+    mkdir -p "$WORK/src"
+    (cd "$WORK/src" && apt-get source --download-only -qq tree pv libzstd >/dev/null 2>&1)
+    for t in "$WORK"/src/*.orig.tar.*; do
+        case $t in *.asc) continue ;; esac
+        tar -xf "$t" -C "$WORK/src"
+    done
+    "$SP" "$(ls -d "$WORK"/src/tree-*)" -o "$WORK/warmup.tar" -q --toolchain zig \
+        --apk-repository "file://$repo" --apk-allow-untrusted   # fetches zig, warms its libc
+    local zig zigcache="$WORK/projects-cache/tools/zig/zig"
+    zig=$(zig_of_scratchpack)
+    # The native build: the same compiler, flags and steps, on the host, in a fresh copy
+    # (as scratchpack makes one), with zig's global cache warm and a fresh local one.
+    local native="ZIG_GLOBAL_CACHE_DIR=$zigcache ZIG_LOCAL_CACHE_DIR=$WORK/native/zl \
+        CC='$zig cc -target x86_64-linux-musl' AR='$zig ar' RANLIB='$zig ranlib' \
+        CFLAGS=-O2 LDFLAGS='-static -s'"
+    local name dir steps
+    for name in tree pv zstd; do
+        dir=$(ls -d "$WORK"/src/"$name"-*)
+        case $name in
+            pv) steps="./configure -q --host=x86_64-linux-musl --prefix=/usr --disable-shared --enable-static && make -j$(nproc)" ;;
+            *) steps="make -j$(nproc)" ;;
+        esac
+        hyperfine --warmup 1 --runs 3 --export-markdown "$WORK/project-$name.md" \
+            -p true -p "rm -rf $WORK/native && mkdir $WORK/native && cp -a $dir $WORK/native/b" -p true \
+            -n "scratchpack $name (sandbox, image included)" \
+            "$SP $dir -o $WORK/$name.tar -q --toolchain zig --apk-repository file://$repo --apk-allow-untrusted" \
+            -n "$name built natively (same zig, make on the host)" \
+            "cd $WORK/native/b && env $native sh -c '$steps' >/dev/null 2>&1" \
+            -n "$name: make's own no-op rebuild" "make -C $WORK/native/b -j$(nproc) >/dev/null"
+    done
+    echo
+}
+
 case "$what" in
     package) bench_package ;;
     inspect) bench_inspect ;;
     build) bench_build ;;
     lookup) bench_lookup ;;
-    all) bench_package; bench_inspect; bench_build; bench_lookup ;;
-    *) echo "usage: $0 [package|inspect|build|lookup]" >&2; exit 2 ;;
+    projects) bench_projects ;;
+    all) bench_package; bench_inspect; bench_build; bench_lookup; bench_projects ;;
+    *) echo "usage: $0 [package|inspect|build|lookup|projects]" >&2; exit 2 ;;
 esac
 for md in "$WORK"/*.md; do cat "$md"; echo; done
