@@ -766,7 +766,10 @@ fn go_vendor_directory_is_used_without_network() {
     // Without vendor/ the module cannot be fetched: GOPROXY=off and no network.
     std::fs::remove_dir_all(m.join("vendor")).unwrap();
     let r = build(&[path_str(&m), "-o", path_str(&out)]).expect_code(1);
-    assert_has(&r.stderr, &["example.com/dep", "compilation failed"]);
+    assert_has(
+        &r.stderr,
+        &["example.com/dep", "compilation failed", "go mod vendor", "--go-proxy"],
+    );
 }
 
 #[test]

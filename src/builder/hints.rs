@@ -162,9 +162,24 @@ pub fn for_compile_errors(diagnostics: &str, ctx: &Context) -> Vec<String> {
             }
         }
     }
+    if GO_MODULE_MISSING.iter().any(|m| diagnostics.contains(m)) {
+        hints.push(
+            "a Go module is missing: the build has no network; vendor it (`go mod vendor`, \
+             then vendor/ is used) or let Go download it with --go-proxy URL"
+                .into(),
+        );
+    }
     hints.dedup();
     hints
 }
+
+/// What go prints when a module is neither vendored nor in its cache.
+const GO_MODULE_MISSING: &[&str] = &[
+    "no required module provides package",
+    "module lookup disabled by GOPROXY=off",
+    "cannot find module providing package",
+    "missing go.sum entry",
+];
 
 #[cfg(test)]
 mod tests {
@@ -222,6 +237,14 @@ mod tests {
                 "{hints:?}"
             );
         }
+    }
+
+    #[test]
+    fn missing_go_modules_point_at_vendor_and_the_proxy() {
+        let go = for_compile_errors(
+            "main.go:4:2: github.com/x/y@v1.0.0: module lookup disabled by GOPROXY=off",
+        );
+        assert!(go[0].contains("go mod vendor") && go[0].contains("--go-proxy"), "{go:?}");
     }
 
     #[test]
