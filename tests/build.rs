@@ -768,7 +768,12 @@ fn go_vendor_directory_is_used_without_network() {
     let r = build(&[path_str(&m), "-o", path_str(&out)]).expect_code(1);
     assert_has(
         &r.stderr,
-        &["example.com/dep", "compilation failed", "go mod vendor", "--go-proxy"],
+        &[
+            "example.com/dep",
+            "compilation failed",
+            "go mod vendor",
+            "--go-proxy",
+        ],
     );
 }
 

@@ -244,7 +244,10 @@ mod tests {
         let go = for_compile_errors(
             "main.go:4:2: github.com/x/y@v1.0.0: module lookup disabled by GOPROXY=off",
         );
-        assert!(go[0].contains("go mod vendor") && go[0].contains("--go-proxy"), "{go:?}");
+        assert!(
+            go[0].contains("go mod vendor") && go[0].contains("--go-proxy"),
+            "{go:?}"
+        );
     }
 
     #[test]

@@ -83,6 +83,115 @@ fn stamp(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
+/// Brings an existing copy `dst` (left by an earlier build, which may have changed
+/// anything in it) up to date with `src`: files changed since `old` (or changed in the
+/// copy) are copied again, files gone from the sources are removed, the build's own
+/// outputs stay. Nothing in `dst` is followed: an entry in the way of a source file or
+/// directory (a symlink, a file where a directory should be) is removed first. Returns
+/// the new manifest and whether anything changed.
+pub fn sync_tree(src: &Path, dst: &Path, old: &Manifest) -> io::Result<(Manifest, bool)> {
+    let mut manifest = Manifest::new();
+    let mut changed = false;
+    let mut count = 0;
+    ensure_dir(dst)?;
+    sync_dir(
+        src,
+        dst,
+        Path::new(""),
+        old,
+        &mut manifest,
+        &mut changed,
+        &mut count,
+    )?;
+    for rel in old.keys().filter(|r| !manifest.contains_key(*r)) {
+        let path = dst.join(rel);
+        if crate::beneath::no_symlink_below(dst, &path).is_ok()
+            && fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+        {
+            fs::remove_file(&path)?;
+            changed = true;
+        }
+    }
+    Ok((manifest, changed))
+}
+
+/// `path` as a real directory: whatever else is there is removed.
+fn ensure_dir(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => fs::remove_file(path)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    fs::create_dir(path)
+}
+
+/// Removes whatever is at `path` (a directory with all it holds).
+fn clear(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => crate::atomic::remove_tree(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sync_dir(
+    src: &Path,
+    dst: &Path,
+    rel: &Path,
+    old: &Manifest,
+    manifest: &mut Manifest,
+    changed: &mut bool,
+    count: &mut usize,
+) -> io::Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(src)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        *count += 1;
+        if *count > MAX_ENTRIES {
+            return Err(io::Error::other(format!(
+                "more than {MAX_ENTRIES} files: refused"
+            )));
+        }
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        let rel = rel.join(entry.file_name());
+        let meta = fs::symlink_metadata(&from)?;
+        let kind = meta.file_type();
+        let stamp_of = |m: &fs::Metadata| (m.len(), m.mtime(), m.mtime_nsec());
+        if kind.is_dir() {
+            ensure_dir(&to)?;
+            sync_dir(&from, &to, &rel, old, manifest, changed, count)?;
+            fs::set_permissions(
+                &to,
+                fs::Permissions::from_mode(meta.mode() & 0o7777 | 0o700),
+            )?;
+        } else if kind.is_symlink() {
+            let target = fs::read_link(&from)?;
+            if fs::read_link(&to).ok().as_ref() != Some(&target) {
+                clear(&to)?;
+                std::os::unix::fs::symlink(&target, &to)?;
+                *changed = true;
+            }
+        } else if kind.is_file() {
+            let wanted = stamp_of(&meta);
+            let same = old.get(&rel) == Some(&wanted)
+                && fs::symlink_metadata(&to).is_ok_and(|m| m.is_file() && stamp_of(&m) == wanted);
+            if !same {
+                clear(&to)?;
+                fs::copy(&from, &to)?;
+                fs::set_permissions(&to, fs::Permissions::from_mode(meta.mode() & 0o777 | 0o600))?;
+                stamp(&to, &meta)?;
+                *changed = true;
+            }
+            manifest.insert(rel, wanted);
+        }
+    }
+    Ok(())
+}
+
 /// Whether the file at `rel` in the copy is still the source's (not written by the build).
 pub fn unchanged(manifest: &Manifest, rel: &Path, meta: &fs::Metadata) -> bool {
     manifest.get(rel) == Some(&(meta.len(), meta.mtime(), meta.mtime_nsec()))
@@ -91,6 +200,45 @@ pub fn unchanged(manifest: &Manifest, rel: &Path, meta: &fs::Metadata) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sync_updates_the_copy_and_keeps_build_outputs() {
+        let src = tempfile::tempdir().unwrap();
+        let s = src.path();
+        fs::create_dir(s.join("sub")).unwrap();
+        fs::write(s.join("sub/a.c"), "a1").unwrap();
+        fs::write(s.join("b.c"), "b1").unwrap();
+        fs::write(s.join("gone.c"), "g").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let dst = out.path().join("copy");
+        let first = copy_tree(s, &dst).unwrap();
+        // The build writes outputs, and a hostile one plants links where sources are.
+        fs::write(dst.join("app"), "binary").unwrap();
+        let secret = out.path().join("secret");
+        fs::write(&secret, "host file").unwrap();
+        fs::remove_file(dst.join("b.c")).unwrap();
+        std::os::unix::fs::symlink(&secret, dst.join("b.c")).unwrap();
+        fs::remove_dir_all(dst.join("sub")).unwrap();
+        std::os::unix::fs::symlink(out.path(), dst.join("sub")).unwrap();
+        // Nothing changed in the sources but what the build did.
+        let (_, changed) = sync_tree(s, &dst, &first).unwrap();
+        assert!(changed);
+        assert_eq!(fs::read_to_string(&secret).unwrap(), "host file");
+        assert_eq!(fs::read_to_string(dst.join("b.c")).unwrap(), "b1");
+        assert!(fs::symlink_metadata(dst.join("sub")).unwrap().is_dir());
+        assert_eq!(fs::read_to_string(dst.join("sub/a.c")).unwrap(), "a1");
+        // A source edited and one removed; the build's output stays.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(s.join("sub/a.c"), "a2").unwrap();
+        fs::remove_file(s.join("gone.c")).unwrap();
+        let (second, _) = sync_tree(s, &dst, &first).unwrap();
+        let (third, changed) = sync_tree(s, &dst, &second).unwrap();
+        assert!(!changed, "an unchanged tree is left alone");
+        assert_eq!(second, third);
+        assert_eq!(fs::read_to_string(dst.join("sub/a.c")).unwrap(), "a2");
+        assert!(!dst.join("gone.c").exists());
+        assert_eq!(fs::read_to_string(dst.join("app")).unwrap(), "binary");
+    }
 
     #[test]
     fn copies_files_links_and_times_but_nothing_else() {

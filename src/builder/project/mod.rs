@@ -25,6 +25,8 @@ pub const SRC_MOUNT: &str = "/scratchpack/src";
 pub const BIN_MOUNT: &str = "/scratchpack/bin";
 pub const LOG_MOUNT: &str = "/scratchpack/log";
 const LOG_NAME: &str = "build.log";
+/// In the kept directory: which setup steps succeeded in its copy.
+pub const SETUP_STAMP: &str = "setup.done";
 /// Lines of a failed step's output shown in the error.
 const TAIL_LINES: usize = 30;
 
@@ -53,13 +55,17 @@ impl ProjectPlan {
             .unwrap_or_default()
     }
 
-    /// The steps to run, as (name, shell command).
-    pub fn steps(&self, host: &str, jobs: usize) -> Vec<(String, String)> {
+    /// The steps to run.
+    pub fn steps(&self, host: &str, jobs: usize) -> Vec<Planned> {
         if !self.run.is_empty() {
             return self
                 .run
                 .iter()
-                .map(|r| ("run".to_string(), r.clone()))
+                .map(|r| Planned {
+                    name: "run".into(),
+                    command: r.clone(),
+                    setup: false,
+                })
                 .collect();
         }
         let options = StepOptions {
@@ -72,7 +78,11 @@ impl ProjectPlan {
         self.system
             .iter()
             .flat_map(|s| &s.steps)
-            .map(|step| (step.name.clone(), systems::expand(step, &options)))
+            .map(|step| Planned {
+                name: step.name.clone(),
+                command: systems::expand(step, &options),
+                setup: step.setup,
+            })
             .collect()
     }
 
@@ -84,6 +94,16 @@ impl ProjectPlan {
             (None, true) => "project".into(),
         }
     }
+}
+
+/// A step as it will run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub name: String,
+    /// The shell command.
+    pub command: String,
+    /// Run once per kept copy (see [`run_steps`]).
+    pub setup: bool,
 }
 
 /// The seam between the builder and where a step runs: the sandbox, or a test double.
@@ -128,8 +148,11 @@ pub struct Workspace {
 
 impl Workspace {
     /// Copies the project into `scratch` and writes the wrapper scripts.
+    /// `kept` is the project's directory in the cache: its copy (`kept/src`) is brought up
+    /// to date rather than made anew, so the build system finds its earlier work.
     pub fn create(
         scratch: &Path,
+        kept: &Path,
         project: &ProjectPlan,
         tools: &ProjectTools,
         toolchain: &Toolchain,
@@ -140,12 +163,34 @@ impl Workspace {
             let path = path.to_path_buf();
             move |source| BuildError::Io { path, source }
         };
-        let src = scratch.join("src");
-        let manifest =
-            copy::copy_tree(&project.dir, &src).map_err(|source| BuildError::CopyProject {
-                dir: project.dir.clone(),
-                source,
-            })?;
+        let src = kept.join("src");
+        let manifest_file = kept.join("manifest.json");
+        let copy_err = |source| BuildError::CopyProject {
+            dir: project.dir.clone(),
+            source,
+        };
+        let old: Option<copy::Manifest> = std::fs::read(&manifest_file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        // The manifest goes first: a copy interrupted half-way is never trusted.
+        let _ = std::fs::remove_file(&manifest_file);
+        let manifest = match old {
+            Some(old) if src.is_dir() => {
+                copy::sync_tree(&project.dir, &src, &old)
+                    .map_err(copy_err)?
+                    .0
+            }
+            _ => {
+                if std::fs::symlink_metadata(&src).is_ok() {
+                    crate::atomic::remove_tree(&src).map_err(io(&src))?;
+                }
+                let _ = std::fs::remove_file(kept.join(SETUP_STAMP));
+                copy::copy_tree(&project.dir, &src).map_err(copy_err)?
+            }
+        };
+        if let Ok(json) = serde_json::to_vec(&manifest) {
+            std::fs::write(&manifest_file, json).map_err(io(&manifest_file))?;
+        }
         let bin = scratch.join("bin");
         std::fs::create_dir(&bin).map_err(io(&bin))?;
         let vars = tool_vars(arch, &Paths::sandboxed(toolchain));
@@ -265,16 +310,40 @@ pub fn environment(
     env.into_iter().collect()
 }
 
-/// Runs every step; on failure, the error names the step and keeps the log at `keep`.
+/// Runs the steps; on failure, the error names the step and keeps the log at `keep`.
+/// Setup steps are skipped when `setup_stamp` records that these very setup steps
+/// succeeded in this copy; it is rewritten when they do, removed when one fails.
 pub fn run_steps(
     runner: &dyn Runner,
-    steps: &[(String, String)],
+    steps: &[Planned],
+    setup_stamp: &Path,
     workspace_log: &Path,
     keep: &Path,
     ui: &Ui,
 ) -> Result<(), BuildError> {
     let total = steps.len();
-    for (i, (name, command)) in steps.iter().enumerate() {
+    let setup_key: String = steps
+        .iter()
+        .filter(|s| s.setup)
+        .map(|s| format!("{}\n", s.command))
+        .collect();
+    let set_up = std::fs::read_to_string(setup_stamp).is_ok_and(|k| k == setup_key);
+    if !set_up {
+        let _ = std::fs::remove_file(setup_stamp);
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let (name, command) = (&step.name, &step.command);
+        if step.setup && set_up {
+            ui.status(&format!(
+                "[{}/{total}] {name}: done before, in the kept copy",
+                i + 1
+            ));
+            append_log(
+                workspace_log,
+                &format!("\n$ {command}\n(done before, in the kept copy)\n"),
+            );
+            continue;
+        }
         let started = Instant::now();
         ui.status(&format!("[{}/{total}] {name}: {command}", i + 1));
         let status = runner.run(command)?;
@@ -291,8 +360,27 @@ pub fn run_steps(
             })));
         }
         ui.status(&format!("[{}/{total}] {name} done in {secs:.1} s", i + 1));
+        let setup_done = !steps[i + 1..].iter().any(|s| s.setup);
+        if step.setup && setup_done {
+            std::fs::write(setup_stamp, &setup_key).map_err(|source| BuildError::Io {
+                path: setup_stamp.to_path_buf(),
+                source,
+            })?;
+        }
     }
     Ok(())
+}
+
+/// Adds a line to the build log (best effort).
+fn append_log(log: &Path, text: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = f.write_all(text.as_bytes());
+    }
 }
 
 /// Copies the log where it outlives the build (best effort: a log is not worth failing
@@ -363,20 +451,26 @@ mod tests {
         let steps = p.steps("x86_64-linux-musl", 4);
         assert_eq!(steps.len(), 2);
         assert!(
-            steps[0].1.contains("--host=x86_64-linux-musl") && steps[0].1.ends_with("--without-x")
+            steps[0].command.contains("--host=x86_64-linux-musl")
+                && steps[0].command.ends_with("--without-x")
         );
-        assert_eq!(steps[1].1, "make -j4 hello");
+        assert!(steps[0].setup && !steps[1].setup);
+        assert_eq!(steps[1].command, "make -j4 hello");
         assert_eq!(p.packages(), ["make", "pkgconf"]);
         let run = ProjectPlan {
             run: vec!["make CC=cc app".into(), "strip app".into()],
             ..p
         };
         let steps = run.steps("h", 1);
+        let commands: Vec<(&str, &str, bool)> = steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.command.as_str(), s.setup))
+            .collect();
         assert_eq!(
-            steps,
+            commands,
             [
-                ("run".to_string(), "make CC=cc app".to_string()),
-                ("run".to_string(), "strip app".to_string())
+                ("run", "make CC=cc app", false),
+                ("run", "strip app", false)
             ]
         );
         assert_eq!(run.describe(), "--run commands");
@@ -393,7 +487,8 @@ mod tests {
             log: log.clone(),
         };
         let steps = project("autoreconf").steps("h", 1);
-        let err = run_steps(&runner, &steps, &log, &keep, &Ui::plain()).unwrap_err();
+        let stamp = dir.path().join("setup.done");
+        let err = run_steps(&runner, &steps, &stamp, &log, &keep, &Ui::plain()).unwrap_err();
         assert_eq!(runner.ran.borrow().len(), 3, "autoreconf, configure, make");
         match err {
             BuildError::Step(f) => {
@@ -413,7 +508,15 @@ mod tests {
             fail: "nothing",
             log: log.clone(),
         };
-        run_steps(&ok, &steps, &log, &keep, &Ui::plain()).unwrap();
+        // The setup steps succeeded before make failed: they are not run again.
+        run_steps(&ok, &steps, &stamp, &log, &keep, &Ui::plain()).unwrap();
+        assert_eq!(*ok.ran.borrow(), ["make -j1 hello"]);
+        // Other setup steps (another --configure-arg): all run again.
+        let mut changed = project("autoreconf");
+        changed.configure_args.push("--with-y".into());
+        let steps = changed.steps("h", 1);
+        ok.ran.borrow_mut().clear();
+        run_steps(&ok, &steps, &stamp, &log, &keep, &Ui::plain()).unwrap();
         assert_eq!(ok.ran.borrow().len(), 3);
     }
 

@@ -45,7 +45,6 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
         .as_ref()
         .ok_or_else(|| BuildError::NoProjectTools(toolchain.name.clone()))?;
     let arch = rootfs::host_arch();
-    let ws = Workspace::create(scratch, cx.project, tools, toolchain, arch, &cx.rootfs)?;
     let vars = tool_vars(arch, &Paths::sandboxed(toolchain));
     let toolchain_env: Vec<(String, String)> = toolchain
         .env
@@ -58,7 +57,7 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
             .collect();
     env.extend(cx.extra_env.iter().cloned());
 
-    let mut binds = ws.binds();
+    let mut binds = Vec::new();
     if let (Some(tool), Some(host)) = (cx.tool, &toolchain.host) {
         binds.push(Bind {
             src: tool.dir.clone(),
@@ -94,6 +93,19 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
     let host = vars.expand(&tools.host);
     let jobs = std::thread::available_parallelism().map_or(1, usize::from);
     let steps = cx.project.steps(&host, jobs);
+    // The copy is kept per project, toolchain, rootfs, environment and steps: a later
+    // build of the same finds the build system's own work (make's no-op).
+    let key = kept_key(cx, &runner.spec, &steps);
+    let _lock = cx.plan.cache.lock(&format!("project-{key}"), || {
+        ui.status("waiting for another build of this project")
+    })?;
+    let kept = cx.plan.cache.dir(&format!("projects/{key}"))?;
+    let ws = Workspace::create(
+        scratch, &kept, cx.project, tools, toolchain, arch, &cx.rootfs,
+    )?;
+    let mut spec = runner.spec;
+    spec.binds.extend(ws.binds());
+    let runner = SandboxRunner { spec };
     ui.status(&format!(
         "building the {} `{}` in a copy",
         cx.project.describe(),
@@ -104,13 +116,36 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
         .cache
         .dir("logs")?
         .join(format!("{}.log", cx.plan.image.name));
-    run_steps(&runner, &steps, &ws.log_file(), &keep, ui)
+    let stamp = kept.join(super::SETUP_STAMP);
+    run_steps(&runner, &steps, &stamp, &ws.log_file(), &keep, ui)
         .map_err(|e| crate::builder::with_hints(e, cx.plan, toolchain, &cx.project.dir))?;
-    pick(cx, &ws, ui)
+    pick(cx, &ws, scratch, ui)
 }
 
-/// The binaries to ship.
-fn pick(cx: &Context, ws: &Workspace, ui: &Ui) -> Result<Artifact, BuildError> {
+/// What the kept copy of a project depends on: its directory, the tool, the rootfs (its
+/// path names its package set), the environment and the steps.
+fn kept_key(cx: &Context, spec: &sandbox::Spec, steps: &[super::Planned]) -> String {
+    let mut text = format!(
+        "{}\n{}\n{}\n{}\n",
+        cx.project.dir.display(),
+        cx.toolchain.name,
+        cx.tool
+            .map(|t| t.dir.display().to_string())
+            .unwrap_or_default(),
+        cx.rootfs.display()
+    );
+    for (k, v) in &spec.env {
+        text.push_str(&format!("{k}={v}\n"));
+    }
+    for s in steps {
+        text.push_str(&format!("{}:{}\n", s.name, s.command));
+    }
+    crate::digest::Digest::of(text.as_bytes()).hex[..32].to_string()
+}
+
+/// The binaries to ship, copied out of the kept copy into `scratch` (another build of the
+/// project may change the kept copy once the lock is released).
+fn pick(cx: &Context, ws: &Workspace, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildError> {
     let mut chosen = Vec::new();
     for rel in &cx.project.artifacts {
         chosen.push(artifact_at(&ws.src, rel)?);
@@ -142,14 +177,26 @@ fn pick(cx: &Context, ws: &Workspace, ui: &Ui) -> Result<Artifact, BuildError> {
         }
         chosen.push(one.clone());
     }
-    let named = |rel: &PathBuf| -> (PathBuf, String) {
+    let out = scratch.join("artifacts");
+    std::fs::create_dir_all(&out).map_err(|source| BuildError::Io {
+        path: out.clone(),
+        source,
+    })?;
+    let mut copied = Vec::new();
+    for (i, rel) in chosen.iter().enumerate() {
         let name = rel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        (ws.src.join(rel), name)
-    };
-    let mut all = chosen.iter().map(named);
+        // The build is over (its processes are gone): what was checked is what is copied.
+        let to = out.join(i.to_string());
+        std::fs::copy(ws.src.join(rel), &to).map_err(|source| BuildError::Io {
+            path: ws.src.join(rel),
+            source,
+        })?;
+        copied.push((to, name));
+    }
+    let mut all = copied.into_iter();
     let (path, name) = all.next().ok_or(BuildError::NoArtifact)?;
     Ok(Artifact {
         path,

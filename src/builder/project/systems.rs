@@ -44,6 +44,10 @@ pub struct System {
 pub struct Step {
     pub name: String,
     pub run: String,
+    /// A setup step (configure, cmake): run once per kept copy of the project, while the
+    /// steps stay the same; the other steps run on every build.
+    #[serde(default)]
+    pub setup: bool,
 }
 
 /// What the placeholders of a step stand for.
