@@ -104,6 +104,8 @@ pub enum CacheKind {
     /// Toolchains scratchpack fetched (zig's wheel, Go's archive) and the remembered
     /// toolchain search
     Toolchains,
+    /// Kept copies of projects (their build systems' incremental state)
+    Projects,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! `scratchpack cache ls|prune`: what the cache directory holds (base root filesystems,
-//! prepared ones with their packages, toolchain caches, fetched toolchains) and removing it, under the same
+//! prepared ones with their packages, toolchain caches, fetched toolchains, kept project
+//! copies) and removing it, under the same
 //! locks builds take.
 
 use serde_json::{Value, json};
@@ -28,6 +29,7 @@ fn kind_name(kind: CacheKind) -> &'static str {
         CacheKind::Prepared => "prepared",
         CacheKind::Tools => "tools",
         CacheKind::Toolchains => "toolchains",
+        CacheKind::Projects => "projects",
     }
 }
 
@@ -131,6 +133,22 @@ fn entries(cache: &Cache) -> Vec<Entry> {
                 path: dir,
             });
         }
+    }
+    for dir in subdirs(&cache.root().join("projects")) {
+        let key = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push(Entry {
+            kind: CacheKind::Projects,
+            size: Cache::size_of(&dir),
+            what: format!(
+                "kept copy of {}",
+                std::fs::read_to_string(dir.join("project")).unwrap_or_else(|_| key.clone())
+            ),
+            lock: Some(format!("project-{key}")),
+            path: dir,
+        });
     }
     out
 }

@@ -188,6 +188,11 @@ impl Workspace {
                 copy::copy_tree(&project.dir, &src).map_err(copy_err)?
             }
         };
+        // For `scratchpack cache ls`.
+        let _ = std::fs::write(
+            kept.join("project"),
+            project.dir.as_os_str().as_encoded_bytes(),
+        );
         if let Ok(json) = serde_json::to_vec(&manifest) {
             std::fs::write(&manifest_file, json).map_err(io(&manifest_file))?;
         }
