@@ -9,7 +9,8 @@
 #                               without it (--no-sandbox), and the bare compiler
 #   benches/bench.sh projects   real projects (tree, pv, zstd from Debian's sources): the
 #                               sandboxed build against the same build run natively
-#                               with the same zig, and make's own no-op rebuild
+#                               with the same zig; the rebuild of an unchanged project
+#                               against make's own no-op
 #   benches/bench.sh lookup     warm builds of hello.c by where zig is: on PATH (search
 #                               remembered or not), fetched into the cache; with
 #                               SP_BEFORE=/path/to/an/older/scratchpack, that one too
@@ -176,12 +177,15 @@ bench_projects() {
             pv) steps="./configure -q --host=x86_64-linux-musl --prefix=/usr --disable-shared --enable-static && make -j$(nproc)" ;;
             *) steps="make -j$(nproc)" ;;
         esac
+        local sp="$SP $dir -o $WORK/$name.tar -q --toolchain zig --apk-repository file://$repo --apk-allow-untrusted"
         hyperfine --warmup 1 --runs 3 --export-markdown "$WORK/project-$name.md" \
-            -p true -p "rm -rf $WORK/native && mkdir $WORK/native && cp -a $dir $WORK/native/b" -p true \
-            -n "scratchpack $name (sandbox, image included)" \
-            "$SP $dir -o $WORK/$name.tar -q --toolchain zig --apk-repository file://$repo --apk-allow-untrusted" \
+            -p "$SP cache prune projects -q" \
+            -p "rm -rf $WORK/native && mkdir $WORK/native && cp -a $dir $WORK/native/b" \
+            -p true -p true \
+            -n "scratchpack $name, full build (sandbox, image included)" "$sp" \
             -n "$name built natively (same zig, make on the host)" \
             "cd $WORK/native/b && env $native sh -c '$steps' >/dev/null 2>&1" \
+            -n "scratchpack $name, unchanged (kept copy, image included)" "$sp" \
             -n "$name: make's own no-op rebuild" "make -C $WORK/native/b -j$(nproc) >/dev/null"
     done
     echo
