@@ -332,14 +332,14 @@ fn run_commands_replace_the_build_system() {
         path_str(&project),
         "-o",
         path_str(&out_tar),
-        "--toolchain",
-        "zig",
         "--run",
         "mkdir -p out && $CC $CFLAGS -DGREETING='\"from --run\"' -o out/greet main.c $LDFLAGS",
     ];
     args.extend(flags.iter().map(String::as_str));
     let out = build(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // No --toolchain: the tools repository has no build-base, so auto takes zig.
+    assert_has(&out.stderr, &["toolchain: zig", "chosen by auto"]);
     let Some(podman) = podman_with(&out_tar) else {
         return;
     };

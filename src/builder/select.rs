@@ -107,6 +107,26 @@ fn alpine_ready(plan: &BuildPlan, t: &Toolchain, language: Language) -> Result<(
     let Some(repo) = request.repositories.first() else {
         return Err("it has no package repository".into());
     };
+    // Local repositories are read: one without the toolchain's packages (a repository of
+    // build tools or libraries) does not make the toolchain ready.
+    if request
+        .repositories
+        .iter()
+        .all(|r| r.starts_with("file://"))
+    {
+        let names = provision::index::package_names(&request.repositories, rootfs::host_arch())
+            .ok_or_else(|| "its repositories cannot be read".to_string())?;
+        let missing: Vec<&str> = request
+            .packages
+            .iter()
+            .filter(|p| !names.contains(*p))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("its repositories have no {}", missing.join(", ")));
+        }
+        return Ok(());
+    }
     let index = format!(
         "{}/{}/APKINDEX.tar.gz",
         repo.trim_end_matches('/'),

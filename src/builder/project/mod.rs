@@ -24,6 +24,8 @@ use systems::{StepOptions, System, shell_quote};
 pub const SRC_MOUNT: &str = "/scratchpack/src";
 pub const BIN_MOUNT: &str = "/scratchpack/bin";
 pub const LOG_MOUNT: &str = "/scratchpack/log";
+/// Tools' caches kept with the project's copy (zig's local cache).
+pub const LOCAL_MOUNT: &str = "/scratchpack/local";
 const LOG_NAME: &str = "build.log";
 /// In the kept directory: which setup steps succeeded in its copy.
 pub const SETUP_STAMP: &str = "setup.done";
@@ -143,6 +145,8 @@ pub struct Workspace {
     pub bin: PathBuf,
     /// The log directory.
     pub log: PathBuf,
+    /// Tools' own caches, kept with the copy.
+    pub local: PathBuf,
     pub manifest: copy::Manifest,
 }
 
@@ -219,10 +223,18 @@ impl Workspace {
         }
         let log = scratch.join("log");
         std::fs::create_dir(&log).map_err(io(&log))?;
+        // Beside the copy, on its filesystem: tools' caches (zig's compile cache) that
+        // live as long as the copy, and that no other build shares.
+        let local = kept.join("local");
+        if !std::fs::symlink_metadata(&local).is_ok_and(|m| m.is_dir()) {
+            let _ = std::fs::remove_file(&local);
+            std::fs::create_dir(&local).map_err(io(&local))?;
+        }
         Ok(Workspace {
             src,
             bin,
             log,
+            local,
             manifest,
         })
     }
@@ -239,6 +251,7 @@ impl Workspace {
             bind(&self.src, SRC_MOUNT, true),
             bind(&self.bin, BIN_MOUNT, false),
             bind(&self.log, LOG_MOUNT, true),
+            bind(&self.local, LOCAL_MOUNT, true),
         ]
     }
 
