@@ -659,7 +659,7 @@ fn toolchains_are_listed_with_their_state() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["alpine", "zig", "go"]);
-    assert_eq!(list[1]["languages"], serde_json::json!(["c"]));
+    assert_eq!(list[1]["languages"], serde_json::json!(["c", "cpp"]));
     assert_eq!(list[1]["ready"], true);
     assert!(
         list[1]["tool"]["version"]

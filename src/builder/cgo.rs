@@ -18,8 +18,17 @@ use crate::ui::Ui;
 const MAX_FILES: usize = 50_000;
 const HEAD_BYTES: u64 = 64 * 1024;
 
-/// The first Go file of `sources` that imports "C".
+/// The first Go file of `sources` that imports "C": of the module (its root is the
+/// working directory of a module build, `vendor/` included), or of the files named.
 pub fn importer(sources: &Sources) -> Option<PathBuf> {
+    let module = sources.args.iter().all(|a| a == "." || a.starts_with("./"));
+    if !module {
+        return sources
+            .args
+            .iter()
+            .map(|a| sources.cwd.join(a))
+            .find(|f| imports_c(f));
+    }
     let mut seen = 0;
     let mut dirs: Vec<PathBuf> = vec![sources.cwd.clone()];
     while let Some(dir) = dirs.pop() {
@@ -189,6 +198,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(importer(&sources(d)), Some(lib.join("sqlite3.go")));
+    }
+
+    #[test]
+    fn named_files_are_judged_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("hello.go"), "package main\n").unwrap();
+        // A Go tree beside them (a release, another project) is not the build's.
+        std::fs::create_dir(d.join("go")).unwrap();
+        std::fs::write(d.join("go/cgo.go"), "package cgo\nimport \"C\"\n").unwrap();
+        let mut s = sources(d);
+        s.args = vec!["hello.go".into()];
+        assert_eq!(importer(&s), None);
+        s.args = vec!["hello.go".into(), "go/cgo.go".into()];
+        assert_eq!(importer(&s), Some(d.join("go/cgo.go")));
     }
 
     #[test]

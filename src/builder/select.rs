@@ -109,13 +109,15 @@ fn alpine_ready(plan: &BuildPlan, t: &Toolchain, language: Language) -> Result<(
     };
     // Local repositories are read: one without the toolchain's packages (a repository of
     // build tools or libraries) does not make the toolchain ready.
-    if request
+    // (One that cannot be read is judged by the probe below, as a remote one is.)
+    let local = request
         .repositories
         .iter()
-        .all(|r| r.starts_with("file://"))
+        .all(|r| r.starts_with("file://"));
+    if let Some(names) = local
+        .then(|| provision::index::package_names(&request.repositories, rootfs::host_arch()))
+        .flatten()
     {
-        let names = provision::index::package_names(&request.repositories, rootfs::host_arch())
-            .ok_or_else(|| "its repositories cannot be read".to_string())?;
         let missing: Vec<&str> = request
             .packages
             .iter()
