@@ -21,53 +21,10 @@ const MAX_ENTRIES: usize = 1_000_000;
 
 /// Copies `src` into `dst` (which must not exist).
 pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<Manifest> {
-    let mut manifest = Manifest::new();
-    let mut count = 0;
-    fs::create_dir(dst)?;
-    copy_dir(src, dst, Path::new(""), &mut manifest, &mut count)?;
-    stamp(dst, &fs::metadata(src)?)?;
-    Ok(manifest)
-}
-
-fn copy_dir(
-    src: &Path,
-    dst: &Path,
-    rel: &Path,
-    manifest: &mut Manifest,
-    count: &mut usize,
-) -> io::Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(src)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        *count += 1;
-        if *count > MAX_ENTRIES {
-            return Err(io::Error::other(format!(
-                "more than {MAX_ENTRIES} files: refused"
-            )));
-        }
-        let from = entry.path();
-        let to = dst.join(entry.file_name());
-        let rel = rel.join(entry.file_name());
-        let meta = fs::symlink_metadata(&from)?;
-        let kind = meta.file_type();
-        if kind.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
-        } else if kind.is_dir() {
-            fs::create_dir(&to)?;
-            copy_dir(&from, &to, &rel, manifest, count)?;
-            fs::set_permissions(
-                &to,
-                fs::Permissions::from_mode(meta.mode() & 0o7777 | 0o700),
-            )?;
-            stamp(&to, &meta)?;
-        } else if kind.is_file() {
-            fs::copy(&from, &to)?;
-            fs::set_permissions(&to, fs::Permissions::from_mode(meta.mode() & 0o777 | 0o600))?;
-            stamp(&to, &meta)?;
-            manifest.insert(rel, (meta.len(), meta.mtime(), meta.mtime_nsec()));
-        }
+    if fs::symlink_metadata(dst).is_ok() {
+        return Err(io::Error::from(io::ErrorKind::AlreadyExists));
     }
-    Ok(())
+    Ok(sync_tree(src, dst, &Manifest::new())?.0)
 }
 
 fn stamp(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
@@ -83,26 +40,27 @@ fn stamp(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-/// Brings an existing copy `dst` (left by an earlier build, which may have changed
+/// Brings a copy `dst` (missing, or left by an earlier build, which may have changed
 /// anything in it) up to date with `src`: files changed since `old` (or changed in the
 /// copy) are copied again, files gone from the sources are removed, the build's own
 /// outputs stay. Nothing in `dst` is followed: an entry in the way of a source file or
 /// directory (a symlink, a file where a directory should be) is removed first. Returns
 /// the new manifest and whether anything changed.
 pub fn sync_tree(src: &Path, dst: &Path, old: &Manifest) -> io::Result<(Manifest, bool)> {
-    let mut manifest = Manifest::new();
-    let mut changed = false;
-    let mut count = 0;
-    ensure_dir(dst)?;
-    sync_dir(
-        src,
-        dst,
-        Path::new(""),
+    let mut walk = Walk {
         old,
-        &mut manifest,
-        &mut changed,
-        &mut count,
-    )?;
+        manifest: Manifest::new(),
+        changed: false,
+        count: 0,
+    };
+    ensure_dir(dst)?;
+    walk.dir(src, dst, Path::new(""))?;
+    stamp(dst, &fs::metadata(src)?)?;
+    let Walk {
+        manifest,
+        mut changed,
+        ..
+    } = walk;
     for rel in old.keys().filter(|r| !manifest.contains_key(*r)) {
         let path = dst.join(rel);
         if crate::beneath::no_symlink_below(dst, &path).is_ok()
@@ -113,6 +71,72 @@ pub fn sync_tree(src: &Path, dst: &Path, old: &Manifest) -> io::Result<(Manifest
         }
     }
     Ok((manifest, changed))
+}
+
+/// One sync: the earlier manifest, the new one, whether anything changed, entries seen.
+struct Walk<'a> {
+    old: &'a Manifest,
+    manifest: Manifest,
+    changed: bool,
+    count: usize,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, src: &Path, dst: &Path, rel: &Path) -> io::Result<()> {
+        let mut entries: Vec<_> = fs::read_dir(src)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            self.count += 1;
+            if self.count > MAX_ENTRIES {
+                return Err(io::Error::other(format!(
+                    "more than {MAX_ENTRIES} files: refused"
+                )));
+            }
+            let from = entry.path();
+            let to = dst.join(entry.file_name());
+            let rel = rel.join(entry.file_name());
+            let meta = fs::symlink_metadata(&from)?;
+            let kind = meta.file_type();
+            if kind.is_dir() {
+                ensure_dir(&to)?;
+                self.dir(&from, &to, &rel)?;
+                fs::set_permissions(
+                    &to,
+                    fs::Permissions::from_mode(meta.mode() & 0o7777 | 0o700),
+                )?;
+                stamp(&to, &meta)?;
+            } else if kind.is_symlink() {
+                let target = fs::read_link(&from)?;
+                if fs::read_link(&to).ok().as_ref() != Some(&target) {
+                    clear(&to)?;
+                    std::os::unix::fs::symlink(&target, &to)?;
+                    self.changed = true;
+                }
+            } else if kind.is_file() {
+                let wanted = stamp_of(&meta);
+                let same = self.old.get(&rel) == Some(&wanted)
+                    && fs::symlink_metadata(&to)
+                        .is_ok_and(|m| m.is_file() && stamp_of(&m) == wanted);
+                if !same {
+                    clear(&to)?;
+                    fs::copy(&from, &to)?;
+                    fs::set_permissions(
+                        &to,
+                        fs::Permissions::from_mode(meta.mode() & 0o777 | 0o600),
+                    )?;
+                    stamp(&to, &meta)?;
+                    self.changed = true;
+                }
+                self.manifest.insert(rel, wanted);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the manifest records of a file.
+fn stamp_of(meta: &fs::Metadata) -> (u64, i64, i64) {
+    (meta.len(), meta.mtime(), meta.mtime_nsec())
 }
 
 /// `path` as a real directory: whatever else is there is removed.
@@ -136,65 +160,9 @@ fn clear(path: &Path) -> io::Result<()> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn sync_dir(
-    src: &Path,
-    dst: &Path,
-    rel: &Path,
-    old: &Manifest,
-    manifest: &mut Manifest,
-    changed: &mut bool,
-    count: &mut usize,
-) -> io::Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(src)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        *count += 1;
-        if *count > MAX_ENTRIES {
-            return Err(io::Error::other(format!(
-                "more than {MAX_ENTRIES} files: refused"
-            )));
-        }
-        let from = entry.path();
-        let to = dst.join(entry.file_name());
-        let rel = rel.join(entry.file_name());
-        let meta = fs::symlink_metadata(&from)?;
-        let kind = meta.file_type();
-        let stamp_of = |m: &fs::Metadata| (m.len(), m.mtime(), m.mtime_nsec());
-        if kind.is_dir() {
-            ensure_dir(&to)?;
-            sync_dir(&from, &to, &rel, old, manifest, changed, count)?;
-            fs::set_permissions(
-                &to,
-                fs::Permissions::from_mode(meta.mode() & 0o7777 | 0o700),
-            )?;
-        } else if kind.is_symlink() {
-            let target = fs::read_link(&from)?;
-            if fs::read_link(&to).ok().as_ref() != Some(&target) {
-                clear(&to)?;
-                std::os::unix::fs::symlink(&target, &to)?;
-                *changed = true;
-            }
-        } else if kind.is_file() {
-            let wanted = stamp_of(&meta);
-            let same = old.get(&rel) == Some(&wanted)
-                && fs::symlink_metadata(&to).is_ok_and(|m| m.is_file() && stamp_of(&m) == wanted);
-            if !same {
-                clear(&to)?;
-                fs::copy(&from, &to)?;
-                fs::set_permissions(&to, fs::Permissions::from_mode(meta.mode() & 0o777 | 0o600))?;
-                stamp(&to, &meta)?;
-                *changed = true;
-            }
-            manifest.insert(rel, wanted);
-        }
-    }
-    Ok(())
-}
-
 /// Whether the file at `rel` in the copy is still the source's (not written by the build).
 pub fn unchanged(manifest: &Manifest, rel: &Path, meta: &fs::Metadata) -> bool {
-    manifest.get(rel) == Some(&(meta.len(), meta.mtime(), meta.mtime_nsec()))
+    manifest.get(rel) == Some(&stamp_of(meta))
 }
 
 #[cfg(test)]
