@@ -3,11 +3,12 @@
 //! go-sqlite3's do), and the C compiler they then get: the `[cgo]` toolchain's, mounted
 //! beside Go. A toolchain without `[cgo]` refuses such sources rather than ship a stub.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::BuildError;
-use super::command::{CACHE_MOUNT, Paths, tool_vars};
+use super::command::{Paths, tool_vars};
 use crate::plan::BuildPlan;
 use crate::sandbox::Bind;
 use crate::source::Sources;
@@ -80,10 +81,10 @@ fn imports_c(path: &Path) -> bool {
 pub struct Setup {
     pub env: Vec<(String, String)>,
     pub ldflags: Vec<String>,
-    /// The C toolchain's folder, mounted read-only.
-    pub bind: Option<Bind>,
-    /// The C toolchain's caches: name and host directory.
-    pub caches: Vec<(String, PathBuf)>,
+    /// The C toolchain's folder, mounted read-only (none without sandbox).
+    pub binds: Vec<Bind>,
+    /// The C toolchain's caches: name to host directory.
+    pub caches: BTreeMap<String, PathBuf>,
 }
 
 /// The C compiler for `go` building `file`'s package, as the sandbox (or the host, with
@@ -99,28 +100,11 @@ pub fn setup(plan: &BuildPlan, go: &Toolchain, file: &Path, ui: &Ui) -> Result<S
         .as_ref()
         .ok_or_else(|| BuildError::NoProjectTools(c.name.clone()))?;
     let tool = super::select::host_tool(plan, &c, ui)?;
-    let mut caches = Vec::new();
-    for name in &c.caches {
-        caches.push((
-            name.clone(),
-            plan.cache.dir(&format!("tools/{}/{name}", c.name))?,
-        ));
-    }
+    let caches = super::cache_dirs(plan, &c)?;
     let paths = if plan.sandbox {
-        Paths {
-            tool: c.host.as_ref().map(|h| PathBuf::from(&h.mount)),
-            out_dir: PathBuf::new(),
-            caches: caches
-                .iter()
-                .map(|(n, _)| (n.clone(), Path::new(CACHE_MOUNT).join(n)))
-                .collect(),
-        }
+        Paths::sandboxed(&c)
     } else {
-        Paths {
-            tool: tool.as_ref().map(|t| t.dir.clone()),
-            out_dir: PathBuf::new(),
-            caches: caches.iter().cloned().collect(),
-        }
+        Paths::on_host(tool.as_ref(), Path::new(""), &caches)
     };
     let vars = tool_vars(crate::rootfs::host_arch(), &paths);
     let command = |list: &[String]| {
@@ -141,14 +125,11 @@ pub fn setup(plan: &BuildPlan, go: &Toolchain, file: &Path, ui: &Ui) -> Result<S
         ("CXX".to_string(), command(&tools.cxx)),
         ("AR".to_string(), command(&tools.ar)),
     ]);
-    let bind = match (&tool, &c.host, plan.sandbox) {
-        (Some(t), Some(h), true) => Some(Bind {
-            src: t.dir.clone(),
-            dst: PathBuf::from(&h.mount),
-            writable: false,
-            file: false,
-        }),
-        _ => None,
+    // The folder only: the caches join the build's own, which the sandbox shows.
+    let binds = if plan.sandbox {
+        super::toolchain_binds(&c, tool.as_ref(), &BTreeMap::new())
+    } else {
+        Vec::new()
     };
     let compiler = tool
         .as_ref()
@@ -161,7 +142,7 @@ pub fn setup(plan: &BuildPlan, go: &Toolchain, file: &Path, ui: &Ui) -> Result<S
     Ok(Setup {
         env,
         ldflags: cgo.ldflags.clone(),
-        bind,
+        binds,
         caches,
     })
 }

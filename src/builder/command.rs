@@ -26,6 +26,19 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// The real paths, for a build on the host (`--no-sandbox`).
+    pub fn on_host(
+        tool: Option<&crate::toolchain::find::HostTool>,
+        out_dir: &Path,
+        caches: &BTreeMap<String, PathBuf>,
+    ) -> Paths {
+        Paths {
+            tool: tool.map(|t| t.dir.clone()),
+            out_dir: out_dir.to_path_buf(),
+            caches: caches.clone(),
+        }
+    }
+
     /// The paths inside the sandbox.
     pub fn sandboxed(toolchain: &Toolchain) -> Paths {
         Paths {

@@ -283,14 +283,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         path: scratch.clone(),
         source: e.source,
     })?;
-    let mut caches = BTreeMap::new();
-    for cache in &toolchain.caches {
-        caches.insert(
-            cache.clone(),
-            plan.cache
-                .dir(&format!("tools/{}/{cache}", toolchain.name))?,
-        );
-    }
+    let mut caches = cache_dirs(plan, &toolchain)?;
     let mut extra_env = vec![(
         "SOURCE_DATE_EPOCH".to_string(),
         plan.image.epoch.to_string(),
@@ -304,11 +297,11 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     if let Some(proxy) = &plan.go_proxy {
         extra_env.push(("GOPROXY".into(), proxy.clone()));
     }
+    let compiler = tool.as_ref().map_or_else(
+        || format!("Alpine packages: {package_list}"),
+        |t| t.version.clone(),
+    );
     if let Some(project) = &plan.project {
-        let compiler = tool.as_ref().map_or_else(
-            || format!("Alpine packages: {package_list}"),
-            |t| t.version.clone(),
-        );
         let (rootfs, installed) = prepared_rootfs(plan, &toolchain, &request, ui)?;
         announce(
             ui,
@@ -345,7 +338,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             let setup = cgo::setup(plan, &toolchain, &file, ui)?;
             extra_env.extend(setup.env);
             options.ldflags.extend(setup.ldflags);
-            extra_binds.extend(setup.bind);
+            extra_binds.extend(setup.binds);
             caches.extend(setup.caches);
         }
     }
@@ -359,10 +352,6 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         with_packages: !request.packages.is_empty(),
         extra_env,
     };
-    let compiler = tool.as_ref().map_or_else(
-        || format!("Alpine packages: {package_list}"),
-        |t| t.version.clone(),
-    );
 
     let mut installed = Vec::new();
     let output = if plan.sandbox {
@@ -388,12 +377,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         spec.binds.extend(extra_binds);
         sandbox::run(&spec)?
     } else {
-        let paths = Paths {
-            tool: tool.as_ref().map(|t| t.dir.clone()),
-            out_dir: dir.path().to_path_buf(),
-            caches: caches.clone(),
-        };
-        let cmd = compile_command(&job, &paths);
+        let cmd = compile_command(&job, &Paths::on_host(tool.as_ref(), dir.path(), &caches));
         ui.note(&format!(
             "--no-sandbox: compiling with {compiler} on the host, without sandbox: the compiler \
              sees this machine's files and network, and the Alpine rootfs is not used"
@@ -541,6 +525,49 @@ fn announce(
     }
 }
 
+/// Where the toolchain's caches are kept, by name.
+fn cache_dirs(
+    plan: &BuildPlan,
+    toolchain: &Toolchain,
+) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+    let mut caches = BTreeMap::new();
+    for name in &toolchain.caches {
+        caches.insert(
+            name.clone(),
+            plan.cache
+                .dir(&format!("tools/{}/{name}", toolchain.name))?,
+        );
+    }
+    Ok(caches)
+}
+
+/// What every sandboxed build of `toolchain` is shown: its folder, read-only at its
+/// mount point, and its caches, writable at `/scratchpack/cache/NAME`.
+pub(crate) fn toolchain_binds(
+    toolchain: &Toolchain,
+    tool: Option<&HostTool>,
+    caches: &BTreeMap<String, PathBuf>,
+) -> Vec<Bind> {
+    let mut binds = Vec::new();
+    if let (Some(tool), Some(host)) = (tool, &toolchain.host) {
+        binds.push(Bind {
+            src: tool.dir.clone(),
+            dst: PathBuf::from(&host.mount),
+            writable: false,
+            file: false,
+        });
+    }
+    for (name, dir) in caches {
+        binds.push(Bind {
+            src: dir.clone(),
+            dst: Path::new(command::CACHE_MOUNT).join(name),
+            writable: true,
+            file: false,
+        });
+    }
+    binds
+}
+
 fn sandbox_spec(
     plan: &BuildPlan,
     toolchain: &Toolchain,
@@ -550,29 +577,19 @@ fn sandbox_spec(
     rootfs: PathBuf,
     cmd: CompileCommand,
 ) -> Result<sandbox::Spec, BuildError> {
-    let ro = |src: &Path, dst: &Path| Bind {
-        src: src.to_path_buf(),
-        dst: dst.to_path_buf(),
-        writable: false,
-        file: false,
-    };
-    let rw = |src: &Path, dst: &Path| Bind {
-        src: src.to_path_buf(),
-        dst: dst.to_path_buf(),
+    let mut binds = vec![Bind {
+        src: out_dir.to_path_buf(),
+        dst: PathBuf::from(command::OUT_MOUNT),
         writable: true,
         file: false,
-    };
-    let mut binds = vec![rw(out_dir, Path::new(command::OUT_MOUNT))];
-    if let (Some(tool), Some(host)) = (tool, &toolchain.host) {
-        binds.push(ro(&tool.dir, Path::new(&host.mount)));
-    }
-    for (name, dir) in caches {
-        binds.push(rw(dir, &Path::new(command::CACHE_MOUNT).join(name)));
-    }
+    }];
+    binds.extend(toolchain_binds(toolchain, tool, caches));
     for shown in &plan.sources.mounts {
         binds.push(Bind {
+            src: shown.path.clone(),
+            dst: shown.path.clone(),
+            writable: false,
             file: shown.file,
-            ..ro(&shown.path, &shown.path)
         });
     }
     Ok(sandbox::Spec {

@@ -12,10 +12,12 @@ pub mod systems;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::command::{Paths, tool_vars};
+use std::collections::BTreeMap;
+
 use super::{BuildError, StepFailure};
 use crate::process::describe_status;
 use crate::sandbox;
+use crate::toolchain::template::Vars;
 use crate::toolchain::{ProjectTools, Toolchain};
 use crate::ui::Ui;
 use systems::{StepOptions, System, shell_quote};
@@ -159,8 +161,7 @@ impl Workspace {
         kept: &Path,
         project: &ProjectPlan,
         tools: &ProjectTools,
-        toolchain: &Toolchain,
-        arch: &str,
+        vars: &Vars,
         rootfs: &Path,
     ) -> Result<Workspace, BuildError> {
         let io = |path: &Path| {
@@ -202,7 +203,6 @@ impl Workspace {
         }
         let bin = scratch.join("bin");
         std::fs::create_dir(&bin).map_err(io(&bin))?;
-        let vars = tool_vars(arch, &Paths::sandboxed(toolchain));
         for (names, command) in wrappers(tools) {
             let argv: Vec<String> = command.iter().map(|a| vars.expand(a)).collect();
             let script = format!(
@@ -280,16 +280,14 @@ fn wrappers(tools: &ProjectTools) -> Vec<(&'static [&'static str], &[String])> {
     list
 }
 
-/// The build's environment on top of the toolchain's: the compilers, flags and
-/// pkg-config search path. `toolchain_env` is the toolchain's, expanded.
+/// The build's environment: the toolchain's, then the compilers, flags and pkg-config
+/// search path; `vars` are the toolchain's placeholders as the sandbox sees them.
 pub fn environment(
     tools: &ProjectTools,
-    toolchain_env: &[(String, String)],
-    options: &crate::plan::CompileOptions,
-    arch: &str,
     toolchain: &Toolchain,
-) -> Vec<(String, String)> {
-    let vars = tool_vars(arch, &Paths::sandboxed(toolchain));
+    vars: &Vars,
+    options: &crate::plan::CompileOptions,
+) -> BTreeMap<String, String> {
     let expand = |list: &[String]| list.iter().map(|a| vars.expand(a)).collect::<Vec<_>>();
     let mut cflags = expand(&tools.cflags);
     cflags.extend(options.cflags.iter().cloned());
@@ -298,8 +296,11 @@ pub fn environment(
         ldflags.extend(expand(&tools.strip));
     }
     ldflags.extend(options.ldflags.iter().cloned());
-    let mut env: std::collections::BTreeMap<String, String> =
-        toolchain_env.iter().cloned().collect();
+    let mut env: BTreeMap<String, String> = toolchain
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), vars.expand(v)))
+        .collect();
     let path = env
         .get("PATH")
         .cloned()
@@ -325,7 +326,7 @@ pub fn environment(
     let pc = "/usr/lib/pkgconfig:/usr/share/pkgconfig".to_string();
     env.insert("PKG_CONFIG_PATH".into(), pc.clone());
     env.insert("PKG_CONFIG_LIBDIR".into(), pc);
-    env.into_iter().collect()
+    env
 }
 
 /// Runs the steps; on failure, the error names the step and keeps the log at `keep`.

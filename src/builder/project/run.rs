@@ -7,10 +7,10 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{ProjectPlan, SRC_MOUNT, SandboxRunner, Workspace, artifacts, environment, run_steps};
 use crate::builder::BuildError;
-use crate::builder::command::{CACHE_MOUNT, Paths, tool_vars};
+use crate::builder::command::{Paths, tool_vars};
 use crate::plan::BuildPlan;
 use crate::rootfs;
-use crate::sandbox::{self, Bind};
+use crate::sandbox;
 use crate::toolchain::Toolchain;
 use crate::toolchain::find::HostTool;
 use crate::ui::Ui;
@@ -46,34 +46,9 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
         .ok_or_else(|| BuildError::NoProjectTools(toolchain.name.clone()))?;
     let arch = rootfs::host_arch();
     let vars = tool_vars(arch, &Paths::sandboxed(toolchain));
-    let toolchain_env: Vec<(String, String)> = toolchain
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), vars.expand(v)))
-        .collect();
-    let mut env: BTreeMap<String, String> =
-        environment(tools, &toolchain_env, &cx.plan.options, arch, toolchain)
-            .into_iter()
-            .collect();
+    let mut env = environment(tools, toolchain, &vars, &cx.plan.options);
     env.extend(cx.extra_env.iter().cloned());
-
-    let mut binds = Vec::new();
-    if let (Some(tool), Some(host)) = (cx.tool, &toolchain.host) {
-        binds.push(Bind {
-            src: tool.dir.clone(),
-            dst: PathBuf::from(&host.mount),
-            writable: false,
-            file: false,
-        });
-    }
-    for (name, dir) in cx.caches {
-        binds.push(Bind {
-            src: dir.clone(),
-            dst: Path::new(CACHE_MOUNT).join(name),
-            writable: true,
-            file: false,
-        });
-    }
+    let binds = crate::builder::toolchain_binds(toolchain, cx.tool, cx.caches);
     let runner = SandboxRunner {
         spec: sandbox::Spec {
             rootfs: cx.rootfs.clone(),
@@ -100,9 +75,7 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
         ui.status("waiting for another build of this project")
     })?;
     let kept = cx.plan.cache.dir(&format!("projects/{key}"))?;
-    let ws = Workspace::create(
-        scratch, &kept, cx.project, tools, toolchain, arch, &cx.rootfs,
-    )?;
+    let ws = Workspace::create(scratch, &kept, cx.project, tools, &vars, &cx.rootfs)?;
     let mut spec = runner.spec;
     spec.binds.extend(ws.binds());
     let runner = SandboxRunner { spec };
