@@ -85,7 +85,8 @@ fn generator_of(header: &str, dir: &Path) -> Option<String> {
         "Makefile.am",
         "Makefile.in",
     ] {
-        let Ok(text) = std::fs::read_to_string(dir.join(build_file)) else {
+        // The project's own file: read as far as a build file goes (4 MiB).
+        let Some(text) = read_head(&dir.join(build_file), 4 << 20) else {
             continue;
         };
         let generates = text.lines().any(|l| {
@@ -101,6 +102,18 @@ fn generator_of(header: &str, dir: &Path) -> Option<String> {
         }
     }
     None
+}
+
+/// The first `max` bytes of a file, as text.
+fn read_head(path: &Path, max: u64) -> Option<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(max)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// `--apk NAME`, or what to do when the repositories in use have no NAME.
