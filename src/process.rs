@@ -286,14 +286,19 @@ impl fmt::Display for Cmd {
 }
 
 fn quote(s: &OsStr) -> String {
-    let s = s.to_string_lossy();
-    let plain = !s.is_empty()
-        && s.bytes()
+    shell_quote(&s.to_string_lossy())
+}
+
+/// `text` as one POSIX shell word: as it is when plain, else single-quoted.
+pub fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
     if plain {
-        s.into_owned()
+        text.to_string()
     } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 

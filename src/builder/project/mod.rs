@@ -16,11 +16,12 @@ use std::collections::BTreeMap;
 
 use super::{BuildError, StepFailure};
 use crate::process::describe_status;
+use crate::process::shell_quote;
 use crate::sandbox;
 use crate::toolchain::template::Vars;
 use crate::toolchain::{ProjectTools, Toolchain};
 use crate::ui::Ui;
-use systems::{StepOptions, System, shell_quote};
+use systems::{StepOptions, System};
 
 /// Where the sandbox shows the project's copy, the wrapper scripts and the log.
 pub const SRC_MOUNT: &str = "/scratchpack/src";

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::process::shell_quote;
 use crate::toolchain::ToolchainError;
 
 const FILE: &str = "toolchains/build-systems.toml";
@@ -130,19 +131,6 @@ pub fn expand(step: &Step, options: &StepOptions) -> String {
         )
         .set("defines", list(&defines));
     vars.expand(&step.run)
-}
-
-/// `text` as one shell word.
-pub fn shell_quote(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
-    if plain {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]
