@@ -595,3 +595,69 @@ fn the_kept_copy_rebuilds_only_what_changed() {
     };
     assert_eq!(podman.run_image("kept:latest", &[]), "pong again\n");
 }
+
+#[test]
+fn pkg_config_finds_apk_libraries_statically() {
+    let dir = tempdir();
+    let project = fixture_project(dir.path(), "plain");
+    let out_tar = dir.path().join("greet.tar");
+    let run = "command -v pkg-config; pkg-config --libs zlib; mkdir -p out && \
+               $CC $CFLAGS -o out/greet main.c $LDFLAGS $(pkg-config --libs zlib)";
+    // No build system, so no build-system packages: pkgconf is asked for like a library.
+    let extra = [
+        "--apk",
+        "pkgconf",
+        "--apk",
+        "zlib-dev",
+        "--apk",
+        "zlib-static",
+        "--run",
+        run,
+        "--tag",
+        "pc",
+    ];
+    if build_project(&project, &out_tar, &extra).is_none() {
+        return;
+    }
+    // The wrapper first on PATH, and the library found in the rootfs's pkgconfig dir.
+    assert_has(&log_of("plain"), &["/scratchpack/bin/pkg-config\n", "-lz"]);
+}
+
+#[test]
+fn project_steps_show_progress_on_a_terminal() {
+    let Some(script) = crate::support::tool("script") else {
+        return;
+    };
+    let Some(repo) = tools_repo() else { return };
+    let dir = tempdir();
+    let project = fixture_project(dir.path(), "two");
+    let out_tar = dir.path().join("p.tar");
+    let mut cmd = vec![
+        env!("CARGO_BIN_EXE_scratchpack").to_string(),
+        path_str(&project).into(),
+        "-o".into(),
+        path_str(&out_tar).into(),
+        "--toolchain".into(),
+        "zig".into(),
+        "--artifact".into(),
+        "bin/ping".into(),
+    ];
+    cmd.extend(tools_flags(&repo));
+    // `script` runs the command on a pseudo-terminal.
+    let out = crate::support::run(
+        std::process::Command::new(script)
+            .args(["-qec", &cmd.join(" "), "/dev/null"])
+            .env("SCRATCHPACK_CACHE_DIR", shared_cache())
+            .env("SCRATCHPACK_ALPINE_MIRROR", crate::support::shared_mirror())
+            .env("NO_COLOR", "1"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_has(
+        &out.stdout,
+        &[
+            "building the make project",
+            "[1/1] make: make -j",
+            "[1/1] make done in ",
+        ],
+    );
+}
