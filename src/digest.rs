@@ -60,10 +60,6 @@ impl<W: Write> HashWriter<W> {
         }
     }
 
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.inner
-    }
-
     pub fn finish(self) -> (W, Digest) {
         let digest = Digest {
             hex: hex(&self.hasher.finalize()),

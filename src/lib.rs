@@ -2,7 +2,7 @@
 //! Docker daemon. The pipeline is builder stage -> ELF inspector -> packager; each stage
 //! is a module taking and returning plain data:
 //!
-//! - [`build`]: sources in, static binary out, compiled by a [`toolchain`] in the
+//! - [`builder`]: sources in, static binary out, compiled by a [`toolchain`] in the
 //!   [`sandbox`] over an Alpine [`rootfs`].
 //! - [`elf`]: bytes in, verdict out (static, static-pie, dynamic, shared library).
 //! - [`inspect`]: the gate over files, directories and image archives.
@@ -12,28 +12,28 @@
 //! [`plan`] is the only reader of flags and environment; [`ui`] the only writer to the
 //! terminal.
 
-pub mod atomic;
-pub mod beneath;
+pub(crate) mod atomic;
+pub(crate) mod beneath;
 pub mod builder;
 pub mod cache;
 pub mod cli;
-pub mod commands;
-pub mod digest;
+pub(crate) mod commands;
+pub(crate) mod digest;
 pub mod elf;
 pub mod error;
-pub mod image;
+pub(crate) mod image;
 pub mod inspect;
 pub mod interrupt;
-pub mod output;
-pub mod package;
-pub mod plan;
-pub mod platform;
-pub mod process;
-pub mod provision;
-pub mod reference;
+pub(crate) mod output;
+pub(crate) mod package;
+pub(crate) mod plan;
+pub(crate) mod platform;
+pub(crate) mod process;
+pub(crate) mod provision;
+pub(crate) mod reference;
 pub mod rootfs;
 pub mod sandbox;
-pub mod source;
+pub(crate) mod source;
 pub mod toolchain;
 pub mod ui;
 

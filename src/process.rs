@@ -8,7 +8,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// How much of a failing program's stderr an error message repeats.
@@ -123,10 +123,6 @@ impl Cmd {
     pub fn stdin(mut self, bytes: Vec<u8>) -> Cmd {
         self.stdin = Some(bytes);
         self
-    }
-
-    pub fn program(&self) -> &Path {
-        &self.program
     }
 
     /// Runs to completion, whatever the exit status.

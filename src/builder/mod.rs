@@ -6,7 +6,7 @@
 mod cgo;
 pub mod command;
 mod hints;
-pub mod project;
+pub(crate) mod project;
 mod select;
 
 use std::collections::{BTreeMap, BTreeSet};

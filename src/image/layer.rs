@@ -15,8 +15,8 @@ use crate::digest::{Digest, HashWriter};
 /// A written layer: the compressed blob in a scratch file and both digests.
 pub struct LayerBlob {
     pub file: File,
-    /// Removes the scratch file when the blob is no longer needed.
-    pub guard: TempPath,
+    /// Removes the scratch file when the blob is dropped (held, never read).
+    pub _guard: TempPath,
     /// Of the compressed blob.
     pub digest: Digest,
     /// Of the uncompressed tar (the config's `rootfs.diff_ids`).
@@ -96,7 +96,7 @@ pub fn write(tree: &Tree, epoch: u64, scratch_dir: &Path) -> Result<LayerBlob, L
     file.rewind().map_err(LayerError::Write)?;
     Ok(LayerBlob {
         file,
-        guard,
+        _guard: guard,
         digest,
         diff_id,
     })

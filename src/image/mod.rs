@@ -2,7 +2,7 @@
 //! gzip-compressed layer ([`layer`], [`gzip`]); the layer and the run configuration become
 //! the image's JSON documents ([`spec`]). Formats on disk are the `output` module's job.
 
-pub mod gzip;
-pub mod layer;
-pub mod spec;
-pub mod tree;
+pub(crate) mod gzip;
+pub(crate) mod layer;
+pub(crate) mod spec;
+pub(crate) mod tree;

@@ -237,10 +237,6 @@ impl Tree {
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@
 mod diagnose;
 mod harden;
 mod init;
-pub mod limits;
+pub(crate) mod limits;
 mod mounts;
-pub mod plan;
+pub(crate) mod plan;
 
 use std::path::PathBuf;
 

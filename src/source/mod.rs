@@ -169,6 +169,7 @@ impl SourceError {
 
 /// Resolves `inputs` (as typed, relative to `cwd`) into sources; `forced` is `--lang`.
 /// `include_dirs` are `-I` directories, also shown to the compiler.
+#[cfg(test)]
 pub fn resolve(
     inputs: &[PathBuf],
     forced: Option<Language>,

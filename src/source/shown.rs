@@ -62,6 +62,7 @@ impl Broad {
     }
 
     /// Only these homes (tests).
+    #[cfg(test)]
     pub fn with_homes(homes: &[&str]) -> Broad {
         Broad {
             homes: homes.iter().map(PathBuf::from).collect(),

@@ -6,11 +6,11 @@
 
 pub mod fetch;
 pub mod find;
-pub mod index;
+pub(crate) mod index;
 mod memo;
-pub mod resolve;
-pub mod template;
-pub mod unzip;
+pub(crate) mod resolve;
+pub(crate) mod template;
+pub(crate) mod unzip;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

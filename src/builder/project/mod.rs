@@ -4,10 +4,10 @@
 //! and `CC`, `CXX`, ... in the environment). Each step's output goes to one log file;
 //! the binary is picked from what the build wrote ([`artifacts`]).
 
-pub mod artifacts;
-pub mod copy;
-pub mod run;
-pub mod systems;
+pub(crate) mod artifacts;
+pub(crate) mod copy;
+pub(crate) mod run;
+pub(crate) mod systems;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
