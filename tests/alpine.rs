@@ -353,6 +353,68 @@ fn auto_skips_alpine_when_its_repositories_do_not_answer() {
     assert_has(&r.stderr, &["build-base", "hint:"]);
 }
 
+/// `auto` and `scratchpack toolchains` judge the alpine toolchain with one probe: a
+/// mirror whose repositories answer but hold no compiler (here: only libgreet) makes
+/// both say it is not ready, for the same reason (the old `toolchains` called it ready
+/// because the repository answered).
+#[test]
+fn auto_and_toolchains_agree_on_a_repository_without_the_compiler() {
+    require!("zig");
+    let dir = tempdir();
+    let repo = apk::greet_repository(dir.path());
+    let mirror = dir.path().join("mirror/v3.20");
+    std::fs::create_dir_all(&mirror).unwrap();
+    let shared = shared_mirror();
+    let shared = Path::new(shared.trim_start_matches("file://"));
+    std::os::unix::fs::symlink(shared.join("v3.20/releases"), mirror.join("releases")).unwrap();
+    for name in ["main", "community"] {
+        std::os::unix::fs::symlink(&repo, mirror.join(name)).unwrap();
+    }
+    let mirror_url = format!("file://{}", dir.path().join("mirror").display());
+    let cache = crate::support::cache_sharing(dir.path(), crate::support::COMPILERS);
+    let why = "its repositories have no build-base";
+
+    let r = run(scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args(["toolchains", "--json", "--alpine-mirror", &mirror_url]))
+    .expect_code(0);
+    let alpine = &r.json()[0];
+    assert_eq!(alpine["name"], "alpine");
+    assert_eq!(alpine["ready"], false, "{alpine}");
+    assert_has(alpine["problem"].as_str().unwrap(), &[why]);
+
+    let out = dir.path().join("x.tar");
+    let r = run(scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args([
+            path_str(&crate::support::fixture("hello.c")),
+            "-o",
+            path_str(&out),
+            "--alpine-mirror",
+            &mirror_url,
+        ]))
+    .expect_code(0);
+    assert_has(
+        &r.stderr,
+        &[
+            "toolchain: zig",
+            "chosen by auto",
+            &format!("alpine skipped: {why}"),
+        ],
+    );
+
+    // With the compiler's repository missing altogether, both say it does not answer.
+    let r = run(scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args(["toolchains", "--json", "--alpine-mirror", &shared_mirror()]))
+    .expect_code(0);
+    assert_eq!(r.json()[0]["ready"], false);
+    assert_has(
+        r.json()[0]["problem"].as_str().unwrap(),
+        &["its repository does not answer"],
+    );
+}
+
 #[test]
 fn provisioning_works_for_an_unprivileged_user() {
     require!("zig", "go");

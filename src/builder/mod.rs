@@ -7,7 +7,7 @@ mod cgo;
 pub mod command;
 mod hints;
 pub(crate) mod project;
-mod select;
+pub(crate) mod select;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -220,9 +220,12 @@ pub fn repositories(plan: &BuildPlan, toolchain: &Toolchain) -> Vec<String> {
     if !plan.apk_repositories.is_empty() {
         return plan.apk_repositories.clone();
     }
-    let mirror = plan
-        .mirror
-        .as_deref()
+    own_repositories(toolchain, plan.mirror.as_deref())
+}
+
+/// The toolchain's own repositories, on `mirror` (`--alpine-mirror`) or its default.
+pub(crate) fn own_repositories(toolchain: &Toolchain, mirror: Option<&str>) -> Vec<String> {
+    let mirror = mirror
         .unwrap_or(&toolchain.rootfs.default_mirror)
         .trim_end_matches('/');
     toolchain

@@ -4,6 +4,7 @@
 //! when its prepared rootfs is cached or its repositories answer.
 
 use super::{BuildError, provision_request, rootfs_source};
+use crate::cache::Cache;
 use crate::plan::BuildPlan;
 use crate::provision;
 use crate::rootfs;
@@ -92,16 +93,38 @@ pub(super) fn host_tool(
 
 /// Whether a toolchain that installs its compiler can do so here.
 fn alpine_ready(plan: &BuildPlan, t: &Toolchain, language: Language) -> Result<(), String> {
-    if !plan.sandbox {
-        return Err("it needs the sandbox".into());
-    }
     let request = provision_request(plan, t, language).map_err(|e| e.to_string())?;
     let source = rootfs_source(plan, t);
     let digest = source.digest().map_err(|e| e.to_string())?;
-    if provision::cached(&plan.cache, digest, &request).is_some() {
-        return Ok(());
+    packages_ready(&plan.cache, Some(digest), &request, plan.sandbox).map(|_| ())
+}
+
+/// How a toolchain installed with apk is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PackagesReady {
+    /// A prepared rootfs in the cache holds its packages.
+    Installed,
+    /// Its repositories have the packages (local ones, read) or answer (remote ones).
+    Installable,
+}
+
+/// Whether apk can give a toolchain its packages here: the one probe `auto` picks by and
+/// `scratchpack toolchains` shows, so that both say the same. `base_digest` is the
+/// pinned rootfs's, when it is pinned for this machine; the error says why not, in
+/// words that follow "alpine skipped: ".
+pub(crate) fn packages_ready(
+    cache: &Cache,
+    base_digest: Option<&str>,
+    request: &provision::Request,
+    sandbox: bool,
+) -> Result<PackagesReady, String> {
+    if !sandbox {
+        return Err("it needs the sandbox".into());
     }
-    if plan.offline {
+    if base_digest.is_some_and(|d| provision::cached(cache, d, request).is_some()) {
+        return Ok(PackagesReady::Installed);
+    }
+    if request.offline {
         return Err("its packages are not installed in a cached rootfs (--offline)".into());
     }
     let Some(repo) = request.repositories.first() else {
@@ -127,13 +150,14 @@ fn alpine_ready(plan: &BuildPlan, t: &Toolchain, language: Language) -> Result<(
         if !missing.is_empty() {
             return Err(format!("its repositories have no {}", missing.join(", ")));
         }
-        return Ok(());
+        return Ok(PackagesReady::Installable);
     }
     let index = format!(
         "{}/{}/APKINDEX.tar.gz",
         repo.trim_end_matches('/'),
         rootfs::host_arch()
     );
-    provision::repository_answers(&plan.cache, &index)
+    provision::repository_answers(cache, &index)
+        .map(|()| PackagesReady::Installable)
         .map_err(|e| format!("its repository does not answer ({e})"))
 }

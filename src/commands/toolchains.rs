@@ -5,11 +5,13 @@
 
 use serde_json::{Value, json};
 
+use crate::builder::own_repositories;
+use crate::builder::select::packages_ready;
 use crate::cache::Cache;
 use crate::error::{Error, ExitStatus};
 use crate::plan::ToolchainsPlan;
 use crate::provision;
-use crate::rootfs::{self, RootfsSource};
+use crate::rootfs::RootfsSource;
 use crate::sandbox;
 use crate::toolchain::resolve::{self, State};
 use crate::toolchain::{self, Toolchain};
@@ -116,7 +118,7 @@ fn row(
             json!({"state": "unavailable"}),
         ),
         None => {
-            let (ready, text) = packages_state(plan, t, &source, prepared);
+            let (ready, text) = packages_state(plan, t, &source, prepared, sandbox);
             (ready, text, Value::Null)
         }
     };
@@ -152,51 +154,43 @@ fn row(
     })
 }
 
-/// For toolchains installed with apk: ready when a prepared rootfs holds their packages
-/// or their repository answers.
+/// For toolchains installed with apk: ready as `auto` judges it (the builder's
+/// [`packages_ready`] probe), for any of its languages.
 fn packages_state(
     plan: &ToolchainsPlan,
     t: &Toolchain,
     source: &RootfsSource,
     prepared: &[(provision::Prepared, u64)],
+    sandbox: bool,
 ) -> (bool, String) {
     let mut parts = Vec::new();
     let mut ready = false;
+    let mut why_not = Vec::new();
+    let repositories = own_repositories(t, plan.mirror.as_deref());
     for compile in t.compile.values() {
-        let found = holding(prepared, &compile.packages);
-        match found {
-            Some((_, size)) => {
-                ready = true;
-                parts.push(format!(
-                    "{} installed ({} MB)",
-                    compile.packages.join(" "),
-                    size >> 20
-                ));
-            }
-            None => parts.push(format!(
-                "{} installed on first use",
-                compile.packages.join(" ")
-            )),
-        }
-    }
-    let mirror = source.mirror.trim_end_matches('/');
-    if let Some(repo) = t
-        .rootfs
-        .repositories
-        .first()
-        .map(|r| r.replace("{mirror}", mirror))
-    {
-        let index = format!("{repo}/{}/APKINDEX.tar.gz", rootfs::host_arch());
-        let answers = if plan.fetch.offline && !index.starts_with("file://") {
-            Err("--offline".to_string())
-        } else {
-            provision::repository_answers(&plan.cache, &index).map_err(|e| e.to_string())
+        let request = provision::Request {
+            packages: compile.packages.iter().cloned().collect(),
+            repositories: repositories.clone(),
+            allow_untrusted: false,
+            offline: plan.fetch.offline,
         };
-        match answers {
-            Ok(()) => ready = true,
-            Err(e) if !ready => parts.push(format!("{repo} does not answer ({e})")),
-            Err(_) => {}
+        let installed = holding(prepared, &compile.packages);
+        match packages_ready(&plan.cache, source.digest().ok(), &request, sandbox) {
+            Ok(_) => ready = true,
+            Err(why) => why_not.push(why),
         }
+        parts.push(match installed {
+            Some((_, size)) => format!(
+                "{} installed ({} MB)",
+                compile.packages.join(" "),
+                size >> 20
+            ),
+            None => format!("{} installed on first use", compile.packages.join(" ")),
+        });
+    }
+    if !ready {
+        why_not.dedup();
+        parts.extend(why_not);
     }
     (ready, format!("Alpine packages: {}", parts.join("; ")))
 }
