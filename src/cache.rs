@@ -23,9 +23,9 @@ pub enum CacheError {
     },
 }
 
-impl CacheError {
-    pub fn hint(&self) -> String {
-        "set SCRATCHPACK_CACHE_DIR to a writable directory".into()
+impl crate::error::Hint for CacheError {
+    fn hints(&self) -> Vec<String> {
+        vec!["set SCRATCHPACK_CACHE_DIR to a writable directory".into()]
     }
 }
 

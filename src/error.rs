@@ -28,6 +28,14 @@ impl ExitStatus {
     }
 }
 
+/// What the user can do about an error. Every stage's error implements it, one
+/// signature for all: an error answers for its own variants and asks the errors it
+/// wraps; [`Error::hints`] adds what the chain of causes says (a full disk).
+pub trait Hint {
+    /// The hints, most useful first; empty when there is nothing to add.
+    fn hints(&self) -> Vec<String>;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -51,12 +59,13 @@ impl Error {
 
     pub fn hints(&self) -> Vec<String> {
         let mut hints = match self {
-            Error::Plan(e) => e.hint().into_iter().collect(),
-            Error::Inspect(e) => e.hint().into_iter().collect(),
-            Error::Package(e) => e.hint().into_iter().collect(),
+            Error::Plan(e) => e.hints(),
+            Error::Inspect(e) => e.hints(),
+            Error::Package(e) => e.hints(),
             Error::Build(e) => e.hints(),
         };
         hints.extend(self.disk_full_hint());
+        hints.dedup();
         hints
     }
 

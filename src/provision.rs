@@ -101,9 +101,10 @@ pub enum ProvisionError {
     },
 }
 
-impl ProvisionError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::error::Hint for ProvisionError {
+    fn hints(&self) -> Vec<String> {
+        vec![
+            match self {
             ProvisionError::Offline { .. } => {
                 "run once without --offline to install them, or use a file:// repository".into()
             }
@@ -114,7 +115,7 @@ impl ProvisionError {
                 --apk-repository or SCRATCHPACK_APK_REPOSITORIES; with a prepared rootfs \
                 already cached, --offline avoids the network"
                 .into(),
-            ProvisionError::Sandbox(e) => e.hint(),
+            ProvisionError::Sandbox(e) => return e.hints(),
             ProvisionError::MissingRepository { .. } => {
                 "check --apk-repository, SCRATCHPACK_APK_REPOSITORIES and --alpine-mirror: a \
                  file:// repository is a directory holding <arch>/APKINDEX.tar.gz"
@@ -122,6 +123,7 @@ impl ProvisionError {
             }
             _ => "check the cache directory's free space and permissions".into(),
         }
+        ]
     }
 }
 

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::atomic::{self, TempPath};
+use crate::error::Hint;
 use crate::plan::BuildPlan;
 use crate::process::{Cmd, ProcessError, describe_status};
 use crate::provision::{self, Installed, ProvisionError};
@@ -124,11 +125,11 @@ pub enum BuildError {
     Artifact { path: PathBuf, why: String },
 }
 
-impl BuildError {
-    pub fn hints(&self) -> Vec<String> {
+impl Hint for BuildError {
+    fn hints(&self) -> Vec<String> {
         match self {
-            BuildError::Toolchain(e) => vec![e.hint()],
-            BuildError::Find { source, .. } => vec![source.hint()],
+            BuildError::Toolchain(e) => e.hints(),
+            BuildError::Find { source, .. } => source.hints(),
             BuildError::NoToolchain {
                 language: Language::C | Language::Cpp,
                 ..
@@ -144,10 +145,10 @@ impl BuildError {
                         .into(),
                 ]
             }
-            BuildError::Rootfs(e) => vec![e.hint()],
-            BuildError::Provision(e) => vec![e.hint()],
+            BuildError::Rootfs(e) => e.hints(),
+            BuildError::Provision(e) => e.hints(),
             BuildError::PackagesNeedSandbox(_) => vec!["drop --no-sandbox, or --apk".into()],
-            BuildError::Sandbox(e) => vec![e.hint()],
+            BuildError::Sandbox(e) => e.hints(),
             BuildError::Compile {
                 diagnostics,
                 memory_limit,
@@ -158,7 +159,7 @@ impl BuildError {
                 hints.extend(hints::for_memory(diagnostics, *memory_limit));
                 hints
             }
-            BuildError::Cache(e) => vec![e.hint()],
+            BuildError::Cache(e) => e.hints(),
             BuildError::Step(f) => {
                 let mut hints = f.hints.clone();
                 hints.extend(hints::for_memory(&f.tail, None));
@@ -198,7 +199,9 @@ impl BuildError {
             _ => Vec::new(),
         }
     }
+}
 
+impl BuildError {
     /// A compile error is the input's fault (exit 1); the rest is the environment's.
     pub fn is_input_fault(&self) -> bool {
         match self {

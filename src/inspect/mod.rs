@@ -80,9 +80,9 @@ pub enum InspectError {
     Unrecognized { path: PathBuf },
 }
 
-impl InspectError {
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
+impl crate::error::Hint for InspectError {
+    fn hints(&self) -> Vec<String> {
+        vec![match self {
             InspectError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 "check the path; inspect takes files, directories and image archives".to_string()
             }
@@ -91,7 +91,7 @@ impl InspectError {
                 tarballs (docker save, podman save, skopeo copy, scratchpack) and OCI layout \
                 directories"
                 .to_string(),
-        })
+        }]
     }
 }
 

@@ -75,9 +75,11 @@ impl PackageError {
                 | PackageError::Warnings { .. }
         )
     }
+}
 
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
+impl crate::error::Hint for PackageError {
+    fn hints(&self) -> Vec<String> {
+        vec![match self {
             PackageError::Read { .. } => "check the path of the binary".into(),
             PackageError::NotElf { .. } => "package takes a compiled Linux executable".into(),
             PackageError::NotStatic { .. } => {
@@ -96,8 +98,8 @@ impl PackageError {
             PackageError::Output(_) | PackageError::Layer(LayerError::Scratch(_)) => {
                 "check that the output's directory exists and is writable".into()
             }
-            _ => return None,
-        })
+            _ => return Vec::new(),
+        }]
     }
 }
 

@@ -103,37 +103,33 @@ pub enum PlanError {
     NotForGo { flag: &'static str },
 }
 
-impl PlanError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            PlanError::Flag { flag, .. } => Some(format!(
+impl crate::error::Hint for PlanError {
+    fn hints(&self) -> Vec<String> {
+        let hint: String = match self {
+            PlanError::Source(e) => return e.hints(),
+            PlanError::Cache(e) => return e.hints(),
+            PlanError::Flag { flag, .. } => format!(
                 "see `scratchpack help build` or `scratchpack help package` for the form of {flag}"
-            )),
+            ),
             PlanError::Tag(_) | PlanError::NoTag(_) => {
-                Some("pass --tag NAME[:TAG] with a lowercase name, e.g. --tag hello:1.0".into())
+                "pass --tag NAME[:TAG] with a lowercase name, e.g. --tag hello:1.0".into()
             }
             PlanError::AddPath(_) => {
-                Some("write --add SRC:DST with an absolute DST, e.g. --add ./conf:/etc/app".into())
+                "write --add SRC:DST with an absolute DST, e.g. --add ./conf:/etc/app".into()
             }
-            PlanError::Epoch(_) => Some(
-                "set SOURCE_DATE_EPOCH to an integer, e.g. `$(git log -1 --format=%ct)`; tar \
-                 and image clients cannot read dates past 9999"
-                    .into(),
-            ),
-            PlanError::OutputIsInput { .. } => {
-                Some("write the image elsewhere, e.g. -o app.tar".into())
-            }
-            PlanError::Source(e) => Some(e.hint()),
-            PlanError::Cache(e) => Some(e.hint()),
-            PlanError::Mirror(_) => Some(
-                "e.g. --alpine-mirror file:///srv/alpine (laid out like Alpine's mirror) or \
-                 --toolchain-mirror file:///srv/go (holding the release archives)"
-                    .into(),
-            ),
+            PlanError::Epoch(_) => "set SOURCE_DATE_EPOCH to an integer, e.g. `$(git log -1 \
+                --format=%ct)`; tar and image clients cannot read dates past 9999"
+                .into(),
+            PlanError::OutputIsInput { .. } => "write the image elsewhere, e.g. -o app.tar".into(),
+            PlanError::Mirror(_) => "e.g. --alpine-mirror file:///srv/alpine (laid out like \
+                Alpine's mirror) or --toolchain-mirror file:///srv/go (holding the release \
+                archives)"
+                .into(),
             PlanError::NotForGo { .. } => {
-                Some("Go takes its flags from the module; --ldflags adds to -ldflags".into())
+                "Go takes its flags from the module; --ldflags adds to -ldflags".into()
             }
-        }
+        };
+        vec![hint]
     }
 }
 

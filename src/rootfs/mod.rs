@@ -70,9 +70,10 @@ pub enum RootfsError {
     },
 }
 
-impl RootfsError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::error::Hint for RootfsError {
+    fn hints(&self) -> Vec<String> {
+        vec![
+            match self {
             RootfsError::Fetch(FetchError::Unreachable { .. } | FetchError::File { .. }) => {
                 "check the mirror, or point --alpine-mirror (or SCRATCHPACK_ALPINE_MIRROR) at a \
                  reachable copy, e.g. file:///srv/alpine laid out like Alpine's mirror"
@@ -86,9 +87,10 @@ impl RootfsError {
             RootfsError::Offline { .. } => {
                 "run once without --offline, or use a file:// mirror (--alpine-mirror)".into()
             }
-            RootfsError::Cache(e) => e.hint(),
+            RootfsError::Cache(e) => return e.hints(),
             _ => "check the cache directory's free space and permissions".into(),
         }
+        ]
     }
 }
 

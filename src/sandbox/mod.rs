@@ -111,8 +111,29 @@ pub enum SandboxError {
 }
 
 impl SandboxError {
-    pub fn hint(&self) -> String {
-        match self {
+    /// A limit hit is the build's doing (exit 1), like a compile error.
+    pub fn is_input_fault(&self) -> bool {
+        matches!(self, SandboxError::Limit { .. })
+    }
+
+    fn of(failure: SetupFailure) -> SandboxError {
+        if init::is_denial(&failure) {
+            let hint = diagnose::userns_denied(&diagnose::Facts::read());
+            SandboxError::Denied { failure, hint }
+        } else if init::is_mount_denial(&failure) {
+            let hint = diagnose::mounts_denied(&diagnose::Facts::read());
+            SandboxError::MountsDenied { failure, hint }
+        } else if failure.step == limits::MEMORY_STEP || failure.step == limits::TIME_STEP {
+            SandboxError::Limit { failure }
+        } else {
+            SandboxError::Setup { failure }
+        }
+    }
+}
+
+impl crate::error::Hint for SandboxError {
+    fn hints(&self) -> Vec<String> {
+        vec![match self {
             SandboxError::Denied { hint, .. } | SandboxError::MountsDenied { hint, .. } => {
                 hint.clone()
             }
@@ -132,26 +153,7 @@ impl SandboxError {
             _ => {
                 "--no-sandbox runs the same toolchain on the host instead, without isolation".into()
             }
-        }
-    }
-
-    /// A limit hit is the build's doing (exit 1), like a compile error.
-    pub fn is_input_fault(&self) -> bool {
-        matches!(self, SandboxError::Limit { .. })
-    }
-
-    fn of(failure: SetupFailure) -> SandboxError {
-        if init::is_denial(&failure) {
-            let hint = diagnose::userns_denied(&diagnose::Facts::read());
-            SandboxError::Denied { failure, hint }
-        } else if init::is_mount_denial(&failure) {
-            let hint = diagnose::mounts_denied(&diagnose::Facts::read());
-            SandboxError::MountsDenied { failure, hint }
-        } else if failure.step == limits::MEMORY_STEP || failure.step == limits::TIME_STEP {
-            SandboxError::Limit { failure }
-        } else {
-            SandboxError::Setup { failure }
-        }
+        }]
     }
 }
 

@@ -126,9 +126,9 @@ pub enum SourceError {
     TooBroad { path: PathBuf, why: &'static str },
 }
 
-impl SourceError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::error::Hint for SourceError {
+    fn hints(&self) -> Vec<String> {
+        vec![match self {
             SourceError::Missing(_) | SourceError::IncludeMissing(_) | SourceError::Read { .. } => {
                 "check the path".into()
             }
@@ -163,7 +163,7 @@ impl SourceError {
                 shown with the headers it includes), or move the project into a directory of \
                 its own"
                 .into(),
-        }
+        }]
     }
 }
 
@@ -585,6 +585,7 @@ fn common_ancestor(dirs: &[PathBuf]) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     fn tree() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -726,7 +727,11 @@ mod tests {
                 .contains("`progs/app.c`, `progs/tools/gen.c`"),
             "{err}"
         );
-        assert!(err.hint().contains("--exclude"), "{}", err.hint());
+        assert!(
+            err.hints().join(" ").contains("--exclude"),
+            "{}",
+            err.hints().join(" ")
+        );
         let s = r(&["tools/**"]).unwrap();
         assert_eq!(s.args, ["progs/app.c", "progs/util.c"]);
     }
@@ -799,7 +804,11 @@ mod tests {
             err.to_string().contains("./cmd/age, ./cmd/age-keygen"),
             "{err}"
         );
-        assert!(err.hint().contains("tool/cmd/age"), "{}", err.hint());
+        assert!(
+            err.hints().join(" ").contains("tool/cmd/age"),
+            "{}",
+            err.hints().join(" ")
+        );
     }
 
     #[test]

@@ -108,9 +108,10 @@ pub enum FetchError {
     },
 }
 
-impl FetchError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::error::Hint for FetchError {
+    fn hints(&self) -> Vec<String> {
+        vec![
+            match self {
             FetchError::Offline { .. } => {
                 "run once without --offline, or put the tool on PATH, or use a file:// --toolchain-mirror".into()
             }
@@ -132,9 +133,10 @@ impl FetchError {
                 "this release is not one scratchpack will use".into()
             }
             FetchError::Arch { .. } => "put the tool on PATH, or pin this architecture in the toolchain file".into(),
-            FetchError::Cache(e) => e.hint(),
+            FetchError::Cache(e) => return e.hints(),
             FetchError::Io { .. } => "check the cache directory's free space and permissions".into(),
         }
+        ]
     }
 }
 

@@ -48,12 +48,12 @@ pub struct FindError {
     pub tried: Vec<String>,
 }
 
-impl FindError {
-    pub fn hint(&self) -> String {
-        match self.what {
+impl crate::error::Hint for FindError {
+    fn hints(&self) -> Vec<String> {
+        vec![match self.what {
             "zig" => "put zig on PATH".into(),
             _ => "set GOROOT or put go on PATH".into(),
-        }
+        }]
     }
 }
 
@@ -162,6 +162,7 @@ fn go_at(root: &Path) -> Result<HostTool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     #[test]
     fn nothing_found_says_what_was_tried() {
@@ -177,7 +178,7 @@ mod tests {
         );
         let err = find(Finder::Zig, &env).unwrap_err();
         assert!(err.to_string().contains("`zig` is not on PATH"), "{err}");
-        assert!(!err.hint().contains("pip install"));
+        assert!(!err.hints().join(" ").contains("pip install"));
     }
 
     #[test]

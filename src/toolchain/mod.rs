@@ -258,9 +258,9 @@ pub enum ToolchainError {
     },
 }
 
-impl ToolchainError {
-    pub fn hint(&self) -> String {
-        match self {
+impl crate::error::Hint for ToolchainError {
+    fn hints(&self) -> Vec<String> {
+        vec![match self {
             ToolchainError::Unknown { .. } => {
                 "`scratchpack toolchains` lists them; or pass a file: --toolchain ./my.toml".into()
             }
@@ -268,7 +268,7 @@ impl ToolchainError {
                 "pick another with --toolchain, or leave it to `auto`".into()
             }
             _ => "see toolchains/README.md for the format".into(),
-        }
+        }]
     }
 }
 

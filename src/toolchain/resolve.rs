@@ -9,6 +9,7 @@ use super::Toolchain;
 use super::fetch::{FetchContext, FetchError, Release};
 use super::find::{FindError, HostTool};
 use super::memo::find_remembered;
+use crate::error::Hint;
 use crate::ui::Ui;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +27,11 @@ pub enum ResolveError {
     },
 }
 
-impl ResolveError {
-    pub fn hint(&self) -> String {
+impl crate::error::Hint for ResolveError {
+    fn hints(&self) -> Vec<String> {
         match self {
-            ResolveError::NotFound(e) => e.hint(),
-            ResolveError::Fetch { source, .. } => source.hint(),
+            ResolveError::NotFound(e) => e.hints(),
+            ResolveError::Fetch { source, .. } => source.hints(),
         }
     }
 }
@@ -94,7 +95,7 @@ pub fn state(toolchain: &Toolchain, ctx: &FetchContext) -> Option<State> {
     let Some(release) = Release::for_host(toolchain) else {
         return Some(match find_remembered(host.finder, &ctx.host, &ctx.cache) {
             Ok(tool) => State::Host(tool),
-            Err(e) => unavailable(e.to_string(), e.hint()),
+            Err(e) => unavailable(e.to_string(), e.hints().join("; ")),
         });
     };
     if release_uses_host(toolchain) {
@@ -104,13 +105,13 @@ pub fn state(toolchain: &Toolchain, ctx: &FetchContext) -> Option<State> {
     }
     let release = match release {
         Ok(release) => release,
-        Err(e) => return Some(unavailable(e.to_string(), e.hint())),
+        Err(e) => return Some(unavailable(e.to_string(), e.hints().join("; "))),
     };
     if let Some(tool) = release.cached(&ctx.cache) {
         return Some(State::Cached(tool));
     }
     if let Some(e) = release.refused_offline(ctx) {
-        return Some(unavailable(e.to_string(), e.hint()));
+        return Some(unavailable(e.to_string(), e.hints().join("; ")));
     }
     let origin = release.origin(ctx);
     Some(match release.probe(ctx) {
