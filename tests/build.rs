@@ -196,6 +196,107 @@ fn unprivileged_user_builds_the_same_image() {
     );
 }
 
+/// A source the build cannot read is named, with its mode and owner, before anything
+/// runs (not as a compiler's "AccessDenied" or a sandbox that could not be set up):
+/// a file without read permission (even for root: the sandbox has no right to override
+/// modes), one file of a directory (which --exclude can leave out), and, for another
+/// user, a private file of a project the build must copy.
+#[test]
+fn an_unreadable_source_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    require!("zig");
+    let shared = tempfile::Builder::new()
+        .prefix("sp-unreadable-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let dir = shared.path();
+    let private =
+        |p: &Path| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let main = "#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n";
+    let lone = dir.join("lone.c");
+    std::fs::write(&lone, main).unwrap();
+    private(&lone);
+    let out = dir.join("x.tar");
+    let r = build(&[path_str(&lone), "-o", path_str(&out)]).expect_code(2);
+    assert_has(
+        &r.stderr,
+        &[
+            "source `",
+            "lone.c` cannot be read: mode 0000, owner 0:0",
+            "chmod a+r",
+        ],
+    );
+    assert!(!r.stderr.contains("AccessDenied"), "{}", r.stderr);
+
+    let src = dir.join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("main.c"), main).unwrap();
+    std::fs::write(src.join("notes.c"), "int notes;\n").unwrap();
+    private(&src.join("notes.c"));
+    let r = build(&[path_str(&src), "-o", path_str(&out)]).expect_code(2);
+    assert_has(
+        &r.stderr,
+        &["notes.c` cannot be read: mode 0000", "--exclude"],
+    );
+    assert!(!out.exists());
+    build(&[path_str(&src), "-o", path_str(&out), "--exclude", "notes.c"]).expect_code(0);
+
+    // Another user: a project holding a file only root can read.
+    let project = dir.join("project");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(project.join("main.c"), main).unwrap();
+    std::fs::write(
+        project.join("Makefile"),
+        "app: main.c\n\t$(CC) -o app main.c\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("secret.txt"), "root only\n").unwrap();
+    std::fs::set_permissions(
+        project.join("secret.txt"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    let cache = dir.join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let zig_dir = crate::support::zig().unwrap();
+    let path = format!("PATH={}:/usr/bin:/bin", zig_dir.parent().unwrap().display());
+    let cache_env = format!("SCRATCHPACK_CACHE_DIR={}", cache.display());
+    let mirror = shared_mirror();
+    let theirs = dir.join("theirs.tar");
+    let prefix = ["env", path.as_str(), cache_env.as_str()];
+    // The project's build tools come from the tools repository (make).
+    let repo = crate::support::projects::tools_repo().map(|r| format!("file://{}", r.display()));
+    let mut cases = vec![(&lone, "lone.c` cannot be read: mode 0000", None)];
+    if let Some(repo) = &repo {
+        cases.push((
+            &project,
+            "secret.txt`: Permission denied",
+            Some(repo.as_str()),
+        ));
+    }
+    for (source, unreadable, repo) in cases {
+        let mut args = vec![
+            path_str(source),
+            "-o",
+            path_str(&theirs),
+            "--toolchain",
+            "zig",
+            "--alpine-mirror",
+            &mirror,
+        ];
+        if let Some(repo) = repo {
+            args.extend(["--apk-repository", repo, "--apk-allow-untrusted"]);
+        }
+        let Some(r) = crate::support::scratchpack_as_nobody_with(dir, &prefix, &args) else {
+            return;
+        };
+        let r = r.expect_code(2);
+        assert_has(&r.stderr, &[unreadable, "chmod a+r"]);
+        assert!(!r.stderr.contains("sandbox"), "{}", r.stderr);
+    }
+}
+
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

@@ -188,6 +188,15 @@ impl Hint for BuildError {
                  writes"
                     .into(),
             ],
+            BuildError::CopyProject { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                vec![
+                    "every file of the project is copied for the build: make that one readable \
+                     by you (e.g. chmod a+r), or build as its owner"
+                        .into(),
+                ]
+            }
             BuildError::CopyProject { .. } => {
                 vec!["check that every file of the project can be read by you".into()]
             }

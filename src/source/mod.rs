@@ -4,6 +4,7 @@
 //! or a directory (every `.c` file below it). Go: `.go` files of one directory, or a
 //! module directory (`go.mod`; `vendor/` honoured by go itself).
 
+mod readable;
 mod shown;
 
 use std::collections::BTreeSet;
@@ -108,6 +109,8 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+    #[error("source `{}` cannot be read: {why}", path.display())]
+    Unreadable { path: PathBuf, why: String },
     #[error("cannot tell the language of `{}`", .0.display())]
     UnknownLanguage(PathBuf),
     #[error("`{}` holds no {lang} sources", dir.display())]
@@ -129,12 +132,17 @@ pub enum SourceError {
 impl crate::error::Hint for SourceError {
     fn hints(&self) -> Vec<String> {
         vec![match self {
-            SourceError::Missing(_) | SourceError::IncludeMissing(_) | SourceError::Read { .. } => {
-                "check the path".into()
+            SourceError::Missing(_) | SourceError::IncludeMissing(_) => "check the path".into(),
+            SourceError::Read { .. } => {
+                "check the path, and that you can read what it holds".into()
             }
-            SourceError::UnknownLanguage(_) => {
-                "name C files `.c` and Go files `.go`, or pass --lang c|go".into()
-            }
+            SourceError::Unreadable { .. } => "make it readable by you (e.g. chmod a+r), or build \
+                as its owner; a file that must stay private can be left out of a directory's \
+                compile with --exclude"
+                .into(),
+            SourceError::UnknownLanguage(_) => "name C files `.c`, C++ files `.cc` or `.cpp`, Go \
+                files `.go`, or pass --lang c|cpp|go"
+                .into(),
             SourceError::Empty { .. } => {
                 "pass the source files, or a directory holding them".into()
             }
@@ -206,11 +214,21 @@ pub fn resolve_excluding(
         let abs = absolute(input);
         let meta = std::fs::metadata(&abs).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => SourceError::Missing(input.clone()),
+            std::io::ErrorKind::PermissionDenied => SourceError::Unreadable {
+                path: input.clone(),
+                why: format!("{e}: a directory above it cannot be entered by you"),
+            },
             _ => SourceError::Read {
                 path: input.clone(),
                 source: e,
             },
         })?;
+        if let Some(why) = readable::why_unreadable(&abs) {
+            return Err(SourceError::Unreadable {
+                path: input.clone(),
+                why,
+            });
+        }
         if meta.is_dir() {
             whole(&abs)?;
             let package = if forced == Some(Language::C) {
@@ -264,6 +282,9 @@ pub fn resolve_excluding(
                 }
                 for f in found {
                     let typed = input.join(f.strip_prefix(&abs).unwrap_or(&f));
+                    if let Some(why) = readable::why_unreadable(&f) {
+                        return Err(SourceError::Unreadable { path: typed, why });
+                    }
                     files.push((typed, f));
                 }
             }

@@ -83,7 +83,9 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn dir(&mut self, src: &Path, dst: &Path, rel: &Path) -> io::Result<()> {
-        let mut entries: Vec<_> = fs::read_dir(src)?.collect::<Result<_, _>>()?;
+        let mut entries: Vec<_> = fs::read_dir(src)
+            .and_then(|d| d.collect::<Result<_, _>>())
+            .map_err(naming(src))?;
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
             self.count += 1;
@@ -95,7 +97,7 @@ impl Walk<'_> {
             let from = entry.path();
             let to = dst.join(entry.file_name());
             let rel = rel.join(entry.file_name());
-            let meta = fs::symlink_metadata(&from)?;
+            let meta = fs::symlink_metadata(&from).map_err(naming(&from))?;
             let kind = meta.file_type();
             if kind.is_dir() {
                 ensure_dir(&to)?;
@@ -106,7 +108,7 @@ impl Walk<'_> {
                 )?;
                 stamp(&to, &meta)?;
             } else if kind.is_symlink() {
-                let target = fs::read_link(&from)?;
+                let target = fs::read_link(&from).map_err(naming(&from))?;
                 if fs::read_link(&to).ok().as_ref() != Some(&target) {
                     clear(&to)?;
                     std::os::unix::fs::symlink(&target, &to)?;
@@ -119,6 +121,8 @@ impl Walk<'_> {
                         .is_ok_and(|m| m.is_file() && stamp_of(&m) == wanted);
                 if !same {
                     clear(&to)?;
+                    // Opened first, so that an unreadable source is named as such.
+                    fs::File::open(&from).map_err(naming(&from))?;
                     fs::copy(&from, &to)?;
                     fs::set_permissions(
                         &to,
@@ -132,6 +136,11 @@ impl Walk<'_> {
         }
         Ok(())
     }
+}
+
+/// An error on the source entry `path`, naming it (the kind is kept).
+fn naming(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |e| io::Error::new(e.kind(), format!("`{}`: {e}", path.display()))
 }
 
 /// What the manifest records of a file.
