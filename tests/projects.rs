@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::clients::{Client, Podman};
+use crate::support::oci::ImageTar;
 use crate::support::projects::{debian_source, tools_flags, tools_repo, tree_state};
 use crate::support::{
     Run, assert_has, build, fixture, path_str, run_with_stdin, shared_cache, tempdir,
@@ -410,6 +411,69 @@ fn go_command_under_cmd_builds_from_its_module() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(json["server"]["port"], 8080);
+
+    // Every command of the module in one image, as `go build ./cmd/...` builds them:
+    // the first by name is the entrypoint (none is named like the module, go-toml), the
+    // others beside it; each does its job.
+    let all = dir.path().join("all.tar");
+    let pattern = src.join("cmd/...");
+    let out = build(&[
+        path_str(&pattern),
+        "-o",
+        path_str(&all),
+        "--toolchain",
+        "go",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut commands: Vec<String> = std::fs::read_dir(src.join("cmd"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("main.go").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    commands.sort();
+    assert!(commands.len() >= 3, "{commands:?}");
+    let tar = ImageTar::open(&all);
+    let files: Vec<String> = tar.layer().iter().map(|e| e.path.clone()).collect();
+    for c in &commands {
+        assert!(
+            files.contains(&format!("usr/local/bin/{c}")),
+            "{c}: {files:?}"
+        );
+    }
+    let entrypoint = tar.config()["config"]["Entrypoint"].clone();
+    assert_eq!(
+        entrypoint,
+        serde_json::json!([format!("/usr/local/bin/{}", commands[0])])
+    );
+    podman.load(&all);
+    let tag = format!("{}:latest", commands[0]);
+    let out = run_with_stdin(
+        podman.cmd().args([
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "/usr/local/bin/tomljson",
+            &tag,
+        ]),
+        b"[server]\nport = 8081\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["server"]["port"], 8081);
+    if commands[0] == "jsontoml" {
+        let out = run_with_stdin(
+            podman
+                .cmd()
+                .args(["run", "-i", "--rm", "--network", "none", &tag]),
+            b"{\"server\": {\"port\": 8082}}",
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_has(&out.stdout, &["[server]", "port = 8082"]);
+    }
 }
 
 #[test]

@@ -106,11 +106,26 @@ pub fn tool_vars(alpine_arch: &str, paths: &Paths) -> Vars {
     vars
 }
 
+/// The directory of the output directory where `go build` writes several commands
+/// (`./cmd/...`), each under its own name.
+pub(crate) const COMMANDS_DIR: &str = "commands";
+
+/// Whether the job builds several Go commands into [`COMMANDS_DIR`].
+pub(crate) fn several_commands(sources: &Sources) -> bool {
+    sources.language == Language::Go && sources.args.len() > 1
+}
+
 /// Expands the job's toolchain templates with `paths`.
 pub fn compile_command(job: &Job, paths: &Paths) -> CompileCommand {
     let compile = job.compile;
     let mut vars = tool_vars(job.arch, paths);
-    vars.set("output", paths.out_dir.join(job.name).display().to_string())
+    let output = if several_commands(job.sources) {
+        // A directory: go writes each command into it (the trailing slash says so).
+        format!("{}/", paths.out_dir.join(COMMANDS_DIR).display())
+    } else {
+        paths.out_dir.join(job.name).display().to_string()
+    };
+    vars.set("output", output)
         .set("source_root", job.sources.root.display().to_string());
     let expand = |list: &[String]| -> Vec<String> { list.iter().map(|f| vars.expand(f)).collect() };
     let mut flags = expand(&compile.flags);

@@ -86,7 +86,7 @@ fn generator_of(header: &str, dir: &Path) -> Option<String> {
         "Makefile.in",
     ] {
         // The project's own file: read as far as a build file goes (4 MiB).
-        let Some(text) = read_head(&dir.join(build_file), 4 << 20) else {
+        let Some(text) = crate::source::read_head(&dir.join(build_file), 4 << 20) else {
             continue;
         };
         let generates = text.lines().any(|l| {
@@ -102,18 +102,6 @@ fn generator_of(header: &str, dir: &Path) -> Option<String> {
         }
     }
     None
-}
-
-/// The first `max` bytes of a file, as text.
-fn read_head(path: &Path, max: u64) -> Option<String> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(max)
-        .read_to_end(&mut bytes)
-        .ok()?;
-    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// `--apk NAME`, or what to do when the repositories in use have no NAME.

@@ -368,6 +368,14 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         extra_env,
     };
 
+    let several = command::several_commands(&plan.sources);
+    if several {
+        let commands = dir.path().join(command::COMMANDS_DIR);
+        std::fs::create_dir(&commands).map_err(|source| BuildError::Io {
+            path: commands,
+            source,
+        })?;
+    }
     let mut installed = Vec::new();
     let output = if plan.sandbox {
         let rootfs;
@@ -417,11 +425,15 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             memory_limit: plan.sandbox.then_some(plan.limits.memory).flatten(),
         });
     }
-    let binary = take_binary(dir.path(), &plan.image.name)?;
+    let (binary, more) = if several {
+        go_commands(plan, dir.path())?
+    } else {
+        (take_binary(dir.path(), &plan.image.name)?, Vec::new())
+    };
     Ok(Built {
         binary,
         name: plan.image.name.clone(),
-        more: Vec::new(),
+        more,
         toolchain: toolchain.name.clone(),
         compiler,
         diagnostics,
@@ -500,6 +512,22 @@ fn prepared_rootfs(
 /// The binary the build wrote in `dir`. The build wrote that directory: what is there is
 /// followed nowhere, and only a regular file is taken (a symlink could point at any host
 /// file).
+/// The binaries of several Go commands (`./cmd/...`): the first is the entrypoint,
+/// under the image's name; the others under their own.
+fn go_commands(
+    plan: &BuildPlan,
+    dir: &Path,
+) -> Result<(PathBuf, Vec<(PathBuf, String)>), BuildError> {
+    let commands = dir.join(command::COMMANDS_DIR);
+    let mut binaries = Vec::new();
+    for package in &plan.sources.args {
+        let name = crate::source::gopkg::binary_name(&plan.sources.root, package);
+        binaries.push((take_binary(&commands, &name)?, name));
+    }
+    let (first, _) = binaries.remove(0);
+    Ok((first, binaries))
+}
+
 pub(crate) fn take_binary(dir: &Path, name: &str) -> Result<PathBuf, BuildError> {
     let binary = dir.join(name);
     let meta = std::fs::symlink_metadata(&binary)

@@ -4,6 +4,7 @@
 //! or a directory (every `.c` file below it). Go: `.go` files of one directory, or a
 //! module directory (`go.mod`; `vendor/` honoured by go itself).
 
+pub(crate) mod gopkg;
 mod readable;
 mod shown;
 
@@ -121,6 +122,8 @@ pub enum SourceError {
     GoDirs(PathBuf, PathBuf),
     #[error("a Go module directory must be the only source (got {0} sources)")]
     GoModuleAlone(usize),
+    #[error("`{}` matches no main package of a Go module", pattern.display())]
+    NoCommands { pattern: PathBuf },
     #[error("the Go module `{}` has no Go files at its top{}", dir.display(), if commands.is_empty() { String::new() } else { format!("; its commands: {}", commands.join(", ")) })]
     GoNoMain { dir: PathBuf, commands: Vec<String> },
     #[error("`{}` holds several programs: main is defined in {}", dir.display(), files.iter().map(|f| format!("`{}`", f.display())).collect::<Vec<_>>().join(", "))]
@@ -150,11 +153,16 @@ impl crate::error::Hint for SourceError {
             SourceError::GoDirs(..) | SourceError::GoModuleAlone(_) => {
                 "pass a Go module directory (with go.mod), or .go files of one package".into()
             }
+            SourceError::NoCommands { .. } => "name a directory inside a Go module (with go.mod) \
+                that holds `package main` below it, e.g. ./cmd/..."
+                .into(),
             SourceError::GoNoMain { dir, commands } => match commands.first() {
                 Some(c) => format!(
-                    "build one command: scratchpack {}/{} (one per image)",
+                    "build one command: scratchpack {}/{}, or all of them in one image: \
+                     scratchpack {}/cmd/...",
                     dir.display(),
-                    c.trim_start_matches("./")
+                    c.trim_start_matches("./"),
+                    dir.display()
                 ),
                 None => "pass the directory of the main package".into(),
             },
@@ -208,10 +216,20 @@ pub fn resolve_excluding(
     };
     let absolute = |p: &Path| normalize(&cwd.join(p));
     let mut files: Vec<(PathBuf, PathBuf)> = Vec::new(); // (as typed, absolute)
-    let mut module: Option<(PathBuf, String)> = None; // (module root, package)
+    let mut module: Option<(PathBuf, Vec<String>)> = None; // (module root, packages)
     let mut dirs: Vec<PathBuf> = Vec::new();
     for input in inputs {
         let abs = absolute(input);
+        // `./cmd/...`: every main package below a directory of a module, as go says it.
+        if forced != Some(Language::C) && input.file_name().is_some_and(|n| n == "...") {
+            if inputs.len() > 1 {
+                return Err(SourceError::GoModuleAlone(inputs.len()));
+            }
+            let (root, packages) = gopkg::commands_below(abs.parent().unwrap_or(&abs), input)?;
+            whole(&root)?;
+            module = Some((root, packages));
+            continue;
+        }
         let meta = std::fs::metadata(&abs).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => SourceError::Missing(input.clone()),
             std::io::ErrorKind::PermissionDenied => SourceError::Unreadable {
@@ -234,9 +252,9 @@ pub fn resolve_excluding(
             let package = if forced == Some(Language::C) {
                 None
             } else if abs.join("go.mod").is_file() {
-                Some((abs.clone(), main_package(&abs)?))
+                Some((abs.clone(), vec![gopkg::main_package(&abs)?]))
             } else {
-                package_in_module(&abs)
+                gopkg::package_in_module(&abs).map(|(root, p)| (root, vec![p]))
             };
             if let Some((root, package)) = package {
                 if inputs.len() > 1 {
@@ -293,14 +311,14 @@ pub fn resolve_excluding(
         }
     }
 
-    if let Some((dir, package)) = module {
-        let default_name = match package.as_str() {
+    if let Some((dir, packages)) = module {
+        let default_name = match packages[0].as_str() {
             "." => file_name(&dir),
-            p => file_name(Path::new(p)),
+            p => gopkg::binary_name(&dir, p),
         };
         return Ok(Sources {
             language: Language::Go,
-            args: vec![package],
+            args: packages,
             cwd: dir.clone(),
             mounts: vec![Shown {
                 path: dir.clone(),
@@ -431,17 +449,25 @@ pub fn project(dir: &Path, default_name: String, broad: &Broad) -> Result<Source
     })
 }
 
+/// The first `max` bytes of a file, as text (lossy): the one way sources and build
+/// files are read for a look at their top.
+pub(crate) fn read_head(path: &Path, max: u64) -> Option<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(max)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// Whether a C or C++ file defines `main` (a line starting `int main(`, `main(`, ...).
 fn defines_main(path: &Path) -> bool {
-    use std::io::Read;
-    let mut text = Vec::new();
-    let Ok(file) = std::fs::File::open(path) else {
+    let Some(text) = read_head(path, 4 << 20) else {
         return false;
     };
-    if file.take(4 * 1024 * 1024).read_to_end(&mut text).is_err() {
-        return false;
-    }
-    String::from_utf8_lossy(&text).lines().any(|line| {
+    text.lines().any(|line| {
         let l = line.trim_start();
         let l = l
             .strip_prefix("int ")
@@ -471,60 +497,6 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     go(pattern.as_bytes(), text.as_bytes())
-}
-
-/// Whether `dir` holds `.go` files (not tests) at its top.
-fn has_go_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.flatten().any(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.ends_with(".go")
-                && !name.ends_with("_test.go")
-                && e.file_type().is_ok_and(|t| t.is_file())
-        })
-    })
-}
-
-/// The package a module root builds: `.` when it holds Go files, else its only command
-/// under `cmd/`.
-fn main_package(root: &Path) -> Result<String, SourceError> {
-    if has_go_files(root) {
-        return Ok(".".into());
-    }
-    let mut commands: Vec<String> = std::fs::read_dir(root.join("cmd"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| has_go_files(&e.path()))
-                .map(|e| format!("./cmd/{}", e.file_name().to_string_lossy()))
-                .collect()
-        })
-        .unwrap_or_default();
-    commands.sort();
-    match commands.len() {
-        // Nothing to choose from: go's own message says what is missing.
-        0 => Ok(".".into()),
-        1 => Ok(commands.remove(0)),
-        _ => Err(SourceError::GoNoMain {
-            dir: root.to_path_buf(),
-            commands,
-        }),
-    }
-}
-
-/// A directory of Go files inside a module (`./cmd/age`): the module's root and the
-/// package's path relative to it.
-fn package_in_module(dir: &Path) -> Option<(PathBuf, String)> {
-    if !has_go_files(dir) {
-        return None;
-    }
-    let root = dir
-        .ancestors()
-        .skip(1)
-        .take(32)
-        .find(|a| a.join("go.mod").is_file())?;
-    let rel = dir.strip_prefix(root).ok()?;
-    Some((root.to_path_buf(), format!("./{}", rel.display())))
 }
 
 /// Every file of `lang` below `dir`, sorted, skipping hidden directories.
