@@ -159,6 +159,20 @@ fn makefile_zstd_with_assembly_and_zlib_from_apk() {
     if cfg!(target_arch = "x86_64") {
         assert_has(&log, &["huf_decompress_amd64"]);
     }
+    // Built again unchanged: make finds every object up to date (zstd's rules make each
+    // `.d` a prerequisite of its `.o`, and zig writes the `.d` last: the compiler
+    // wrapper touches the object after), and the image is the same.
+    let again = dir.path().join("again.tar");
+    build_project(&src, &again, &extra).unwrap();
+    let log = log_of("zstd");
+    assert!(
+        !log.contains("CC obj/"),
+        "an unchanged zstd was recompiled:\n{log}"
+    );
+    assert_eq!(
+        std::fs::read(&image).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
     let Some(podman) = podman_with(&image) else {
         return;
     };

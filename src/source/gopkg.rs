@@ -205,7 +205,10 @@ mod tests {
             ("cmd/_old", "main"),
             ("cmd/.hidden", "main"),
         ] {
-            write(&m.join(dir).join("main.go"), &format!("// x\npackage {pkg}\n"));
+            write(
+                &m.join(dir).join("main.go"),
+                &format!("// x\npackage {pkg}\n"),
+            );
         }
         write(&m.join("cmd/nested/go.mod"), "module other\n");
         write(&m.join("cmd/nested/main.go"), "package main\n");

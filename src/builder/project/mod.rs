@@ -204,15 +204,9 @@ impl Workspace {
         }
         let bin = scratch.join("bin");
         std::fs::create_dir(&bin).map_err(io(&bin))?;
-        for (names, command) in wrappers(tools) {
+        for (names, command, compiler) in wrappers(tools) {
             let argv: Vec<String> = command.iter().map(|a| vars.expand(a)).collect();
-            let script = format!(
-                "#!/bin/sh\nexec {} \"$@\"\n",
-                argv.iter()
-                    .map(|a| shell_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
+            let script = wrapper_script(&argv, compiler);
             for name in names {
                 write_script(&bin.join(name), &script).map_err(io(&bin))?;
             }
@@ -267,18 +261,42 @@ fn write_script(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }
 
+/// A wrapper's names, the command it runs and whether it is a C or C++ compiler.
+type Wrapper<'a> = (&'static [&'static str], &'a [String], bool);
+
 /// Wrapper names and the command each runs.
-fn wrappers(tools: &ProjectTools) -> Vec<(&'static [&'static str], &[String])> {
-    let mut list: Vec<(&'static [&'static str], &[String])> = vec![
-        (&["cc", "gcc"], &tools.cc),
-        (&["c++", "g++"], &tools.cxx),
-        (&["ar"], &tools.ar),
-        (&["ranlib"], &tools.ranlib),
+fn wrappers(tools: &ProjectTools) -> Vec<Wrapper<'_>> {
+    let mut list: Vec<Wrapper> = vec![
+        (&["cc", "gcc"], &tools.cc, true),
+        (&["c++", "g++"], &tools.cxx, true),
+        (&["ar"], &tools.ar, false),
+        (&["ranlib"], &tools.ranlib, false),
     ];
     if !tools.ld.is_empty() {
-        list.push((&["ld"], &tools.ld));
+        list.push((&["ld"], &tools.ld, false));
     }
     list
+}
+
+/// The shell script of a wrapper running `argv` with the build's arguments. A compiler's
+/// touches its object (`-o`) after a compile that wrote a dependency file (`-MD`,
+/// `-MMD`, `-MF`): zig writes the `.d` after the `.o`, and makefiles that list the `.d`
+/// as a prerequisite of the `.o` (zstd's) then rebuilt every object on every build;
+/// gcc's `.o` is already the newer, so touching it changes nothing there.
+fn wrapper_script(argv: &[String], compiler: bool) -> String {
+    let command = argv
+        .iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !compiler {
+        return format!("#!/bin/sh\nexec {command} \"$@\"\n");
+    }
+    format!(
+        "#!/bin/sh\nout= deps= prev=\nfor a in \"$@\"; do\n  case $a in -MD|-MMD|-MF) deps=1 ;; esac\n  \
+         [ \"$prev\" = -o ] && out=$a\n  prev=$a\ndone\n[ -n \"$deps\" ] && [ -n \"$out\" ] || exec \
+         {command} \"$@\"\n{command} \"$@\" || exit\nexec touch -c -- \"$out\"\n"
+    )
 }
 
 /// The build's environment: the toolchain's, then the compilers, flags and pkg-config
@@ -538,6 +556,47 @@ mod tests {
         ok.ran.borrow_mut().clear();
         run_steps(&ok, &steps, &stamp, &log, &keep, &Ui::plain()).unwrap();
         assert_eq!(ok.ran.borrow().len(), 3);
+    }
+
+    #[test]
+    fn a_compiler_wrapper_leaves_the_object_newer_than_its_dependency_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        // Writes the object, then the dependency file, as zig does.
+        let fake = "for a; do case $p in -o) o=$a;; -MF) d=$a;; esac; p=$a; done; \
+                    echo obj >$o; sleep 0.05; [ -z \"$d\" ] || echo dep >$d";
+        let argv: Vec<String> = ["/bin/sh", "-c", fake, "fake-cc"].map(String::from).into();
+        let wrapper = dir.path().join("cc");
+        write_script(&wrapper, &wrapper_script(&argv, true)).unwrap();
+        let mtime = |name: &str| {
+            let m = std::fs::metadata(dir.path().join(name)).unwrap();
+            (m.mtime(), m.mtime_nsec())
+        };
+        let status = std::process::Command::new(&wrapper)
+            .current_dir(dir.path())
+            .args([
+                "-c", "a.c", "-MT", "a.o", "-MMD", "-MP", "-MF", "a.d", "-o", "a.o",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(
+            mtime("a.o") >= mtime("a.d"),
+            "the object is older than its .d"
+        );
+        // Without a dependency file, or when the compile fails, nothing is touched.
+        let fails = wrapper_script(&["/bin/sh".into(), "-c".into(), "exit 3".into()], true);
+        write_script(&wrapper, &fails).unwrap();
+        let status = std::process::Command::new(&wrapper)
+            .current_dir(dir.path())
+            .args(["-MD", "-o", "b.o"])
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(3));
+        assert!(!dir.path().join("b.o").exists());
+        // Others run their command as it is.
+        let plain = wrapper_script(&["/usr/bin/ar".into()], false);
+        assert_eq!(plain, "#!/bin/sh\nexec /usr/bin/ar \"$@\"\n");
     }
 
     #[test]
