@@ -10,7 +10,8 @@
 #   benches/bench.sh projects   real projects (tree, pv, zstd from Debian's sources): the
 #                               sandboxed build against the same build run natively
 #                               with the same zig; the rebuild of an unchanged project
-#                               against make's own no-op
+#                               against make's own no-op (BENCH_PROJECTS="zstd" for
+#                               some of them)
 #   benches/bench.sh lookup     warm builds of hello.c by where zig is: on PATH (search
 #                               remembered or not), fetched into the cache; with
 #                               SP_BEFORE=/path/to/an/older/scratchpack, that one too
@@ -171,7 +172,7 @@ bench_projects() {
         CC='$zig cc -target x86_64-linux-musl' AR='$zig ar' RANLIB='$zig ranlib' \
         CFLAGS=-O2 LDFLAGS='-static -s'"
     local name dir steps
-    for name in tree pv zstd; do
+    for name in ${BENCH_PROJECTS:-tree pv zstd}; do
         dir=$(ls -d "$WORK"/src/"$name"-*)
         case $name in
             pv) steps="./configure -q --host=x86_64-linux-musl --prefix=/usr --disable-shared --enable-static && make -j$(nproc)" ;;
