@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::blobs::{Blobs, member_name};
 use super::layers::Budget;
+use super::start::{self, RunConfig};
 use super::unpack;
 use super::verify::{blob_name, digest_of_name};
 use super::{Finding, ImageOrigin, Outcome};
@@ -31,6 +32,8 @@ const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// One image of an archive, ready to be scanned.
 pub(super) struct Image {
     pub platform: Option<Platform>,
+    /// What a runtime reads of the config to start it.
+    pub run: RunConfig,
     pub reference: Option<String>,
     /// Store name of the config.
     pub config: String,
@@ -96,7 +99,9 @@ pub(super) fn inspect_blobs(
             .iter()
             .map(|(name, digest)| blobs.layer(name, digest.as_deref(), budget))
             .collect::<Result<Vec<_>, String>>()?;
-        let (visible, problems) = unpack::replay(&scans, budget)?;
+        let (visible, problems, fs) = unpack::replay(&scans, budget)?;
+        let start = start::check(&image.run, image.platform.as_ref(), &fs);
+        drop(fs);
         if findings.len() + visible.len() + problems.len() > MAX_FINDINGS {
             return Err(format!(
                 "more than {MAX_FINDINGS} files to report over its images: too many to judge"
@@ -114,6 +119,17 @@ pub(super) fn inspect_blobs(
                 path: format!("{prefix}:{shown}"),
                 image: Some(origin(shown)),
                 outcome: Outcome::Invalid(reason),
+            });
+        }
+        for problem in start {
+            let file = match problem.file.as_str() {
+                "config" => "config".to_string(),
+                f => format!("/{}", f.trim_start_matches('/')),
+            };
+            findings.push(Finding {
+                path: format!("{prefix}:{file}"),
+                image: Some(origin(file)),
+                outcome: Outcome::WontStart(problem),
             });
         }
         for (path, outcome) in visible {
@@ -259,13 +275,15 @@ impl Walk {
             return Ok(());
         }
         let config_name = blob_name(&config.digest)?;
+        let (from_config, run) = read_config(blobs, &config_name, Some(&config.digest))?;
+        // The index's platform is what a runtime picks the image by.
         let platform = match desc.platform {
             Some(p) => Some(Platform {
                 os: p.os,
                 architecture: p.architecture,
                 variant: p.variant,
             }),
-            None => config_platform(blobs, &config_name, Some(&config.digest))?,
+            None => from_config,
         };
         if platform.as_ref().is_some_and(|p| p.os == "unknown") {
             return Ok(());
@@ -279,6 +297,7 @@ impl Walk {
             images,
             Image {
                 platform,
+                run,
                 reference,
                 config: config_name,
                 layers,
@@ -299,34 +318,40 @@ fn docker_image(blobs: &mut dyn Blobs, entry: DockerEntry) -> Result<Image, Stri
             Ok((name, digest))
         })
         .collect::<Result<_, String>>()?;
+    let (platform, run) = read_config(blobs, &config, digest_of_name(&config).as_deref())?;
     Ok(Image {
-        platform: config_platform(blobs, &config, digest_of_name(&config).as_deref())?,
+        platform,
+        run,
         reference: entry.repo_tags.and_then(|t| t.into_iter().next()),
         config,
         layers,
     })
 }
 
-fn config_platform(
+/// The platform an image config names, and what a runtime reads of it to start it.
+fn read_config(
     blobs: &mut dyn Blobs,
     name: &str,
     digest: Option<&str>,
-) -> Result<Option<Platform>, String> {
+) -> Result<(Option<Platform>, RunConfig), String> {
     #[derive(Deserialize)]
     struct Config {
         os: Option<String>,
         architecture: Option<String>,
         variant: Option<String>,
+        #[serde(default)]
+        config: Option<RunConfig>,
     }
     let config: Config = read_json(blobs, name, digest)?;
-    Ok(match (config.os, config.architecture) {
+    let platform = match (config.os, config.architecture) {
         (Some(os), Some(architecture)) => Some(Platform {
             os,
             architecture,
             variant: config.variant,
         }),
         _ => None,
-    })
+    };
+    Ok((platform, config.config.unwrap_or_default()))
 }
 
 fn member(name: &str) -> Result<String, String> {
@@ -356,6 +381,7 @@ mod tests {
                 architecture: arch.into(),
                 variant: None,
             }),
+            run: RunConfig::default(),
             reference: r.map(str::to_string),
             config: String::new(),
             layers: vec![],

@@ -48,10 +48,20 @@ impl Budget {
     }
 }
 
+/// Files whose text the start checks read (the user and group databases), kept up to
+/// [`MAX_TEXT`] bytes; of other executable files that are not ELF, the first
+/// [`SCRIPT_HEAD`] bytes (a `#!` line).
+const TEXT_NAMES: [&[u8]; 2] = [b"passwd", b"group"];
+const MAX_TEXT: u64 = 1 << 20;
+const SCRIPT_HEAD: u64 = 256;
+
 /// What a layer holds for a file.
 #[derive(Debug, Clone)]
 pub(super) enum Content {
+    /// A directory, a device, or a regular file of no interest.
     Plain,
+    /// A regular file's text (see [`TEXT_NAMES`]).
+    Text(Arc<[u8]>),
     Elf(Arc<Outcome>),
     /// A hard link to this path (in this layer or below).
     HardLink(Box<[u8]>),
@@ -70,6 +80,10 @@ pub(super) enum Op {
     Entry {
         path: Box<[u8]>,
         dir: bool,
+        /// A regular file (a hard link takes its target's kind).
+        file: bool,
+        /// Permission bits.
+        mode: u32,
         content: Content,
     },
 }
@@ -180,25 +194,41 @@ fn read_entries(stream: &mut dyn Read, budget: &Budget) -> io::Result<Entries> {
             continue;
         }
         let content = match entry.kind {
-            k if k.is_file() => judge(&mut reader.data(), entry.size)?,
+            k if k.is_file() => {
+                let keep = if TEXT_NAMES.contains(&base) {
+                    MAX_TEXT
+                } else if entry.mode & 0o111 != 0 {
+                    SCRIPT_HEAD
+                } else {
+                    0
+                };
+                judge(&mut reader.data(), entry.size, keep)?
+            }
             Kind::HardLink => Content::HardLink(normalize(&entry.link).0.into()),
             Kind::Symlink => Content::Symlink(entry.link.clone().into()),
             _ => Content::Plain,
         };
         ops.push(Op::Entry {
-            path: path.into(),
             dir: entry.kind == Kind::Dir,
+            file: entry.kind.is_file(),
+            mode: entry.mode,
+            path: path.into(),
             content,
         });
     }
     Ok((ops, problems))
 }
 
-/// Judges a file's contents if they start like ELF.
-fn judge(data: &mut dyn Read, size: u64) -> io::Result<Content> {
+/// Judges a file's contents if they start like ELF; else keeps the first `keep` bytes.
+fn judge(data: &mut dyn Read, size: u64, keep: u64) -> io::Result<Content> {
     let mut magic = Vec::with_capacity(4);
     data.take(4).read_to_end(&mut magic)?;
     if !elf::has_magic(&magic) {
+        if keep > 0 {
+            data.take(keep.saturating_sub(magic.len() as u64))
+                .read_to_end(&mut magic)?;
+            return Ok(Content::Text(magic.into()));
+        }
         return Ok(Content::Plain);
     }
     let mut whole = (&magic[..]).chain(data);

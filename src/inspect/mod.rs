@@ -12,6 +12,7 @@ mod compress;
 mod images;
 mod layers;
 mod report;
+mod start;
 mod tar_reader;
 mod unpack;
 mod verify;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::elf::{self, ElfError, ElfInfo};
 
 pub use report::{Summary, render_human, write_json};
+pub use start::StartProblem;
 
 /// One ELF file and what became of it.
 #[derive(Debug, Clone)]
@@ -54,6 +56,9 @@ pub enum Outcome {
     Invalid(String),
     /// Could not be read at all (permissions, I/O): the environment is at fault.
     Unreadable(String),
+    /// The image will not start (its program missing, for another machine, its user
+    /// undefined, ...): the input is at fault.
+    WontStart(StartProblem),
 }
 
 impl Finding {
@@ -61,7 +66,7 @@ impl Finding {
     pub fn fails(&self, strict: bool) -> bool {
         match &self.outcome {
             Outcome::Elf(info) => !info.kind.passes() || (strict && !info.warnings.is_empty()),
-            Outcome::Corrupt(_) | Outcome::Invalid(_) => true,
+            Outcome::Corrupt(_) | Outcome::Invalid(_) | Outcome::WontStart(_) => true,
             Outcome::Unreadable(_) => false,
         }
     }

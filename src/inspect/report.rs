@@ -18,6 +18,7 @@ fn verdict(f: &Finding) -> &'static str {
         Outcome::Corrupt(_) => "corrupt",
         Outcome::Invalid(_) => "invalid",
         Outcome::Unreadable(_) => "unreadable",
+        Outcome::WontStart(_) => "will-not-start",
     }
 }
 
@@ -57,6 +58,14 @@ pub fn render_human(f: &Finding, ui: &Ui, strict: bool) -> Vec<String> {
         }
         Outcome::Corrupt(reason) | Outcome::Invalid(reason) | Outcome::Unreadable(reason) => {
             line.push_str(&format!("  {}", clean(reason)))
+        }
+        Outcome::WontStart(p) => {
+            line.push_str(&format!("  {}", clean(&p.reason)));
+            warnings.push(format!(
+                "  {} {}",
+                ui.paint_out("fix:", Style::Bold),
+                clean(&p.fix)
+            ));
         }
     }
     std::iter::once(line).chain(warnings).collect()
@@ -102,6 +111,23 @@ fn finding_json(f: &Finding, strict: bool) -> Value {
             "build_id": { "gnu": info.build_id.gnu, "go": info.build_id.go },
             "warnings": info.warnings,
             "error": null,
+        }),
+        Outcome::WontStart(p) => json!({
+            "static": null,
+            "interpreter": null,
+            "needed": [],
+            "rpath": [],
+            "runpath": [],
+            "arch": null,
+            "os": null,
+            "class": null,
+            "type": null,
+            "stripped": null,
+            "build_id": { "gnu": null, "go": null },
+            "warnings": [],
+            "error": p.reason,
+            "check": p.check,
+            "fix": p.fix,
         }),
         Outcome::Corrupt(e) | Outcome::Invalid(e) | Outcome::Unreadable(e) => json!({
             "static": false,

@@ -111,13 +111,53 @@ fn components(path: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
+/// A directory or file of the unpacked filesystem (links are in [`Links`]).
+#[derive(Debug, Clone)]
+pub(super) struct Node {
+    pub dir: bool,
+    /// A regular file.
+    pub file: bool,
+    pub mode: u32,
+    /// The ELF verdict of an ELF file.
+    pub elf: Option<Arc<Outcome>>,
+    /// The text of a file the start checks read (`etc/passwd`, `etc/group`).
+    pub text: Option<Arc<[u8]>>,
+}
+
 /// The filesystem being unpacked.
 #[derive(Default)]
 struct Tree {
-    /// ELF files by path, with the layer that made them.
-    elf: BTreeMap<Vec<u8>, (Arc<Outcome>, usize)>,
+    /// Directories and files by path, with the layer that made them.
+    nodes: BTreeMap<Vec<u8>, (Node, usize)>,
     links: Links,
 }
+
+/// An image's final filesystem, for the start checks: what is at a path, links followed
+/// inside the image as runtimes follow them.
+pub(super) struct Filesystem {
+    tree: Tree,
+}
+
+impl Filesystem {
+    /// The node at `path` (absolute or not: inside the image either way), every link on
+    /// the way followed; `None` when nothing is there or the links loop.
+    pub fn lookup(&self, path: &[u8]) -> Option<&Node> {
+        let parts = self.tree.resolve(path, true)?;
+        if parts.is_empty() {
+            return Some(&ROOT);
+        }
+        self.tree.nodes.get(&parts.join(&b"/"[..])).map(|(n, _)| n)
+    }
+}
+
+/// The root directory, which every image has.
+static ROOT: Node = Node {
+    dir: true,
+    file: false,
+    mode: 0o755,
+    elf: None,
+    text: None,
+};
 
 impl Tree {
     /// `path` with its links resolved inside the image: the directories always, the
@@ -165,15 +205,15 @@ impl Tree {
         Some(done)
     }
 
-    /// Removes the ELF files at `path` (if `exact`) and below it made by layers under
+    /// Removes the nodes at `path` (if `exact`) and below it made by layers under
     /// `layer` (or by any layer when `layer` is `None`).
-    fn remove_elf(&mut self, path: &[u8], exact: bool, layer: Option<usize>) {
+    fn remove_nodes(&mut self, path: &[u8], exact: bool, layer: Option<usize>) {
         let lower = |l: usize| layer.is_none_or(|layer| l < layer);
-        if exact && self.elf.get(path).is_some_and(|(_, l)| lower(*l)) {
-            self.elf.remove(path);
+        if exact && self.nodes.get(path).is_some_and(|(_, l)| lower(*l)) {
+            self.nodes.remove(path);
         }
         let doomed: Vec<Vec<u8>> = if path.is_empty() {
-            self.elf
+            self.nodes
                 .iter()
                 .filter(|(_, (_, l))| lower(*l))
                 .map(|(k, _)| k.clone())
@@ -183,14 +223,14 @@ impl Tree {
             start.push(b'/');
             let mut end = path.to_vec();
             end.push(b'/' + 1);
-            self.elf
+            self.nodes
                 .range(start..end)
                 .filter(|(_, (_, l))| lower(*l))
                 .map(|(k, _)| k.clone())
                 .collect()
         };
         for k in doomed {
-            self.elf.remove(&k);
+            self.nodes.remove(&k);
         }
     }
 
@@ -213,41 +253,65 @@ impl Tree {
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
         match op {
             Op::Whiteout(_) => {
-                self.remove_elf(&path, true, Some(layer));
+                self.remove_nodes(&path, true, Some(layer));
                 self.links.remove(&refs, false);
             }
             Op::Opaque(_) => {
-                self.remove_elf(&path, false, Some(layer));
+                self.remove_nodes(&path, false, Some(layer));
                 if self.links.node(&refs).is_some() {
                     self.links.node_mut(&refs).children.clear();
                 }
             }
-            Op::Entry { dir, content, .. } => {
+            Op::Entry {
+                dir,
+                file,
+                mode,
+                content,
+                ..
+            } => {
+                // A hard link is its target: the same kind, mode and contents.
                 let linked = match content {
                     Content::HardLink(target) => self
                         .resolve(target, true)
                         .map(|t| t.join(&b"/"[..]))
-                        .and_then(|t| self.elf.get(&t).map(|(o, _)| o.clone())),
+                        .and_then(|t| self.nodes.get(&t).map(|(n, _)| n.clone())),
                     _ => None,
                 };
-                self.remove_elf(&path, true, None);
+                self.remove_nodes(&path, true, None);
                 if !dir {
-                    self.remove_elf(&path, false, None);
+                    self.remove_nodes(&path, false, None);
                 }
                 self.links.remove(&refs, *dir);
-                match content {
-                    Content::Elf(outcome) => {
-                        self.elf.insert(path, (outcome.clone(), layer));
-                    }
-                    Content::HardLink(_) => {
-                        if let Some(outcome) = linked {
-                            self.elf.insert(path, (outcome, layer));
-                        }
-                    }
+                let node = match content {
                     Content::Symlink(target) => {
                         self.links.node_mut(&refs).target = Some(target.clone());
+                        None
                     }
-                    Content::Plain => {}
+                    Content::HardLink(_) => linked,
+                    Content::Elf(outcome) => Some(Node {
+                        dir: *dir,
+                        file: *file,
+                        mode: *mode,
+                        elf: Some(outcome.clone()),
+                        text: None,
+                    }),
+                    Content::Text(text) => Some(Node {
+                        dir: *dir,
+                        file: *file,
+                        mode: *mode,
+                        elf: None,
+                        text: Some(text.clone()),
+                    }),
+                    Content::Plain => Some(Node {
+                        dir: *dir,
+                        file: *file,
+                        mode: *mode,
+                        elf: None,
+                        text: None,
+                    }),
+                };
+                if let Some(node) = node {
+                    self.nodes.insert(path, (node, layer));
                 }
             }
         }
@@ -255,11 +319,11 @@ impl Tree {
 }
 
 /// The ELF files visible in the filesystem `layers` (bottom first) make, with the
-/// problems of every layer.
+/// problems of every layer, and that filesystem.
 pub(super) fn replay(
     layers: &[Arc<LayerScan>],
     budget: &Budget,
-) -> Result<(Visible, Problems), String> {
+) -> Result<(Visible, Problems, Filesystem), String> {
     let mut tree = Tree::default();
     let mut problems = Problems::new();
     for (index, layer) in layers.iter().enumerate() {
@@ -276,8 +340,12 @@ pub(super) fn replay(
             tree.apply(op, index, &mut problems);
         }
     }
-    let visible = tree.elf.into_iter().map(|(k, (o, _))| (k, o)).collect();
-    Ok((visible, problems))
+    let visible = tree
+        .nodes
+        .iter()
+        .filter_map(|(k, (n, _))| n.elf.as_ref().map(|o| (k.clone(), o.clone())))
+        .collect();
+    Ok((visible, problems, Filesystem { tree }))
 }
 
 #[cfg(test)]
@@ -288,6 +356,8 @@ mod tests {
         Op::Entry {
             path: path.as_bytes().into(),
             dir: false,
+            file: true,
+            mode: 0o755,
             content: if elf {
                 Content::Elf(Arc::new(Outcome::Corrupt("x".into())))
             } else {
@@ -300,6 +370,8 @@ mod tests {
         Op::Entry {
             path: path.as_bytes().into(),
             dir: false,
+            file: false,
+            mode: 0o777,
             content: Content::Symlink(target.as_bytes().into()),
         }
     }
@@ -314,7 +386,7 @@ mod tests {
     }
 
     fn names(layers: &[Arc<LayerScan>]) -> Vec<String> {
-        let (v, _) = replay(layers, &Budget::default()).unwrap();
+        let (v, _, _) = replay(layers, &Budget::default()).unwrap();
         v.keys()
             .map(|k| String::from_utf8_lossy(k).into_owned())
             .collect()
@@ -338,6 +410,8 @@ mod tests {
             Op::Entry {
                 path: b"bin/b2"[..].into(),
                 dir: false,
+                file: false,
+                mode: 0o755,
                 content: Content::HardLink(b"bin/b"[..].into()),
             },
         ]);
@@ -371,7 +445,7 @@ mod tests {
             link("loop", "loop/a"),
             file("loop/g", true),
         ]);
-        let (v, problems) = replay(&[l], &Budget::default()).unwrap();
+        let (v, problems, _) = replay(&[l], &Budget::default()).unwrap();
         assert!(v.contains_key(&b"z/f"[..]));
         assert!(!problems.is_empty(), "a link loop is reported");
     }

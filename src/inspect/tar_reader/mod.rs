@@ -81,6 +81,8 @@ pub struct Entry {
     pub name: Vec<u8>,
     pub link: Vec<u8>,
     pub kind: Kind,
+    /// Permission bits (`0o7777` of the header's mode).
+    pub mode: u32,
     /// Bytes of contents (after sparse expansion).
     pub size: u64,
 }
@@ -130,6 +132,7 @@ impl<R: Read> Reader<R> {
                 return Ok(None);
             };
             let flag = blk[156];
+            let mode = (numeric(&blk[100..108])? & 0o7777) as u32;
             let mut size = numeric(&blk[124..136])?;
             if size < 0 {
                 return Err(header_err("negative entry size"));
@@ -223,6 +226,7 @@ impl<R: Read> Reader<R> {
                 name,
                 link,
                 kind,
+                mode,
                 size: logical,
             }));
         }

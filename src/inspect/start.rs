@@ -1,0 +1,559 @@
+//! Whether an image will start: what a runtime does between reading the config and
+//! running the program, done against the image's final filesystem. A static binary is
+//! not enough; these are the failures `FROM scratch` images meet at `docker run`:
+//!
+//! - the command (Entrypoint, else Cmd; an image with neither is a base image, given
+//!   its command at `run`, and not judged) is not in the image, as runc looks it up (a path with a slash from the
+//!   working directory, a bare name through `PATH` of the config's Env, or the default
+//!   `PATH`): "executable file not found in $PATH", "no such file or directory";
+//! - it is there but cannot be executed: a directory, not a regular file, no execute bit
+//!   ("permission denied"), a binary for another machine than the config says, not ELF
+//!   and no `#!` ("exec format error"), a `#!` interpreter that is missing;
+//! - `User` names a user or group the image's `/etc/passwd` or `/etc/group` does not
+//!   define ("unable to find user app"); numeric ids need neither file;
+//! - `WorkingDir` exists and is not a directory (runtimes create a missing one).
+//!
+//! Each problem names the check, the file, what the runtime would say, and the fix.
+
+use serde::Deserialize;
+
+use super::Outcome;
+use super::unpack::{Filesystem, Node};
+use crate::platform::Platform;
+
+/// runc's `PATH` when the config sets none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// `#!` interpreters followed at most (the kernel allows a few levels).
+const MAX_INTERPRETERS: usize = 4;
+
+/// The part of an image config a runtime reads to start it.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub(super) struct RunConfig {
+    #[serde(rename = "Entrypoint")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(rename = "Cmd")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(rename = "Env")]
+    pub env: Option<Vec<String>>,
+    #[serde(rename = "WorkingDir")]
+    pub working_dir: Option<String>,
+    #[serde(rename = "User")]
+    pub user: Option<String>,
+}
+
+/// Why an image will not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartProblem {
+    /// `entrypoint`, `architecture`, `user` or `workdir`.
+    pub check: &'static str,
+    /// The path in the image it is about (the program, `/etc/passwd`, the working
+    /// directory), or `config`.
+    pub file: String,
+    pub reason: String,
+    pub fix: String,
+}
+
+fn problem(check: &'static str, file: &str, reason: String, fix: &str) -> StartProblem {
+    StartProblem {
+        check,
+        file: file.to_string(),
+        reason,
+        fix: fix.to_string(),
+    }
+}
+
+/// Every reason the image `config` describes will not start on `fs`.
+pub(super) fn check(
+    config: &RunConfig,
+    platform: Option<&Platform>,
+    fs: &Filesystem,
+) -> Vec<StartProblem> {
+    let mut problems = Vec::new();
+    let workdir = config
+        .working_dir
+        .as_deref()
+        .filter(|w| !w.is_empty())
+        .unwrap_or("/");
+    if let Some(node) = fs.lookup(workdir.as_bytes()) {
+        if !node.dir {
+            problems.push(problem(
+                "workdir",
+                workdir,
+                format!(
+                    "WorkingDir `{workdir}` is a file, not a directory: runtimes fail to enter it"
+                ),
+                "set WorkingDir to a directory (or leave it unset)",
+            ));
+        }
+    }
+    let argv: Vec<&String> = config
+        .entrypoint
+        .iter()
+        .flatten()
+        .chain(config.cmd.iter().flatten())
+        .collect();
+    // An image without a command is a base image, started only with one given at `run`:
+    // its files are judged, its command cannot be.
+    if let Some(program) = argv.first() {
+        problems.extend(check_program(config, workdir, program, platform, fs));
+    }
+    problems.extend(check_user(config, fs));
+    problems
+}
+
+/// The program: found as runc finds it, executable, for the config's machine.
+fn check_program(
+    config: &RunConfig,
+    workdir: &str,
+    program: &str,
+    platform: Option<&Platform>,
+    fs: &Filesystem,
+) -> Option<StartProblem> {
+    let fix = "point the entrypoint at the program's path in the image (`--entrypoint`), or \
+               put the program there";
+    let (path, node) = match find_program(config, workdir, program, fs) {
+        Ok(found) => found,
+        Err(looked) => {
+            return Some(problem(
+                "entrypoint",
+                program,
+                format!(
+                    "`{program}` is not in the image ({looked}): runtimes fail with \"no such file or directory\" or \"executable file not found in $PATH\""
+                ),
+                fix,
+            ));
+        }
+    };
+    executable(&path, node, platform, fs, 0)
+}
+
+/// Why the file at `path` cannot be executed, if it cannot.
+fn executable(
+    path: &str,
+    node: &Node,
+    platform: Option<&Platform>,
+    fs: &Filesystem,
+    depth: usize,
+) -> Option<StartProblem> {
+    let fix = "point the entrypoint at the program's path in the image (`--entrypoint`), or \
+               put the program there";
+    if node.dir {
+        return Some(problem(
+            "entrypoint",
+            path,
+            format!("`{path}` is a directory: runtimes fail with \"permission denied\""),
+            fix,
+        ));
+    }
+    if !node.file {
+        return Some(problem(
+            "entrypoint",
+            path,
+            format!("`{path}` is not a regular file (a device or pipe): it cannot be executed"),
+            fix,
+        ));
+    }
+    if node.mode & 0o111 == 0 {
+        return Some(problem(
+            "entrypoint",
+            path,
+            format!(
+                "`{path}` has no execute permission (mode {:04o}): runtimes fail with \
+                 \"permission denied\"",
+                node.mode
+            ),
+            "make it executable (mode 0755) in the layer that adds it",
+        ));
+    }
+    match node.elf.as_deref() {
+        Some(Outcome::Elf(info)) => {
+            let want = platform?;
+            let got = &info.platform;
+            let variant_differs =
+                matches!((&want.variant, &got.variant), (Some(w), Some(g)) if w != g);
+            (want.architecture != got.architecture || variant_differs).then(|| {
+                problem(
+                    "architecture",
+                    path,
+                    format!(
+                        "`{path}` is a {} binary in an image for {}: runtimes fail with \"exec \
+                         format error\" on {} machines",
+                        got.arch_with_variant(),
+                        want.arch_with_variant(),
+                        want.arch_with_variant()
+                    ),
+                    "build the binary for the image's platform, or label the image with the \
+                     binary's (`--platform`)",
+                )
+            })
+        }
+        // A damaged ELF file fails the gate as such.
+        Some(_) => None,
+        None => script(path, node, platform, fs, depth),
+    }
+}
+
+/// A file that is not ELF: a `#!` script whose interpreter must be there, else "exec
+/// format error".
+fn script(
+    path: &str,
+    node: &Node,
+    platform: Option<&Platform>,
+    fs: &Filesystem,
+    depth: usize,
+) -> Option<StartProblem> {
+    let head = node.text.as_deref().unwrap_or_default();
+    let Some(line) = head.strip_prefix(b"#!") else {
+        return Some(problem(
+            "entrypoint",
+            path,
+            format!(
+                "`{path}` is neither an ELF binary nor a `#!` script: runtimes fail with \"exec format error\""
+            ),
+            "point the entrypoint at a static binary",
+        ));
+    };
+    let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let interpreter = line.split_whitespace().next().unwrap_or_default();
+    if depth >= MAX_INTERPRETERS {
+        return Some(problem(
+            "entrypoint",
+            path,
+            format!(
+                "`{path}`: more than {MAX_INTERPRETERS} `#!` interpreters in a row: the kernel refuses it"
+            ),
+            "point the entrypoint at a static binary",
+        ));
+    }
+    let missing = || {
+        Some(problem(
+            "entrypoint",
+            path,
+            format!(
+                "`{path}` is a script for `{interpreter}`, which is not in the image: runtimes \
+                 fail with \"no such file or directory\""
+            ),
+            "add the interpreter to the image, or point the entrypoint at a static binary",
+        ))
+    };
+    if !interpreter.starts_with('/') {
+        return missing();
+    }
+    match fs.lookup(interpreter.as_bytes()) {
+        Some(node) => executable(interpreter, node, platform, fs, depth + 1),
+        None => missing(),
+    }
+}
+
+/// The program's path and node, found as runc's `exec.LookPath` finds it; else where it
+/// was looked for.
+fn find_program<'a>(
+    config: &RunConfig,
+    workdir: &str,
+    program: &str,
+    fs: &'a Filesystem,
+) -> Result<(String, &'a Node), String> {
+    let join = |dir: &str, name: &str| {
+        let dir = if dir.starts_with('/') {
+            dir.to_string()
+        } else {
+            format!("{}/{dir}", workdir.trim_end_matches('/'))
+        };
+        format!("{}/{name}", dir.trim_end_matches('/'))
+    };
+    if program.contains('/') {
+        let path = if program.starts_with('/') {
+            program.to_string()
+        } else {
+            join(workdir, program)
+        };
+        return match fs.lookup(path.as_bytes()) {
+            Some(node) => Ok((path, node)),
+            None => Err(format!("nothing at `{path}`")),
+        };
+    }
+    let path_var = config
+        .env
+        .iter()
+        .flatten()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let dirs: Vec<&str> = path_var.split(':').filter(|d| !d.is_empty()).collect();
+    // LookPath takes the first executable regular file; else the first file found is
+    // judged (and fails), else nothing was found.
+    let mut first = None;
+    for dir in &dirs {
+        let path = join(dir, program);
+        if let Some(node) = fs.lookup(path.as_bytes()) {
+            if node.file && node.mode & 0o111 != 0 {
+                return Ok((path, node));
+            }
+            first.get_or_insert((path, node));
+        }
+    }
+    first.ok_or_else(|| format!("looked in PATH {path_var}"))
+}
+
+/// `User`: a name must be defined in the image's `/etc/passwd`, a group name in
+/// `/etc/group`; numeric ids need neither.
+fn check_user(config: &RunConfig, fs: &Filesystem) -> Vec<StartProblem> {
+    let Some(user) = config.user.as_deref().filter(|u| !u.is_empty()) else {
+        return Vec::new();
+    };
+    let (name, group) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mut problems = Vec::new();
+    for (what, value, file) in [
+        ("user", Some(name), "/etc/passwd"),
+        ("group", group, "/etc/group"),
+    ] {
+        let Some(value) = value.filter(|v| !numeric(v)) else {
+            continue;
+        };
+        let defined = match fs.lookup(file.as_bytes()) {
+            // Its first MiB is read; a name past it counts as missing (fails closed).
+            Some(node) if node.file => node
+                .text
+                .as_deref()
+                .is_some_and(|text| names(text).any(|n| n == value.as_bytes())),
+            _ => false,
+        };
+        if !defined {
+            let has_file = fs.lookup(file.as_bytes()).is_some();
+            problems.push(problem(
+                "user",
+                file,
+                format!(
+                    "User `{user}`: the {what} `{value}` is not defined {} the image: runtimes \
+                     fail with \"unable to find {what} {value}\"",
+                    if has_file {
+                        format!("in {file} of")
+                    } else {
+                        format!("(no {file}) in")
+                    }
+                ),
+                "use a numeric id (`--user 65532`), or add the user to the image's /etc/passwd \
+                 and /etc/group",
+            ));
+        }
+    }
+    problems
+}
+
+/// The names a passwd or group file defines (the first field of each line).
+fn names(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|&b| b == b'\n')
+        .filter(|l| !l.starts_with(b"#"))
+        .filter_map(|l| l.split(|&b| b == b':').next())
+        .filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::inspect::layers::{Budget, Content, LayerScan, Op};
+    use crate::inspect::unpack::replay;
+
+    fn entry(path: &str, dir: bool, mode: u32, content: Content) -> Op {
+        Op::Entry {
+            path: path.as_bytes().into(),
+            dir,
+            file: !dir && !matches!(content, Content::Symlink(_)),
+            mode,
+            content,
+        }
+    }
+
+    /// This test binary's verdict (its machine is the host's), read once.
+    fn this() -> Arc<Outcome> {
+        static THIS: std::sync::OnceLock<Arc<Outcome>> = std::sync::OnceLock::new();
+        THIS.get_or_init(|| {
+            let bytes = std::fs::read("/proc/self/exe").unwrap();
+            Arc::new(Outcome::Elf(crate::elf::inspect(&bytes).unwrap()))
+        })
+        .clone()
+    }
+
+    /// This test binary, as the image's program.
+    fn this_elf() -> Content {
+        Content::Elf(this())
+    }
+
+    fn host() -> Platform {
+        match &*this() {
+            Outcome::Elf(info) => info.platform.clone(),
+            _ => unreachable!(),
+        }
+    }
+
+    fn image(ops: Vec<Op>) -> Filesystem {
+        let layer = Arc::new(LayerScan {
+            ops,
+            problems: vec![],
+            digest: String::new(),
+            error: None,
+        });
+        replay(&[layer], &Budget::default()).unwrap().2
+    }
+
+    fn text(s: &str) -> Content {
+        Content::Text(s.as_bytes().into())
+    }
+
+    fn base() -> Vec<Op> {
+        vec![
+            entry("usr/local/bin/app", false, 0o755, this_elf()),
+            entry("bin/noexec", false, 0o644, this_elf()),
+            entry("bin/dir", true, 0o755, Content::Plain),
+            entry(
+                "bin/link",
+                false,
+                0o777,
+                Content::Symlink(b"../usr/local/bin/app"[..].into()),
+            ),
+            entry("bin/script", false, 0o755, text("#!/bin/sh -e\necho hi\n")),
+            entry("bin/py", false, 0o755, text("#!/usr/bin/env python3\n")),
+            entry("bin/data", false, 0o755, text("just text\n")),
+            entry(
+                "etc/passwd",
+                false,
+                0o644,
+                text("root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:\n"),
+            ),
+            entry("etc/group", false, 0o644, text("root:x:0:\nstaff:x:50:\n")),
+            entry("data", false, 0o644, Content::Plain),
+            entry("bin/sh", false, 0o755, this_elf()),
+        ]
+    }
+
+    fn run(entrypoint: &[&str], f: impl FnOnce(&mut RunConfig)) -> Vec<StartProblem> {
+        let mut config = RunConfig {
+            entrypoint: Some(entrypoint.iter().map(|s| s.to_string()).collect()),
+            ..RunConfig::default()
+        };
+        f(&mut config);
+        check(&config, Some(&host()), &image(base()))
+    }
+
+    fn checks(problems: &[StartProblem]) -> Vec<(&str, &str)> {
+        problems
+            .iter()
+            .map(|p| (p.check, p.file.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn the_program_is_found_as_runc_finds_it() {
+        assert_eq!(run(&["/usr/local/bin/app"], |_| {}), []);
+        assert_eq!(run(&["app"], |_| {}), [], "through the default PATH");
+        assert_eq!(run(&["/bin/link"], |_| {}), [], "through a link");
+        assert_eq!(
+            run(&["./local/bin/app"], |c| c.working_dir =
+                Some("/usr".into())),
+            []
+        );
+        // Env's PATH replaces the default one.
+        let p = run(&["app"], |c| c.env = Some(vec!["PATH=/bin".into()]));
+        assert_eq!(checks(&p), [("entrypoint", "app")]);
+        assert!(
+            p[0].reason.contains("looked in PATH /bin"),
+            "{}",
+            p[0].reason
+        );
+        // Cmd when there is no entrypoint; nothing at all is a base image.
+        let p = run(&[], |c| c.cmd = Some(vec!["/nope".into(), "x".into()]));
+        assert_eq!(checks(&p), [("entrypoint", "/nope")]);
+        assert_eq!(run(&[], |_| {}), []);
+    }
+
+    #[test]
+    fn what_cannot_be_executed_is_named() {
+        for (program, says) in [
+            ("/missing", "not in the image"),
+            ("/bin/noexec", "no execute permission (mode 0644)"),
+            ("/bin/dir", "is a directory"),
+            ("/bin/data", "neither an ELF binary nor a `#!` script"),
+            (
+                "/bin/py",
+                "script for `/usr/bin/env`, which is not in the image",
+            ),
+        ] {
+            let p = run(&[program], |_| {});
+            assert_eq!(p.len(), 1, "{program}: {p:?}");
+            assert!(p[0].reason.contains(says), "{program}: {}", p[0].reason);
+            assert!(!p[0].fix.is_empty());
+        }
+        assert_eq!(
+            run(&["/bin/script"], |_| {}),
+            [],
+            "its interpreter is there"
+        );
+    }
+
+    #[test]
+    fn a_binary_for_another_machine_will_not_start() {
+        let mut other = host();
+        other.architecture = if other.architecture == "s390x" {
+            "amd64"
+        } else {
+            "s390x"
+        }
+        .into();
+        let config = RunConfig {
+            entrypoint: Some(vec!["/usr/local/bin/app".into()]),
+            ..RunConfig::default()
+        };
+        let p = check(&config, Some(&other), &image(base()));
+        assert_eq!(checks(&p), [("architecture", "/usr/local/bin/app")]);
+        assert!(p[0].reason.contains("exec format error"));
+        // The interpreter of a script is judged the same way.
+        let config = RunConfig {
+            entrypoint: Some(vec!["/bin/script".into()]),
+            ..RunConfig::default()
+        };
+        let p = check(&config, Some(&other), &image(base()));
+        assert_eq!(checks(&p), [("architecture", "/bin/sh")]);
+    }
+
+    #[test]
+    fn users_and_groups_must_be_defined_unless_numeric() {
+        let user = |u: &str| run(&["app"], |c| c.user = Some(u.into()));
+        assert_eq!(user("app"), []);
+        assert_eq!(user("app:staff"), []);
+        assert_eq!(user("65532:65532"), []);
+        assert_eq!(user("1000:staff"), []);
+        assert_eq!(checks(&user("nobody")), [("user", "/etc/passwd")]);
+        assert_eq!(checks(&user("app:wheel")), [("user", "/etc/group")]);
+        // No passwd at all: a name cannot be found, a number needs nothing.
+        let mut ops = base();
+        ops.retain(|o| !matches!(o, Op::Entry { path, .. } if &**path == b"etc/passwd"));
+        let config = RunConfig {
+            entrypoint: Some(vec!["app".into()]),
+            user: Some("app".into()),
+            ..RunConfig::default()
+        };
+        let p = check(&config, Some(&host()), &image(ops));
+        assert_eq!(checks(&p), [("user", "/etc/passwd")]);
+        assert!(p[0].reason.contains("(no /etc/passwd)"), "{}", p[0].reason);
+    }
+
+    #[test]
+    fn a_working_directory_that_is_a_file_will_not_start() {
+        let p = run(&["app"], |c| c.working_dir = Some("/data".into()));
+        assert_eq!(checks(&p), [("workdir", "/data")]);
+        // A missing one is made by the runtime.
+        assert_eq!(
+            run(&["/usr/local/bin/app"], |c| c.working_dir =
+                Some("/srv".into())),
+            []
+        );
+    }
+}
