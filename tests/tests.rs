@@ -17,3 +17,4 @@ mod outputs;
 mod package;
 mod projects;
 mod sandbox;
+mod start;

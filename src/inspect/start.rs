@@ -177,7 +177,7 @@ fn executable(
                     "architecture",
                     path,
                     format!(
-                        "`{path}` is a {} binary in an image for {}: runtimes fail with \"exec \
+                        "`{path}` is built for {}, in an image for {}: runtimes fail with \"exec \
                          format error\" on {} machines",
                         got.arch_with_variant(),
                         want.arch_with_variant(),

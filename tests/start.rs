@@ -1,0 +1,201 @@
+//! The start checks of `inspect` against images another tool makes (`podman build` of a
+//! `FROM scratch` Containerfile, saved with `podman save`): for each check, the image
+//! with the problem is run in podman to show the real failure, and `inspect` names it
+//! (exit 1, kind `will-not-start`, the check, the file, the fix); the fixed image runs
+//! and passes clean.
+
+use std::path::{Path, PathBuf};
+
+use crate::require;
+use crate::support::binaries::{self, Bin};
+use crate::support::clients::{Client, Podman};
+use crate::support::{assert_has, path_str, run, scratchpack, tempdir};
+
+/// Builds `containerfile` in `dir` (which holds the files it copies) as `tag` and saves
+/// it to `dir/TAG.tar`.
+fn podman_image(
+    podman: &Podman,
+    dir: &Path,
+    tag: &str,
+    containerfile: &str,
+    extra: &[&str],
+) -> PathBuf {
+    std::fs::write(dir.join("Containerfile"), containerfile).unwrap();
+    let mut args = vec!["build", "--no-cache", "--network", "none", "-q", "-t", tag];
+    args.extend_from_slice(extra);
+    args.push(path_str(dir));
+    podman.run(&args).expect_code(0);
+    let out = dir.join(format!("{tag}.tar"));
+    podman
+        .run(&[
+            "save",
+            "-o",
+            path_str(&out),
+            &format!("localhost/{tag}:latest"),
+        ])
+        .expect_code(0);
+    out
+}
+
+/// `inspect --json IMAGE`: the exit code and the findings of kind `will-not-start`.
+fn start_findings(image: &Path) -> (i32, Vec<serde_json::Value>) {
+    let r = scratchpack(&["inspect", "--json", path_str(image)]);
+    let all = r.json();
+    let found = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "will-not-start")
+        .cloned()
+        .collect();
+    (r.code, found)
+}
+
+fn setup() -> Option<(Podman, crate::support::TempDir)> {
+    let podman = Podman::new()?;
+    let dir = tempdir();
+    let hello = binaries::get(Bin::MuslStatic)?;
+    std::fs::copy(hello, dir.path().join("hello")).unwrap();
+    Some((podman, dir))
+}
+
+#[test]
+fn an_entrypoint_missing_from_the_image_is_named() {
+    let Some((podman, dir)) = setup() else {
+        return;
+    };
+    let broken = podman_image(
+        &podman,
+        dir.path(),
+        "missing",
+        "FROM scratch\nCOPY hello /hello\nENTRYPOINT [\"/bin/hello\"]\n",
+        &[],
+    );
+    let r = podman.run(&["run", "--rm", "--network", "none", "localhost/missing"]);
+    assert_ne!(r.code, 0);
+    assert_has(&r.stderr, &["no such file or directory"]);
+    let (code, found) = start_findings(&broken);
+    assert_eq!(code, 1);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["check"], "entrypoint");
+    assert_eq!(found[0]["image"]["file"], "/bin/hello");
+    assert_has(found[0]["error"].as_str().unwrap(), &["not in the image"]);
+    assert_has(found[0]["fix"].as_str().unwrap(), &["--entrypoint"]);
+    let r = scratchpack(&["inspect", path_str(&broken)]);
+    assert_has(&r.stdout, &["will-not-start", "/bin/hello", "fix:"]);
+
+    let fixed = podman_image(
+        &podman,
+        dir.path(),
+        "found",
+        "FROM scratch\nCOPY hello /hello\nENTRYPOINT [\"/hello\"]\n",
+        &[],
+    );
+    assert!(!podman.run_image("localhost/found", &[]).is_empty());
+    assert_eq!(start_findings(&fixed), (0, vec![]));
+}
+
+#[test]
+fn a_user_the_image_does_not_define_is_named() {
+    let Some((podman, dir)) = setup() else {
+        return;
+    };
+    let broken = podman_image(
+        &podman,
+        dir.path(),
+        "nouser",
+        "FROM scratch\nCOPY hello /hello\nUSER app\nENTRYPOINT [\"/hello\"]\n",
+        &[],
+    );
+    let r = podman.run(&["run", "--rm", "--network", "none", "localhost/nouser"]);
+    assert_ne!(r.code, 0);
+    assert_has(&r.stderr, &["unable to find user app"]);
+    let (code, found) = start_findings(&broken);
+    assert_eq!(code, 1);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["check"], "user");
+    assert_has(
+        found[0]["error"].as_str().unwrap(),
+        &["user `app`", "(no /etc/passwd)"],
+    );
+    assert_has(found[0]["fix"].as_str().unwrap(), &["--user 65532"]);
+
+    // A numeric user needs no passwd; a name defined in the image's passwd is found.
+    std::fs::write(
+        dir.path().join("passwd"),
+        "root:x:0:0:root:/root:/sbin/nologin\napp:x:1000:1000::/:/sbin/nologin\n",
+    )
+    .unwrap();
+    for (tag, containerfile) in [
+        (
+            "numeric",
+            "FROM scratch\nCOPY hello /hello\nUSER 65532\nENTRYPOINT [\"/hello\"]\n",
+        ),
+        (
+            "named",
+            "FROM scratch\nCOPY hello /hello\nCOPY passwd /etc/passwd\nUSER app\nENTRYPOINT [\"/hello\"]\n",
+        ),
+    ] {
+        let fixed = podman_image(&podman, dir.path(), tag, containerfile, &[]);
+        assert!(
+            !podman
+                .run_image(&format!("localhost/{tag}"), &[])
+                .is_empty()
+        );
+        assert_eq!(start_findings(&fixed), (0, vec![]), "{tag}");
+    }
+}
+
+#[test]
+fn a_binary_for_another_machine_is_named() {
+    require!("go");
+    let Some((podman, dir)) = setup() else {
+        return;
+    };
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED: the foreign binary is built for arm64, from an x86_64 host");
+        return;
+    }
+    // An arm64 program in an image that says amd64.
+    let src = crate::support::fixture("go/hello.go");
+    let r = run(std::process::Command::new("go")
+        .args(["build", "-trimpath", "-o"])
+        .arg(dir.path().join("hello"))
+        .arg(&src)
+        .env("CGO_ENABLED", "0")
+        .env("GOARCH", "arm64")
+        .env("GOCACHE", dir.path().join("gocache"))
+        .env("HOME", dir.path()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let containerfile = "FROM scratch\nCOPY hello /hello\nENTRYPOINT [\"/hello\"]\n";
+    let broken = podman_image(
+        &podman,
+        dir.path(),
+        "foreign",
+        containerfile,
+        &["--platform", "linux/amd64"],
+    );
+    // Without qemu registered for arm64, the kernel refuses it.
+    if !Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists() {
+        let r = podman.run(&["run", "--rm", "--network", "none", "localhost/foreign"]);
+        assert_ne!(r.code, 0);
+        assert_has(&format!("{}{}", r.stdout, r.stderr), &["exec format error"]);
+    }
+    let (code, found) = start_findings(&broken);
+    assert_eq!(code, 1);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["check"], "architecture");
+    assert_has(
+        found[0]["error"].as_str().unwrap(),
+        &["built for arm64, in an image for amd64", "exec format error"],
+    );
+    // Labelled with its own platform, it passes.
+    let fixed = podman_image(
+        &podman,
+        dir.path(),
+        "native",
+        containerfile,
+        &["--platform", "linux/arm64"],
+    );
+    assert_eq!(start_findings(&fixed), (0, vec![]));
+}
