@@ -187,7 +187,10 @@ fn a_binary_for_another_machine_is_named() {
     assert_eq!(found[0]["check"], "architecture");
     assert_has(
         found[0]["error"].as_str().unwrap(),
-        &["built for arm64, in an image for amd64", "exec format error"],
+        &[
+            "built for arm64, in an image for amd64",
+            "exec format error",
+        ],
     );
     // Labelled with its own platform, it passes.
     let fixed = podman_image(
@@ -198,4 +201,41 @@ fn a_binary_for_another_machine_is_named() {
         &["--platform", "linux/arm64"],
     );
     assert_eq!(start_findings(&fixed), (0, vec![]));
+}
+
+/// `package` (and so the builder) runs the same checks on what it is about to write and
+/// refuses an image that would not start, writing nothing: an entrypoint that is not in
+/// it, a working directory that is its binary.
+#[test]
+fn package_refuses_an_image_that_would_not_start() {
+    let Some(hello) = binaries::get(Bin::MuslStatic) else {
+        return;
+    };
+    let dir = tempdir();
+    let out = dir.path().join("x.tar");
+    let package = |extra: &[&str]| {
+        let mut args = vec![
+            "package",
+            path_str(&hello),
+            "-o",
+            path_str(&out),
+            "--name",
+            "hi",
+        ];
+        args.extend_from_slice(extra);
+        scratchpack(&args)
+    };
+    let r = package(&["--entrypoint", "/bin/sh"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_has(
+        &r.stderr,
+        &["would not start", "`/bin/sh` is not in the image", "hint:"],
+    );
+    assert!(!out.exists());
+    let r = package(&["--workdir", "/usr/local/bin/hi"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_has(&r.stderr, &["WorkingDir `/usr/local/bin/hi` is a file"]);
+    assert!(!out.exists());
+    package(&["--entrypoint", "/usr/local/bin/hi", "--workdir", "/tmp"]).expect_code(0);
+    assert_eq!(start_findings(&out), (0, vec![]));
 }

@@ -194,16 +194,7 @@ fn read_entries(stream: &mut dyn Read, budget: &Budget) -> io::Result<Entries> {
             continue;
         }
         let content = match entry.kind {
-            k if k.is_file() => {
-                let keep = if TEXT_NAMES.contains(&base) {
-                    MAX_TEXT
-                } else if entry.mode & 0o111 != 0 {
-                    SCRIPT_HEAD
-                } else {
-                    0
-                };
-                judge(&mut reader.data(), entry.size, keep)?
-            }
+            k if k.is_file() => file_content(&mut reader.data(), entry.size, base, entry.mode)?,
             Kind::HardLink => Content::HardLink(normalize(&entry.link).0.into()),
             Kind::Symlink => Content::Symlink(entry.link.clone().into()),
             _ => Content::Plain,
@@ -217,6 +208,24 @@ fn read_entries(stream: &mut dyn Read, budget: &Budget) -> io::Result<Entries> {
         });
     }
     Ok((ops, problems))
+}
+
+/// What the gate keeps of a regular file named `base` with `mode`: the verdict of an
+/// ELF file, the text of a user or group database, the first line of another executable.
+pub(super) fn file_content(
+    data: &mut dyn Read,
+    size: u64,
+    base: &[u8],
+    mode: u32,
+) -> io::Result<Content> {
+    let keep = if TEXT_NAMES.contains(&base) {
+        MAX_TEXT
+    } else if mode & 0o111 != 0 {
+        SCRIPT_HEAD
+    } else {
+        0
+    };
+    judge(data, size, keep)
 }
 
 /// Judges a file's contents if they start like ELF; else keeps the first `keep` bytes.

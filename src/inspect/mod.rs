@@ -11,6 +11,7 @@ mod blobs;
 mod compress;
 mod images;
 mod layers;
+pub(crate) mod planned;
 mod report;
 mod start;
 mod tar_reader;

@@ -55,6 +55,8 @@ pub enum PackageError {
         path: PathBuf,
         warnings: Vec<String>,
     },
+    #[error("the image would not start:\n  {}", .0.iter().map(|p| p.reason.as_str()).collect::<Vec<_>>().join("\n  "))]
+    WontStart(Vec<crate::inspect::StartProblem>),
     #[error(transparent)]
     Contents(#[from] TreeError),
     #[error(transparent)]
@@ -73,12 +75,18 @@ impl PackageError {
             PackageError::NotElf { .. }
                 | PackageError::NotStatic { .. }
                 | PackageError::Warnings { .. }
+                | PackageError::WontStart(_)
         )
     }
 }
 
 impl crate::error::Hint for PackageError {
     fn hints(&self) -> Vec<String> {
+        if let PackageError::WontStart(problems) = self {
+            let mut fixes: Vec<String> = problems.iter().map(|p| p.fix.clone()).collect();
+            fixes.dedup();
+            return fixes;
+        }
         vec![match self {
             PackageError::Read { .. } => "check the path of the binary".into(),
             PackageError::NotElf { .. } => "package takes a compiled Linux executable".into(),
@@ -141,6 +149,13 @@ pub fn package(
     }
 
     let tree = contents::tree(plan, bytes)?;
+    // The gate's start checks, on what is about to be written.
+    let binary_path = plan.binary_path();
+    let problems =
+        crate::inspect::planned::problems(&tree, &plan.run, &info.platform, (&binary_path, &info));
+    if !problems.is_empty() {
+        return Err(PackageError::WontStart(problems));
+    }
     ui.status(&format!("writing layer ({} files)", tree.len()));
     let mut layer = layer::write(&tree, plan.epoch, &output::scratch_dir(&plan.output))?;
     let meta = ImageMeta {
