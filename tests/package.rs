@@ -272,13 +272,20 @@ fn every_config_flag_lands_in_the_config() {
     package(
         &hello(),
         &out2,
-        &["--entrypoint", "/bin/other", "--user", "1000"],
+        &[
+            "--name",
+            "other",
+            "--entrypoint",
+            "/usr/local/bin/other",
+            "--user",
+            "1000",
+        ],
     )
     .expect_code(0);
     let c = &ImageTar::open(&out2).config()["config"];
     assert_eq!(
         (c["Entrypoint"].clone(), c["User"].clone()),
-        (json!(["/bin/other"]), json!("1000"))
+        (json!(["/usr/local/bin/other"]), json!("1000"))
     );
 }
 
