@@ -10,6 +10,7 @@
 mod arch;
 mod capture;
 mod libc;
+mod needs;
 mod view;
 
 pub use capture::{Captured, capture, inspect_captured};
@@ -17,6 +18,7 @@ pub use capture::{Captured, capture, inspect_captured};
 use goblin::elf::{dynamic, header, program_header};
 
 use crate::platform::Platform;
+pub use needs::Needs;
 use view::View;
 
 /// The four bytes every ELF file starts with.
@@ -100,6 +102,8 @@ pub struct ElfInfo {
     pub build_id: BuildIds,
     /// Problems that a naive static check misses (glibc NSS, iconv, dlopen).
     pub warnings: Vec<String>,
+    /// What a static executable reads from the filesystem at run time.
+    pub needs: Needs,
 }
 
 impl ElfInfo {
@@ -180,10 +184,10 @@ fn inspect_unchecked(bytes: &[u8]) -> Result<ElfInfo, ElfError> {
         header::ET_CORE => Kind::Core,
         other => return Err(ElfError::Malformed(format!("unknown ELF type {other}"))),
     };
-    let warnings = if kind.is_static_executable() {
-        libc::runtime_loading_warnings(&view)
+    let (warnings, needs) = if kind.is_static_executable() {
+        (libc::runtime_loading_warnings(&view), needs::needs(&view))
     } else {
-        Vec::new()
+        Default::default()
     };
     Ok(ElfInfo {
         kind,
@@ -208,6 +212,7 @@ fn inspect_unchecked(bytes: &[u8]) -> Result<ElfInfo, ElfError> {
         stripped: !view.has_symtab(),
         build_id: view.build_ids(),
         warnings,
+        needs,
     })
 }
 

@@ -129,7 +129,7 @@ pub(super) fn inspect_blobs(
             findings.push(Finding {
                 path: format!("{prefix}:{file}"),
                 image: Some(origin(file)),
-                outcome: Outcome::WontStart(problem),
+                outcome: Outcome::Start(problem),
             });
         }
         for (path, outcome) in visible {

@@ -58,8 +58,8 @@ pub enum Outcome {
     /// Could not be read at all (permissions, I/O): the environment is at fault.
     Unreadable(String),
     /// The image will not start (its program missing, for another machine, its user
-    /// undefined, ...): the input is at fault.
-    WontStart(StartProblem),
+    /// undefined, ...: the input is at fault), or may fail once it runs (a warning).
+    Start(StartProblem),
 }
 
 impl Finding {
@@ -67,7 +67,8 @@ impl Finding {
     pub fn fails(&self, strict: bool) -> bool {
         match &self.outcome {
             Outcome::Elf(info) => !info.kind.passes() || (strict && !info.warnings.is_empty()),
-            Outcome::Corrupt(_) | Outcome::Invalid(_) | Outcome::WontStart(_) => true,
+            Outcome::Corrupt(_) | Outcome::Invalid(_) => true,
+            Outcome::Start(p) => p.fatal || strict,
             Outcome::Unreadable(_) => false,
         }
     }

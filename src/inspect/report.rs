@@ -18,7 +18,8 @@ fn verdict(f: &Finding) -> &'static str {
         Outcome::Corrupt(_) => "corrupt",
         Outcome::Invalid(_) => "invalid",
         Outcome::Unreadable(_) => "unreadable",
-        Outcome::WontStart(_) => "will-not-start",
+        Outcome::Start(p) if p.fatal => "will-not-start",
+        Outcome::Start(_) => "may-fail",
     }
 }
 
@@ -59,7 +60,7 @@ pub fn render_human(f: &Finding, ui: &Ui, strict: bool) -> Vec<String> {
         Outcome::Corrupt(reason) | Outcome::Invalid(reason) | Outcome::Unreadable(reason) => {
             line.push_str(&format!("  {}", clean(reason)))
         }
-        Outcome::WontStart(p) => {
+        Outcome::Start(p) => {
             line.push_str(&format!("  {}", clean(&p.reason)));
             warnings.push(format!(
                 "  {} {}",
@@ -112,7 +113,7 @@ fn finding_json(f: &Finding, strict: bool) -> Value {
             "warnings": info.warnings,
             "error": null,
         }),
-        Outcome::WontStart(p) => json!({
+        Outcome::Start(p) => json!({
             "static": null,
             "interpreter": null,
             "needed": [],

@@ -13,6 +13,17 @@
 //!   define ("unable to find user app"); numeric ids need neither file;
 //! - `WorkingDir` exists and is not a directory (runtimes create a missing one).
 //!
+//! And what may fail once it runs (warnings: they fail the gate only with `--strict`),
+//! from what the program's strings say it reads (see [`crate::elf::Needs`]):
+//!
+//! - it verifies TLS certificates and the image has no CA bundle where such programs
+//!   look, and no `SSL_CERT_FILE` naming one ("x509: certificate signed by unknown
+//!   authority");
+//! - it loads time zones by name (Go: always; C: when Env sets `TZ` to a zone name) and
+//!   the image has no `/usr/share/zoneinfo` and no embedded copy ("unknown time zone");
+//! - it uses the temporary directory and the image has no `/tmp`;
+//! - the user is not root and its home directory, as `/etc/passwd` says it, is missing.
+//!
 //! Each problem names the check, the file, what the runtime would say, and the fix.
 
 use serde::Deserialize;
@@ -42,11 +53,14 @@ pub(super) struct RunConfig {
     pub user: Option<String>,
 }
 
-/// Why an image will not start.
+/// Why an image will not start, or may fail once it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartProblem {
-    /// `entrypoint`, `architecture`, `user` or `workdir`.
+    /// `entrypoint`, `architecture`, `user` or `workdir` (fatal); `ca-certificates`,
+    /// `zoneinfo`, `tmp` or `home` (warnings).
     pub check: &'static str,
+    /// Whether it will not start (else it may fail at run time).
+    pub fatal: bool,
     /// The path in the image it is about (the program, `/etc/passwd`, the working
     /// directory), or `config`.
     pub file: String,
@@ -57,6 +71,7 @@ pub struct StartProblem {
 fn problem(check: &'static str, file: &str, reason: String, fix: &str) -> StartProblem {
     StartProblem {
         check,
+        fatal: true,
         file: file.to_string(),
         reason,
         fix: fix.to_string(),
@@ -96,36 +111,153 @@ pub(super) fn check(
     // An image without a command is a base image, started only with one given at `run`:
     // its files are judged, its command cannot be.
     if let Some(program) = argv.first() {
-        problems.extend(check_program(config, workdir, program, platform, fs));
+        match find_program(config, workdir, program, fs) {
+            Ok((path, node)) => match executable(&path, node, platform, fs, 0) {
+                Some(p) => problems.push(p),
+                None => {
+                    if let Some(Outcome::Elf(info)) = node.elf.as_deref() {
+                        problems.extend(warnings(config, &path, &info.needs, fs));
+                    }
+                }
+            },
+            Err(looked) => problems.push(problem(
+                "entrypoint",
+                program,
+                format!("`{program}` is not in the image ({looked}): runtimes fail with \"no such file or directory\" or \"executable file not found in $PATH\""),
+                "point the entrypoint at the program's path in the image (`--entrypoint`), or \
+                 put the program there",
+            )),
+        }
     }
     problems.extend(check_user(config, fs));
     problems
 }
 
-/// The program: found as runc finds it, executable, for the config's machine.
-fn check_program(
+/// Where programs look for the CA bundle: Go's crypto/x509 list (OpenSSL's and
+/// Alpine's `/etc/ssl/cert.pem` among them).
+const CA_FILES: [&str; 6] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+const ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// What the program at `path` may fail on once it runs.
+fn warnings(
     config: &RunConfig,
-    workdir: &str,
-    program: &str,
-    platform: Option<&Platform>,
+    path: &str,
+    needs: &crate::elf::Needs,
     fs: &Filesystem,
-) -> Option<StartProblem> {
-    let fix = "point the entrypoint at the program's path in the image (`--entrypoint`), or \
-               put the program there";
-    let (path, node) = match find_program(config, workdir, program, fs) {
-        Ok(found) => found,
-        Err(looked) => {
-            return Some(problem(
-                "entrypoint",
-                program,
+) -> Vec<StartProblem> {
+    let env = |key: &str| {
+        config
+            .env
+            .iter()
+            .flatten()
+            .rev()
+            .find_map(|e| e.strip_prefix(key)?.strip_prefix('='))
+    };
+    let file_at = |p: &str| fs.lookup(p.as_bytes()).is_some_and(|n| n.file);
+    let dir_at = |p: &str| fs.lookup(p.as_bytes()).is_some_and(|n| n.dir);
+    let warning = |check, reason: String, fix: &str| StartProblem {
+        fatal: false,
+        ..problem(check, path, reason, fix)
+    };
+    let mut found = Vec::new();
+    if let Some(evidence) = &needs.ca_bundle {
+        let has_bundle = CA_FILES.iter().any(|f| file_at(f))
+            || env("SSL_CERT_FILE").is_some_and(file_at)
+            || env("SSL_CERT_DIR").is_some_and(dir_at);
+        if !has_bundle {
+            found.push(warning(
+                "ca-certificates",
                 format!(
-                    "`{program}` is not in the image ({looked}): runtimes fail with \"no such file or directory\" or \"executable file not found in $PATH\""
+                    "`{path}` verifies TLS certificates ({evidence}) and the image has no CA \
+                     bundle ({}, ...) nor SSL_CERT_FILE naming one: its TLS connections fail \
+                     with \"x509: certificate signed by unknown authority\"",
+                    CA_FILES[0]
                 ),
-                fix,
+                "`--ca-certificates` (the host's bundle, at /etc/ssl/certs/ca-certificates.crt)",
             ));
         }
-    };
-    executable(&path, node, platform, fs, 0)
+    }
+    if let Some(evidence) = &needs.zoneinfo {
+        let go = evidence.starts_with("Go");
+        let named_tz = env("TZ").is_some_and(|tz| tz.starts_with(':') || tz.contains('/'));
+        let has_zones =
+            needs.embedded_tzdata || dir_at(ZONEINFO) || env("ZONEINFO").is_some_and(file_at);
+        if (go || named_tz) && !has_zones {
+            found.push(warning(
+                "zoneinfo",
+                format!(
+                    "`{path}` loads time zones by name ({evidence}) and the image has no \
+                     {ZONEINFO}{}: loading one fails with \"unknown time zone\"",
+                    if go {
+                        " and the program no embedded copy"
+                    } else {
+                        ""
+                    }
+                ),
+                if go {
+                    "`import _ \"time/tzdata\"` in the program (or build with -tags \
+                     timetzdata), or `--add /usr/share/zoneinfo:/usr/share/zoneinfo`"
+                } else {
+                    "`--add /usr/share/zoneinfo:/usr/share/zoneinfo`"
+                },
+            ));
+        }
+    }
+    if let Some(evidence) = &needs.tmp {
+        let tmp = env("TMPDIR").unwrap_or("/tmp");
+        if !dir_at(tmp) {
+            found.push(warning(
+                "tmp",
+                format!(
+                    "`{path}` uses the temporary directory ({evidence}) and the image has no \
+                     `{tmp}`: creating temporary files fails"
+                ),
+                "add /tmp (mode 1777; scratchpack images have it unless --bare)",
+            ));
+        }
+    }
+    found.extend(home(config, path, fs));
+    found
+}
+
+/// A user other than root whose home directory (from `/etc/passwd`) is missing.
+fn home(config: &RunConfig, path: &str, fs: &Filesystem) -> Option<StartProblem> {
+    let user = config.user.as_deref()?.split(':').next()?;
+    let passwd = fs.lookup(b"/etc/passwd")?.text.clone()?;
+    let entry = passwd.split(|&b| b == b'\n').find_map(|line| {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+        (fields.len() >= 6 && (fields[0] == user.as_bytes() || fields[2] == user.as_bytes()))
+            .then(|| (fields[2].to_vec(), fields[5].to_vec()))
+    })?;
+    let (uid, home) = entry;
+    let home = String::from_utf8_lossy(&home).into_owned();
+    if uid == b"0"
+        || home.is_empty()
+        || home == "/"
+        || fs.lookup(home.as_bytes()).is_some_and(|n| n.dir)
+    {
+        return None;
+    }
+    Some(StartProblem {
+        fatal: false,
+        ..problem(
+            "home",
+            path,
+            format!(
+                "User `{user}` has the home directory `{home}` (/etc/passwd), which the image \
+                 does not have: what the program writes to $HOME fails"
+            ),
+            "add the directory, owned by the user, or set HOME to one that exists (`--env \
+             HOME=/tmp`)",
+        )
+    })
 }
 
 /// Why the file at `path` cannot be executed, if it cannot.
@@ -430,6 +562,7 @@ mod tests {
             ),
             entry("etc/group", false, 0o644, text("root:x:0:\nstaff:x:50:\n")),
             entry("data", false, 0o644, Content::Plain),
+            entry("home/app", true, 0o700, Content::Plain),
             entry("bin/sh", false, 0o755, this_elf()),
         ]
     }
@@ -553,6 +686,121 @@ mod tests {
         assert_eq!(
             run(&["/usr/local/bin/app"], |c| c.working_dir =
                 Some("/srv".into())),
+            []
+        );
+    }
+
+    /// An image of `program` (with `needs`) at /app, its own files, and a config.
+    fn warned(
+        needs: crate::elf::Needs,
+        files: Vec<Op>,
+        env: &[&str],
+        user: Option<&str>,
+    ) -> Vec<(&'static str, bool)> {
+        let Outcome::Elf(mut info) = (*this()).clone() else {
+            unreachable!()
+        };
+        info.needs = needs;
+        let mut ops = vec![entry(
+            "app",
+            false,
+            0o755,
+            Content::Elf(Arc::new(Outcome::Elf(info))),
+        )];
+        ops.extend(files);
+        let config = RunConfig {
+            entrypoint: Some(vec!["/app".into()]),
+            env: Some(env.iter().map(|s| s.to_string()).collect()),
+            user: user.map(str::to_string),
+            ..RunConfig::default()
+        };
+        check(&config, Some(&host()), &image(ops))
+            .into_iter()
+            .map(|p| (p.check, p.fatal))
+            .collect()
+    }
+
+    #[test]
+    fn what_the_program_reads_at_run_time_is_warned_about_when_missing() {
+        use crate::elf::Needs;
+        let tls = Needs {
+            ca_bundle: Some("Go's crypto/x509 (loadSystemRoots)".into()),
+            ..Needs::default()
+        };
+        assert_eq!(
+            warned(tls.clone(), vec![], &[], None),
+            [("ca-certificates", false)]
+        );
+        let bundle = entry(
+            "etc/ssl/certs/ca-certificates.crt",
+            false,
+            0o644,
+            Content::Plain,
+        );
+        assert_eq!(warned(tls.clone(), vec![bundle], &[], None), []);
+        let own = entry("certs.pem", false, 0o644, Content::Plain);
+        assert_eq!(
+            warned(tls, vec![own], &["SSL_CERT_FILE=/certs.pem"], None),
+            []
+        );
+
+        let go_zones = Needs {
+            zoneinfo: Some("Go's time.LoadLocation".into()),
+            ..Needs::default()
+        };
+        assert_eq!(
+            warned(go_zones.clone(), vec![], &[], None),
+            [("zoneinfo", false)]
+        );
+        let embedded = Needs {
+            embedded_tzdata: true,
+            ..go_zones.clone()
+        };
+        assert_eq!(warned(embedded, vec![], &[], None), []);
+        let zones = entry("usr/share/zoneinfo", true, 0o755, Content::Plain);
+        assert_eq!(warned(go_zones, vec![zones], &[], None), []);
+        // C reads zoneinfo only for a TZ naming a zone.
+        let c_zones = Needs {
+            zoneinfo: Some("the path /usr/share/zoneinfo (the C library's tzset)".into()),
+            ..Needs::default()
+        };
+        assert_eq!(warned(c_zones.clone(), vec![], &[], None), []);
+        assert_eq!(warned(c_zones.clone(), vec![], &["TZ=UTC0"], None), []);
+        assert_eq!(
+            warned(c_zones, vec![], &["TZ=Europe/Paris"], None),
+            [("zoneinfo", false)]
+        );
+
+        let tmp = Needs {
+            tmp: Some("Go's os.TempDir".into()),
+            ..Needs::default()
+        };
+        assert_eq!(warned(tmp.clone(), vec![], &[], None), [("tmp", false)]);
+        let dir = entry("tmp", true, 0o1777, Content::Plain);
+        assert_eq!(warned(tmp, vec![dir], &[], None), []);
+
+        // A non-root user's home from /etc/passwd, by name or by uid.
+        let passwd = || {
+            entry(
+                "etc/passwd",
+                false,
+                0o644,
+                text("root:x:0:0::/root:\nsvc:x:1000:1000::/home/svc:\n"),
+            )
+        };
+        assert_eq!(
+            warned(Needs::default(), vec![passwd()], &[], Some("1000:1000")),
+            [("home", false)]
+        );
+        assert_eq!(warned(Needs::default(), vec![passwd()], &[], Some("0")), []);
+        let home = entry("home/svc", true, 0o700, Content::Plain);
+        assert_eq!(
+            warned(Needs::default(), vec![passwd(), home], &[], Some("svc")),
+            []
+        );
+        // A uid without an entry: runtimes set HOME=/.
+        assert_eq!(
+            warned(Needs::default(), vec![passwd()], &[], Some("65532")),
             []
         );
     }

@@ -55,7 +55,7 @@ pub enum PackageError {
         path: PathBuf,
         warnings: Vec<String>,
     },
-    #[error("the image would not start:\n  {}", .0.iter().map(|p| p.reason.as_str()).collect::<Vec<_>>().join("\n  "))]
+    #[error("{}", start_message(.0))]
     WontStart(Vec<crate::inspect::StartProblem>),
     #[error(transparent)]
     Contents(#[from] TreeError),
@@ -111,6 +111,16 @@ impl crate::error::Hint for PackageError {
     }
 }
 
+fn start_message(problems: &[crate::inspect::StartProblem]) -> String {
+    let head = if problems.iter().any(|p| p.fatal) {
+        "the image would not start"
+    } else {
+        "the image may fail at run time, and --strict is set"
+    };
+    let reasons: Vec<&str> = problems.iter().map(|p| p.reason.as_str()).collect();
+    format!("{head}:\n  {}", reasons.join("\n  "))
+}
+
 /// Inspects `binary` and writes it as an image according to `plan`. On any error the
 /// output is left as it was.
 pub fn package(
@@ -151,10 +161,15 @@ pub fn package(
     let tree = contents::tree(plan, bytes)?;
     // The gate's start checks, on what is about to be written.
     let binary_path = plan.binary_path();
-    let problems =
-        crate::inspect::planned::problems(&tree, &plan.run, &info.platform, (&binary_path, &info));
+    let (problems, warnings): (Vec<_>, Vec<_>) =
+        crate::inspect::planned::problems(&tree, &plan.run, &info.platform, (&binary_path, &info))
+            .into_iter()
+            .partition(|p| p.fatal || strict);
     if !problems.is_empty() {
         return Err(PackageError::WontStart(problems));
+    }
+    for warning in &warnings {
+        ui.warn(&format!("{} (fix: {})", warning.reason, warning.fix));
     }
     ui.status(&format!("writing layer ({} files)", tree.len()));
     let mut layer = layer::write(&tree, plan.epoch, &output::scratch_dir(&plan.output))?;

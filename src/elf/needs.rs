@@ -1,0 +1,79 @@
+//! What a static program reads from the filesystem at run time, judged from the strings
+//! it carries, so that the gate can warn when an image lacks it: the system's CA bundle
+//! (Go's crypto/x509 and OpenSSL-like libraries name `SSL_CERT_FILE`, the variable that
+//! overrides it), time zones by name (Go's `time.LoadLocation`; C libraries' tzset,
+//! which reads `/usr/share/zoneinfo`) and Go's embedded copy of them (`time/tzdata`),
+//! and the temporary directory (Go's `os.TempDir`; a `/tmp/` path in C).
+//!
+//! Strings are looked for in `.rodata` and, for Go, in the function names of
+//! `.gopclntab` (which stripping keeps), at most 64 MiB of each.
+
+use memchr::memmem;
+
+use super::view::View;
+
+const SCAN_LIMIT: usize = 64 << 20;
+
+/// Evidence of what a program reads at run time; `None` where none was found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Verifies TLS certificates against the system's CA bundle.
+    pub ca_bundle: Option<String>,
+    /// Loads time zones by name.
+    pub zoneinfo: Option<String>,
+    /// Go's embedded time zone database is linked in (`import _ "time/tzdata"`).
+    pub embedded_tzdata: bool,
+    /// Uses the temporary directory.
+    pub tmp: Option<String>,
+}
+
+/// `(needle, evidence shown)`: the first found is the evidence.
+const CA: [(&[u8], &str); 2] = [
+    (
+        b"crypto/x509.loadSystemRoots",
+        "Go's crypto/x509 (loadSystemRoots)",
+    ),
+    (
+        b"SSL_CERT_FILE",
+        "the string SSL_CERT_FILE (OpenSSL-like TLS or Go's crypto/x509)",
+    ),
+];
+const ZONES: [(&[u8], &str); 2] = [
+    (b"time.LoadLocation", "Go's time.LoadLocation"),
+    (
+        b"/usr/share/zoneinfo",
+        "the path /usr/share/zoneinfo (the C library's tzset)",
+    ),
+];
+const TMP: [(&[u8], &str); 2] = [
+    (b"os.TempDir", "Go's os.TempDir"),
+    (b"/tmp/", "a /tmp/ path"),
+];
+
+pub(super) fn needs(view: &View) -> Needs {
+    let part = |name: &str| {
+        view.section_bytes(name)
+            .map(|b| &b[..b.len().min(SCAN_LIMIT)])
+            .unwrap_or_default()
+    };
+    let rodata = match view.section_bytes(".rodata") {
+        Some(r) => &r[..r.len().min(SCAN_LIMIT)],
+        None => &view.bytes[..view.bytes.len().min(SCAN_LIMIT)],
+    };
+    let functions = part(".gopclntab");
+    let find = |needles: &[(&[u8], &str)]| {
+        needles
+            .iter()
+            .find(|(n, _)| {
+                memmem::find(rodata, n).is_some() || memmem::find(functions, n).is_some()
+            })
+            .map(|(_, shown)| shown.to_string())
+    };
+    let tzdata = b"time/tzdata.";
+    Needs {
+        ca_bundle: find(&CA),
+        zoneinfo: find(&ZONES),
+        embedded_tzdata: memmem::find(functions, tzdata).is_some(),
+        tmp: find(&TMP),
+    }
+}
