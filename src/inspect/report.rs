@@ -202,7 +202,10 @@ impl Summary {
         if self.files == 0 {
             return "no ELF files found".to_string();
         }
-        let what = if self.by_verdict.contains_key("invalid") {
+        let start = ["will-not-start", "may-fail"];
+        let what = if self.by_verdict.contains_key("invalid")
+            || start.iter().any(|k| self.by_verdict.contains_key(*k))
+        {
             "finding"
         } else {
             "ELF file"

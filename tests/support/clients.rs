@@ -57,6 +57,10 @@ impl Podman {
             .arg(d.join("root"))
             .arg("--runroot")
             .arg(d.join("run"))
+            // Its own engine state too: instances sharing /run/libpod race ("creating
+            // runtime status file: open /run/libpod/alive").
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
             .args(["--storage-driver", "vfs"]);
         cmd
     }
