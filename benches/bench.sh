@@ -4,7 +4,8 @@
 #
 #   benches/bench.sh            both benchmarks
 #   benches/bench.sh package    package a 64 MiB static binary vs tar|gzip, tar|pigz, umoci
-#   benches/bench.sh inspect    inspect /usr/lib vs scanelf -R
+#   benches/bench.sh inspect    inspect /usr/lib vs scanelf -R; a 10 MB image, with
+#                               SP_BEFORE=/path/to/an/older/scratchpack that one too
 #   benches/bench.sh build      cold and warm builds of C (zig) and Go, in the sandbox,
 #                               without it (--no-sandbox), and the bare compiler
 #   benches/bench.sh projects   real projects (tree, pv, zstd from Debian's sources): the
@@ -78,6 +79,22 @@ bench_inspect() {
     hyperfine --warmup 2 --runs 10 -i --export-markdown "$WORK/inspect.md" \
         -n 'scratchpack inspect' "$SP inspect -q /usr/lib" \
         -n 'scanelf -R' 'scanelf -R /usr/lib'
+    echo
+    echo "== inspect: a 10 MB image (a static binary with 10 MB of machine code)"
+    # The start checks (and the strings they read) against the scratchpack before them.
+    printf '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n' > "$WORK/hi10.c"
+    musl-gcc -static -Os -s -o "$WORK/hi10" "$WORK/hi10.c"
+    (set +o pipefail
+     find /usr/lib/x86_64-linux-gnu -maxdepth 1 -name '*.so*' -type f | LC_ALL=C sort \
+        | xargs cat 2>/dev/null | head -c 10000000 > "$WORK/payload10")
+    objcopy --add-section .rodata.payload="$WORK/payload10" "$WORK/hi10" "$WORK/big10"
+    "$SP" package "$WORK/big10" -o "$WORK/big10.tar" -q
+    ls -l "$WORK/big10.tar"
+    local args=(-n 'scratchpack inspect (start checks)' "$SP inspect -q $WORK/big10.tar")
+    if [ -n "${SP_BEFORE:-}" ]; then
+        args+=(-n 'before the start checks' "$SP_BEFORE inspect -q $WORK/big10.tar")
+    fi
+    hyperfine --warmup 3 --runs 20 --export-markdown "$WORK/inspect-image.md" "${args[@]}"
     echo
 }
 
