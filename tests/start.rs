@@ -434,3 +434,124 @@ fn a_program_that_needs_ca_certificates_and_zoneinfo_is_warned_about() {
     let r = run_in_podman("fixed", &["tz", "Europe/Paris"]);
     assert_eq!(r.stdout.trim(), "13:00 CET", "{}", r.stderr);
 }
+
+/// Images umoci makes (`umoci config`), loaded by podman: a WorkingDir that is the
+/// program itself fails for real and is named; a home directory that is missing for a
+/// non-root user of the image's passwd is warned about.
+#[test]
+fn umoci_images_with_a_file_as_working_directory_or_no_home() {
+    require!("umoci", "tar");
+    let Some((podman, dir)) = setup() else {
+        return;
+    };
+    let d = dir.path();
+    std::fs::write(
+        d.join("passwd"),
+        "root:x:0:0:root:/root:/sbin/nologin\nsvc:x:1000:1000::/home/svc:/sbin/nologin\n",
+    )
+    .unwrap();
+    let umoci = |name: &str, config: &[&str]| {
+        let layout = d.join(name);
+        let image = format!("{}:{name}", path_str(&layout));
+        let hello = path_str(&d.join("hello")).to_string();
+        let passwd = path_str(&d.join("passwd")).to_string();
+        let mut steps = vec![
+            vec![
+                "init".to_string(),
+                "--layout".into(),
+                path_str(&layout).into(),
+            ],
+            vec!["new".into(), "--image".into(), image.clone()],
+            vec![
+                "insert".into(),
+                "--image".into(),
+                image.clone(),
+                hello,
+                "/hello".into(),
+            ],
+            vec![
+                "insert".into(),
+                "--image".into(),
+                image.clone(),
+                passwd,
+                "/etc/passwd".into(),
+            ],
+        ];
+        let mut set = vec!["config".to_string(), "--image".into(), image.clone()];
+        set.extend(config.iter().map(|s| s.to_string()));
+        steps.push(set);
+        for args in steps {
+            let r = run(std::process::Command::new("umoci").args(&args));
+            assert_eq!(r.code, 0, "umoci {args:?}: {}", r.stderr);
+        }
+        let archive = d.join(format!("{name}.tar"));
+        let r = run(std::process::Command::new("tar")
+            .arg("-C")
+            .arg(&layout)
+            .args(["-cf", path_str(&archive), "."]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let loaded = podman.load(&archive);
+        let reference = loaded
+            .lines()
+            .find_map(|l| l.strip_prefix("Loaded image: "))
+            .unwrap_or(name)
+            .trim()
+            .to_string();
+        (archive, reference)
+    };
+
+    let (archive, reference) = umoci(
+        "workdir",
+        &[
+            "--config.entrypoint",
+            "/hello",
+            "--config.workingdir",
+            "/hello",
+        ],
+    );
+    let r = podman.run(&["run", "--rm", "--network", "none", &reference]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_has(&r.stderr, &["not a directory"]);
+    let (code, found) = start_findings(&archive);
+    assert_eq!(code, 1);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (
+            found[0]["check"].as_str(),
+            found[0]["image"]["file"].as_str()
+        ),
+        (Some("workdir"), Some("/hello"))
+    );
+
+    let (archive, reference) = umoci(
+        "home",
+        &["--config.entrypoint", "/hello", "--config.user", "svc"],
+    );
+    assert!(!podman.run_image(&reference, &[]).is_empty(), "it starts");
+    let r = scratchpack(&["inspect", "--json", path_str(&archive)]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let all = r.json();
+    let warned: Vec<&serde_json::Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "may-fail")
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0]["check"], "home");
+    assert_has(warned[0]["error"].as_str().unwrap(), &["`/home/svc`"]);
+
+    let (archive, reference) = umoci(
+        "fine",
+        &[
+            "--config.entrypoint",
+            "/hello",
+            "--config.workingdir",
+            "/",
+            "--config.user",
+            "0:0",
+        ],
+    );
+    assert!(!podman.run_image(&reference, &[]).is_empty());
+    assert_eq!(start_findings(&archive), (0, vec![]));
+}
