@@ -47,7 +47,11 @@ fn log_of(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Checks that the image passes the gate, warnings included (no false positives of the
+/// start checks on real programs), and loads it into a podman of its own.
 fn podman_with(image: &Path) -> Option<Podman> {
+    let r = crate::support::scratchpack(&["inspect", "--strict", path_str(image)]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let podman = Podman::new()?;
     podman.load(image);
     Some(podman)
