@@ -599,3 +599,40 @@ fn debian_static_binaries_pass_the_start_checks() {
     }
     eprintln!("{seen} Debian static binaries packaged and judged");
 }
+
+/// A Go program that makes a temporary file, in an image without /tmp (`--bare`):
+/// warned about, and failing for real in podman; with /tmp (the default image) it works.
+#[test]
+fn a_program_using_the_temp_directory_without_tmp_is_warned_about() {
+    require!("go");
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    let dir = tempdir();
+    let source = crate::support::fixture("go/needs/main.go");
+    for (tag, extra, warned) in [("bare", &["--bare"][..], true), ("full", &[][..], false)] {
+        let out = dir.path().join(format!("{tag}.tar"));
+        let reference = format!("tmp:{tag}");
+        let mut args = vec![path_str(&source), "-o", path_str(&out), "--toolchain", "go"];
+        args.extend(["--name", "needs", "--tag", &reference]);
+        args.extend_from_slice(extra);
+        let r = crate::support::build(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let all = scratchpack(&["inspect", "--json", path_str(&out)]).json();
+        let tmp = all.as_array().unwrap().iter().find(|f| f["check"] == "tmp");
+        assert_eq!(tmp.is_some(), warned, "{tag}: {all}");
+        if let Some(tmp) = tmp {
+            assert_has(
+                tmp["error"].as_str().unwrap(),
+                &["Go's os.TempDir", "`/tmp`"],
+            );
+        }
+        podman.load(&out);
+        let r = podman.run(&["run", "--rm", "--network", "none", &reference, "tmp", "x"]);
+        if warned {
+            assert_has(&r.stdout, &["/tmp/x", "no such file or directory"]);
+        } else {
+            assert_eq!(r.stdout.trim(), "temporary file made", "{}", r.stderr);
+        }
+    }
+}

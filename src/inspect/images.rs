@@ -122,10 +122,8 @@ pub(super) fn inspect_blobs(
             });
         }
         for problem in start {
-            let file = match problem.file.as_str() {
-                "config" => "config".to_string(),
-                f => format!("/{}", f.trim_start_matches('/')),
-            };
+            // An absolute path in the image, or the program's name as the config gives it.
+            let file = problem.file.clone();
             findings.push(Finding {
                 path: format!("{prefix}:{file}"),
                 image: Some(origin(file)),
