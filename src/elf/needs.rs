@@ -6,7 +6,9 @@
 //! and the temporary directory (Go's `os.TempDir`; a `/tmp/` path in C).
 //!
 //! Strings are looked for in `.rodata` and, for Go, in the function names of
-//! `.gopclntab` (which stripping keeps), at most 64 MiB of each.
+//! `.gopclntab` (which stripping keeps), at most 64 MiB of each. Go function names are
+//! matched whole, with their terminating NUL: every Go program that reads the local
+//! time zone has `time.LoadLocationFromTZData`, which `time.LoadLocation` is a prefix of.
 
 use memchr::memmem;
 
@@ -30,7 +32,7 @@ pub struct Needs {
 /// `(needle, evidence shown)`: the first found is the evidence.
 const CA: [(&[u8], &str); 2] = [
     (
-        b"crypto/x509.loadSystemRoots",
+        b"crypto/x509.loadSystemRoots\0",
         "Go's crypto/x509 (loadSystemRoots)",
     ),
     (
@@ -39,14 +41,14 @@ const CA: [(&[u8], &str); 2] = [
     ),
 ];
 const ZONES: [(&[u8], &str); 2] = [
-    (b"time.LoadLocation", "Go's time.LoadLocation"),
+    (b"time.LoadLocation\0", "Go's time.LoadLocation"),
     (
         b"/usr/share/zoneinfo",
         "the path /usr/share/zoneinfo (the C library's tzset)",
     ),
 ];
 const TMP: [(&[u8], &str); 2] = [
-    (b"os.TempDir", "Go's os.TempDir"),
+    (b"os.TempDir\0", "Go's os.TempDir"),
     (b"/tmp/", "a /tmp/ path"),
 ];
 
