@@ -6,11 +6,11 @@
 
 pub mod fetch;
 pub mod find;
-pub(crate) mod index;
+pub mod index;
 mod memo;
 pub(crate) mod resolve;
 pub(crate) mod template;
-pub(crate) mod unzip;
+pub mod unzip;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
