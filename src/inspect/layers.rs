@@ -32,6 +32,8 @@ pub(super) struct Budget {
     name_bytes: Cell<u64>,
     /// Layer entries replayed so far, over all images (see [`super::unpack`]).
     pub replayed: Cell<u64>,
+    /// Bytes of file text kept so far (see [`MAX_KEPT`]).
+    kept: Cell<u64>,
 }
 
 impl Budget {
@@ -54,6 +56,10 @@ impl Budget {
 const TEXT_NAMES: [&[u8]; 2] = [b"passwd", b"group"];
 const MAX_TEXT: u64 = 1 << 20;
 const SCRIPT_HEAD: u64 = 256;
+/// Text kept over one inspection: a hostile archive of millions of `passwd` files or
+/// scripts stops here; what is not kept is judged as unreadable text (the start checks
+/// then fail closed: a user not found, a program that is not a script).
+const MAX_KEPT: u64 = 64 << 20;
 
 /// What a layer holds for a file.
 #[derive(Debug, Clone)]
@@ -194,7 +200,9 @@ fn read_entries(stream: &mut dyn Read, budget: &Budget) -> io::Result<Entries> {
             continue;
         }
         let content = match entry.kind {
-            k if k.is_file() => file_content(&mut reader.data(), entry.size, base, entry.mode)?,
+            k if k.is_file() => {
+                file_content(&mut reader.data(), entry.size, base, entry.mode, budget)?
+            }
             Kind::HardLink => Content::HardLink(normalize(&entry.link).0.into()),
             Kind::Symlink => Content::Symlink(entry.link.clone().into()),
             _ => Content::Plain,
@@ -217,15 +225,23 @@ pub(super) fn file_content(
     size: u64,
     base: &[u8],
     mode: u32,
+    budget: &Budget,
 ) -> io::Result<Content> {
-    let keep = if TEXT_NAMES.contains(&base) {
+    let wanted = if TEXT_NAMES.contains(&base) {
         MAX_TEXT
     } else if mode & 0o111 != 0 {
         SCRIPT_HEAD
     } else {
         0
     };
-    judge(data, size, keep)
+    let keep = wanted
+        .min(size)
+        .min(MAX_KEPT.saturating_sub(budget.kept.get()));
+    let content = judge(data, size, keep)?;
+    if let Content::Text(text) = &content {
+        budget.kept.set(budget.kept.get() + text.len() as u64);
+    }
+    Ok(content)
 }
 
 /// Judges a file's contents if they start like ELF; else keeps the first `keep` bytes.
@@ -252,6 +268,29 @@ fn judge(data: &mut dyn Read, size: u64, keep: u64) -> io::Result<Content> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_text_is_bounded_over_an_inspection() {
+        let budget = Budget::default();
+        let passwd = b"root:x:0:0::/root:\n".repeat(1000);
+        let kept = |budget: &Budget| {
+            file_content(
+                &mut &passwd[..],
+                passwd.len() as u64,
+                b"passwd",
+                0o644,
+                budget,
+            )
+            .unwrap()
+        };
+        assert!(matches!(kept(&budget), Content::Text(t) if t.len() == passwd.len()));
+        // A hostile archive of many such files: past the bound, nothing more is kept
+        // (the start checks then fail closed), and memory stays put.
+        budget.kept.set(MAX_KEPT - 10);
+        assert!(matches!(kept(&budget), Content::Text(t) if t.len() == 10));
+        assert!(matches!(kept(&budget), Content::Plain));
+        assert_eq!(budget.kept.get(), MAX_KEPT);
+    }
 
     #[test]
     fn names_are_clamped_at_the_root() {

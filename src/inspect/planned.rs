@@ -24,6 +24,7 @@ pub fn problems(
 ) -> Vec<StartProblem> {
     let known_path = known.0.trim_start_matches('/');
     let known = Arc::new(Outcome::Elf(known.1.clone()));
+    let budget = Budget::default();
     let ops = tree
         .iter()
         .map(|(path, node)| {
@@ -36,7 +37,7 @@ pub fn problems(
                 NodeKind::File(_) if path == known_path => {
                     (false, true, Content::Elf(known.clone()))
                 }
-                NodeKind::File(data) => (false, true, content(data, base, node.mode)),
+                NodeKind::File(data) => (false, true, content(data, base, node.mode, &budget)),
             };
             Op::Entry {
                 path: path.as_bytes().into(),
@@ -53,7 +54,7 @@ pub fn problems(
         digest: String::new(),
         error: None,
     });
-    let Ok((_, _, fs)) = unpack::replay(&[layer], &Budget::default()) else {
+    let Ok((_, _, fs)) = unpack::replay(&[layer], &budget) else {
         return Vec::new();
     };
     let config = RunConfig {
@@ -68,13 +69,13 @@ pub fn problems(
 
 /// A file's content as the gate keeps it; one that cannot be read now is plain (writing
 /// the layer reports it).
-fn content(data: &tree::Content, base: &[u8], mode: u32) -> Content {
+fn content(data: &tree::Content, base: &[u8], mode: u32, budget: &Budget) -> Content {
     let kept = match data {
         tree::Content::Bytes(bytes) => {
-            file_content(&mut &bytes[..], bytes.len() as u64, base, mode)
+            file_content(&mut &bytes[..], bytes.len() as u64, base, mode, budget)
         }
         tree::Content::Host { path, size } => std::fs::File::open(path)
-            .and_then(|f| file_content(&mut f.take(*size), *size, base, mode)),
+            .and_then(|f| file_content(&mut f.take(*size), *size, base, mode, budget)),
     };
     kept.unwrap_or(Content::Plain)
 }
