@@ -113,43 +113,41 @@ fn finding_json(f: &Finding, strict: bool) -> Value {
             "warnings": info.warnings,
             "error": null,
         }),
-        Outcome::Start(p) => json!({
+        Outcome::Start(p) => with_no_elf(json!({
             "static": null,
-            "interpreter": null,
-            "needed": [],
-            "rpath": [],
-            "runpath": [],
-            "arch": null,
-            "os": null,
-            "class": null,
-            "type": null,
-            "stripped": null,
-            "build_id": { "gnu": null, "go": null },
-            "warnings": [],
             "error": p.reason,
             "check": p.check,
             "fix": p.fix,
-        }),
-        Outcome::Corrupt(e) | Outcome::Invalid(e) | Outcome::Unreadable(e) => json!({
-            "static": false,
-            "interpreter": null,
-            "needed": [],
-            "rpath": [],
-            "runpath": [],
-            "arch": null,
-            "os": null,
-            "class": null,
-            "type": null,
-            "stripped": null,
-            "build_id": { "gnu": null, "go": null },
-            "warnings": [],
-            "error": e,
-        }),
+        })),
+        Outcome::Corrupt(e) | Outcome::Invalid(e) | Outcome::Unreadable(e) => {
+            with_no_elf(json!({ "static": false, "error": e }))
+        }
     };
     if let (Value::Object(v), Value::Object(extra)) = (&mut value, fields) {
         v.extend(extra);
     }
     value
+}
+
+/// `fields`, with the ELF facts of a finding that has none, as `null` or empty.
+fn with_no_elf(fields: Value) -> Value {
+    let mut none = json!({
+        "interpreter": null,
+        "needed": [],
+        "rpath": [],
+        "runpath": [],
+        "arch": null,
+        "os": null,
+        "class": null,
+        "type": null,
+        "stripped": null,
+        "build_id": { "gnu": null, "go": null },
+        "warnings": [],
+    });
+    if let (Value::Object(n), Value::Object(f)) = (&mut none, fields) {
+        n.extend(f);
+    }
+    none
 }
 
 /// Counts for the closing line.

@@ -32,6 +32,10 @@ use super::Outcome;
 use super::unpack::{Filesystem, Node};
 use crate::platform::Platform;
 
+/// The fix for a program that is not where the entrypoint says.
+const MISPLACED_FIX: &str = "point the entrypoint at the program's path in the image (`--entrypoint`), or put the \
+     program there";
+
 /// runc's `PATH` when the config sets none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// `#!` interpreters followed at most (the kernel allows a few levels).
@@ -124,8 +128,7 @@ pub(super) fn check(
                 "entrypoint",
                 program,
                 format!("`{program}` is not in the image ({looked}): runtimes fail with \"no such file or directory\" or \"executable file not found in $PATH\""),
-                "point the entrypoint at the program's path in the image (`--entrypoint`), or \
-                 put the program there",
+                MISPLACED_FIX,
             )),
         }
     }
@@ -268,8 +271,7 @@ fn executable(
     fs: &Filesystem,
     depth: usize,
 ) -> Option<StartProblem> {
-    let fix = "point the entrypoint at the program's path in the image (`--entrypoint`), or \
-               put the program there";
+    let fix = MISPLACED_FIX;
     if node.dir {
         return Some(problem(
             "entrypoint",
