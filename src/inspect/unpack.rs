@@ -148,6 +148,30 @@ impl Filesystem {
         }
         self.tree.nodes.get(&parts.join(&b"/"[..])).map(|(n, _)| n)
     }
+
+    /// Whether `path` is a directory (links followed) holding a regular file or a link.
+    pub fn holds_files(&self, path: &[u8]) -> bool {
+        let Some(parts) = self.tree.resolve(path, true) else {
+            return false;
+        };
+        let mut prefix = parts.join(&b"/"[..]);
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let linked = self
+            .tree
+            .links
+            .node(&refs)
+            .is_some_and(|n| n.children.values().any(|c| c.target.is_some()));
+        linked
+            || self
+                .tree
+                .nodes
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .any(|(_, (n, _))| n.file)
+    }
 }
 
 /// The root directory, which every image has.
@@ -277,7 +301,10 @@ impl Tree {
                         .and_then(|t| self.nodes.get(&t).map(|(n, _)| n.clone())),
                     _ => None,
                 };
-                self.remove_nodes(&path, true, None);
+                // A directory entry replaces the node at its path only: directories
+                // merge, what lower layers put below it stays. Anything else replaces
+                // the whole subtree.
+                self.nodes.remove(&path);
                 if !dir {
                     self.remove_nodes(&path, false, None);
                 }
@@ -416,6 +443,25 @@ mod tests {
             },
         ]);
         assert_eq!(names(&[base, top]), ["bin/b", "bin/b2", "var/new"]);
+    }
+
+    #[test]
+    fn a_directory_entry_in_an_upper_layer_keeps_what_is_below_it() {
+        // Every `COPY` of podman build writes `etc/` again: a lower layer's files stay.
+        let dir = |path: &str| Op::Entry {
+            path: path.as_bytes().into(),
+            dir: true,
+            file: false,
+            mode: 0o755,
+            content: Content::Plain,
+        };
+        let lower = layer(vec![dir("usr"), dir("usr/bin"), file("usr/bin/dyn", true)]);
+        let upper = layer(vec![
+            dir("usr"),
+            dir("usr/bin"),
+            file("usr/bin/other", true),
+        ]);
+        assert_eq!(names(&[lower, upper]), ["usr/bin/dyn", "usr/bin/other"]);
     }
 
     #[test]
