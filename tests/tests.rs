@@ -13,6 +13,7 @@ mod fetch;
 mod hostile_build;
 mod hostile_inspect;
 mod inspect;
+mod may_fail;
 mod outputs;
 mod package;
 mod projects;

@@ -8,6 +8,7 @@
 //! goblin itself runs under `catch_unwind` as a last line of defence.
 
 mod arch;
+mod ca;
 mod capture;
 mod libc;
 mod needs;
@@ -18,6 +19,7 @@ pub use capture::{Captured, capture, inspect_captured};
 use goblin::elf::{dynamic, header, program_header};
 
 use crate::platform::Platform;
+pub use ca::CaBundle;
 pub use needs::Needs;
 use view::View;
 

@@ -1,7 +1,6 @@
 //! What a static program reads from the filesystem at run time, judged from the strings
-//! it carries, so that the gate can warn when an image lacks it: the system's CA bundle
-//! (Go's crypto/x509 and OpenSSL-like libraries name `SSL_CERT_FILE`, the variable that
-//! overrides it), time zones by name (Go's `time.LoadLocation`; C libraries' tzset,
+//! it carries, so that the gate can warn when an image lacks it: CA certificates (see
+//! [`super::ca`]), time zones by name (Go's `time.LoadLocation`; C libraries' tzset,
 //! which reads `/usr/share/zoneinfo`) and Go's embedded copy of them (`time/tzdata`),
 //! and the temporary directory (Go's `os.TempDir`; a `/tmp/` path in C).
 //!
@@ -12,6 +11,7 @@
 
 use memchr::memmem;
 
+use super::ca::{self, CaBundle};
 use super::view::View;
 
 const SCAN_LIMIT: usize = 64 << 20;
@@ -19,8 +19,8 @@ const SCAN_LIMIT: usize = 64 << 20;
 /// Evidence of what a program reads at run time; `None` where none was found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needs {
-    /// Verifies TLS certificates against the system's CA bundle.
-    pub ca_bundle: Option<String>,
+    /// Verifies TLS certificates against CA certificates on disk.
+    pub ca_bundle: Option<CaBundle>,
     /// Loads time zones by name.
     pub zoneinfo: Option<String>,
     /// Go's embedded time zone database is linked in (`import _ "time/tzdata"`).
@@ -30,16 +30,6 @@ pub struct Needs {
 }
 
 /// `(needle, evidence shown)`: the first found is the evidence.
-const CA: [(&[u8], &str); 2] = [
-    (
-        b"crypto/x509.loadSystemRoots\0",
-        "Go's crypto/x509 (loadSystemRoots)",
-    ),
-    (
-        b"SSL_CERT_FILE",
-        "the string SSL_CERT_FILE (OpenSSL-like TLS or Go's crypto/x509)",
-    ),
-];
 const ZONES: [(&[u8], &str); 2] = [
     (b"time.LoadLocation\0", "Go's time.LoadLocation"),
     (
@@ -73,7 +63,7 @@ pub(super) fn needs(view: &View) -> Needs {
     };
     let tzdata = b"time/tzdata.";
     Needs {
-        ca_bundle: find(&CA),
+        ca_bundle: ca::ca_bundle(rodata, functions),
         zoneinfo: find(&ZONES),
         embedded_tzdata: memmem::find(functions, tzdata).is_some(),
         tmp: find(&TMP),

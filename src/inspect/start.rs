@@ -136,16 +136,6 @@ pub(super) fn check(
     problems
 }
 
-/// Where programs look for the CA bundle: Go's crypto/x509 list (OpenSSL's and
-/// Alpine's `/etc/ssl/cert.pem` among them).
-const CA_FILES: [&str; 6] = [
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/tls/cacert.pem",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-];
 const ZONEINFO: &str = "/usr/share/zoneinfo";
 
 /// What the program at `path` may fail on once it runs.
@@ -170,20 +160,38 @@ fn warnings(
         ..problem(check, path, reason, fix)
     };
     let mut found = Vec::new();
-    if let Some(evidence) = &needs.ca_bundle {
-        let has_bundle = CA_FILES.iter().any(|f| file_at(f))
-            || env("SSL_CERT_FILE").is_some_and(file_at)
-            || env("SSL_CERT_DIR").is_some_and(dir_at);
-        if !has_bundle {
+    if let Some(bundle) = &needs.ca_bundle {
+        let has = bundle
+            .paths
+            .iter()
+            .any(|p| file_at(p) || fs.holds_files(p.as_bytes()))
+            || (bundle.env && env("SSL_CERT_FILE").is_some_and(file_at))
+            || (bundle.env && env("SSL_CERT_DIR").is_some_and(|d| fs.holds_files(d.as_bytes())));
+        if !has {
+            let first = &bundle.paths[0];
+            let shown = match bundle.paths.len() {
+                1 => format!("at {first}"),
+                2 => format!("at {first} or the other place it looks"),
+                n => format!("at {first} or the {} other places it looks", n - 1),
+            };
+            let env = if bundle.env {
+                " nor SSL_CERT_FILE naming one"
+            } else {
+                ""
+            };
+            let error = if bundle.evidence.starts_with("Go") {
+                "\"x509: certificate signed by unknown authority\""
+            } else {
+                "certificate verification (\"certificate verify failed\")"
+            };
             found.push(warning(
                 "ca-certificates",
                 format!(
-                    "`{path}` verifies TLS certificates ({evidence}) and the image has no CA \
-                     bundle ({}, ...) nor SSL_CERT_FILE naming one: its TLS connections fail \
-                     with \"x509: certificate signed by unknown authority\"",
-                    CA_FILES[0]
+                    "`{path}` verifies TLS certificates ({}) and the image has no CA \
+                     certificates {shown}{env}: its TLS connections fail with {error}",
+                    bundle.evidence
                 ),
-                "`--ca-certificates` (the host's bundle, at /etc/ssl/certs/ca-certificates.crt)",
+                &ca_fix(bundle),
             ));
         }
     }
@@ -228,6 +236,19 @@ fn warnings(
     }
     found.extend(home(config, path, fs));
     found
+}
+
+/// How to give `bundle`'s program the CA certificates it reads.
+fn ca_fix(bundle: &crate::elf::CaBundle) -> String {
+    let first = &bundle.paths[0];
+    let bundle_dir = crate::plan::CA_BUNDLE_PATH.rsplit_once('/').map(|(d, _)| d);
+    let placed = |p: &String| p == crate::plan::CA_BUNDLE_PATH || Some(p.as_str()) == bundle_dir;
+    if bundle.env || bundle.paths.iter().any(placed) {
+        // scratchpack writes the bundle there and sets SSL_CERT_FILE to it.
+        "`--ca-certificates` (the host's bundle, at /etc/ssl/certs/ca-certificates.crt)".into()
+    } else {
+        format!("put the CA bundle at {first} (`--add BUNDLE:{first}`)")
+    }
 }
 
 /// A user other than root whose home directory (from `/etc/passwd`) is missing.
@@ -725,10 +746,18 @@ mod tests {
     #[test]
     fn what_the_program_reads_at_run_time_is_warned_about_when_missing() {
         use crate::elf::Needs;
-        let tls = Needs {
-            ca_bundle: Some("Go's crypto/x509 (loadSystemRoots)".into()),
+        let reads = |paths: &[&str], env: bool| Needs {
+            ca_bundle: Some(crate::elf::CaBundle {
+                evidence: "a TLS library".into(),
+                paths: paths.iter().map(|p| p.to_string()).collect(),
+                env,
+            }),
             ..Needs::default()
         };
+        let tls = reads(
+            &["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs"],
+            true,
+        );
         assert_eq!(
             warned(tls.clone(), vec![], &[], None),
             [("ca-certificates", false)]
@@ -742,9 +771,33 @@ mod tests {
         assert_eq!(warned(tls.clone(), vec![bundle], &[], None), []);
         let own = entry("certs.pem", false, 0o644, Content::Plain);
         assert_eq!(
-            warned(tls, vec![own], &["SSL_CERT_FILE=/certs.pem"], None),
+            warned(tls, vec![own.clone()], &["SSL_CERT_FILE=/certs.pem"], None),
             []
         );
+        // A library that does not read SSL_CERT_FILE needs its own path; a directory
+        // counts when it holds a certificate, through a link too (OpenSSL's hashes).
+        let openssl = reads(&["/usr/lib/ssl/cert.pem", "/usr/lib/ssl/certs"], false);
+        assert_eq!(
+            warned(
+                openssl.clone(),
+                vec![own],
+                &["SSL_CERT_FILE=/certs.pem"],
+                None
+            ),
+            [("ca-certificates", false)]
+        );
+        let dir = entry("usr/lib/ssl/certs", true, 0o755, Content::Plain);
+        assert_eq!(
+            warned(openssl.clone(), vec![dir.clone()], &[], None),
+            [("ca-certificates", false)]
+        );
+        let hashed = entry(
+            "usr/lib/ssl/certs/1a2b3c4d.0",
+            false,
+            0o777,
+            Content::Symlink(b"../cert.pem".as_slice().into()),
+        );
+        assert_eq!(warned(openssl, vec![dir, hashed], &[], None), []);
 
         let go_zones = Needs {
             zoneinfo: Some("Go's time.LoadLocation".into()),
