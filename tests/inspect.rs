@@ -163,26 +163,134 @@ fn go_binary_is_static_with_a_go_build_id() {
     assert_eq!(f["warnings"], serde_json::json!([]));
 }
 
+/// A copy of `program` at `out` as an older glibc (before 2.34) would have built it: the
+/// mark of the built-in `files` NSS module (`nss_files/`) overwritten.
+fn as_older_glibc(program: &Path, out: &Path) -> std::path::PathBuf {
+    let mut bytes = std::fs::read(program).unwrap();
+    let mark = b"nss_files/";
+    let at: Vec<usize> = (0..bytes.len() - mark.len())
+        .filter(|&i| &bytes[i..i + mark.len()] == mark)
+        .collect();
+    assert!(!at.is_empty(), "glibc 2.34+ names nss_files/");
+    for i in at {
+        bytes[i..i + mark.len()].copy_from_slice(b"nss_older/");
+    }
+    std::fs::write(out, bytes).unwrap();
+    out.to_path_buf()
+}
+
+/// glibc 2.34 and later resolve names through their built-in `files` and `dns` NSS
+/// modules: a static binary calling getaddrinfo is not warned about, and resolves
+/// `localhost` in a scratch image run by podman. The same binary with the built-in
+/// modules' mark overwritten (`nss_files/`), as an older glibc's binary has it, is
+/// warned about and fails `--strict`.
 #[test]
-fn glibc_getaddrinfo_warns_and_fails_only_when_strict() {
+fn glibc_getaddrinfo_is_warned_about_only_without_built_in_nss() {
+    let dir = tempdir();
     for b in [Bin::GlibcGetaddrinfo, Bin::GlibcGetaddrinfoStripped] {
         let Some(p) = bin(b) else { return };
         let (f, code) = inspect_one(&p);
         assert_eq!((f["kind"].as_str(), code), (Some("static"), 0), "{b:?}");
+        assert_eq!(f["warnings"], serde_json::json!([]), "{b:?}");
+        scratchpack(&["inspect", "--strict", path_str(&p)]).expect_code(0);
+
+        let older = as_older_glibc(&p, &dir.path().join(format!("{b:?}-older")));
+        let (f, code) = inspect_one(&older);
+        assert_eq!(code, 0);
         let warnings = f["warnings"].as_array().expect("warnings");
         assert!(
-            warnings
-                .iter()
-                .any(|w| w.as_str().is_some_and(|w| w.contains("getaddrinfo"))),
+            warnings.iter().any(|w| w
+                .as_str()
+                .is_some_and(|w| w.contains("getaddrinfo") && w.contains("before 2.34"))),
             "{b:?}: {f}"
         );
-        let r = scratchpack(&["inspect", "--strict", path_str(&p)]).expect_code(1);
-        assert!(
-            r.stdout.contains("warning:") && r.stdout.contains("NSS"),
-            "{}",
-            r.stdout
-        );
+        let r = scratchpack(&["inspect", "--strict", path_str(&older)]).expect_code(1);
+        assert_has(&r.stdout, &["warning:", "NSS"]);
     }
+
+    let Some(podman) = crate::support::clients::Podman::new() else {
+        return;
+    };
+    use crate::support::clients::Client;
+    let out = dir.path().join("gai.tar");
+    let gai = bin(Bin::GlibcGetaddrinfo).unwrap();
+    let r = scratchpack(&[
+        "package",
+        path_str(&gai),
+        "-o",
+        path_str(&out),
+        "--tag",
+        "gai:1",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    podman.load(&out);
+    let r = podman.run(&["run", "--rm", "--network", "host", "gai:1", "localhost"]);
+    assert_eq!(r.stdout.trim(), "0", "getaddrinfo returns 0: {}", r.stderr);
+}
+
+/// A Go program with the cgo DNS resolver, linked statically with glibc: glibc 2.34+
+/// answers its lookups with the built-in modules (podman runs it with
+/// `GODEBUG=netdns=cgo` and it resolves), so it passes; with the built-in mark
+/// overwritten, as with an older glibc, the warning names Go's resolver and Go's fix.
+#[test]
+fn go_cgo_resolver_over_glibc_is_judged_like_glibc() {
+    crate::require!("go", "gcc");
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(
+        d.join("main.go"),
+        "package main\n\nimport (\n\t\"fmt\"\n\t\"net\"\n\t\"os\"\n)\n\n\
+         func main() {\n\taddrs, err := net.LookupHost(os.Args[1])\n\tfmt.Println(addrs, err)\n}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("go.mod"), "module dns\n\ngo 1.21\n").unwrap();
+    let r = crate::support::run(
+        std::process::Command::new("go")
+            .args(["build", "-o", "dns"])
+            .arg("-ldflags=-s -linkmode external -extldflags -static")
+            .current_dir(d)
+            .env("CGO_ENABLED", "1")
+            .env("CC", "gcc"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let program = d.join("dns");
+    let (f, code) = inspect_one(&program);
+    assert_eq!((f["kind"].as_str(), code), (Some("static"), 0));
+    assert_eq!(f["warnings"], serde_json::json!([]), "{f}");
+
+    let (f, _) = inspect_one(&as_older_glibc(&program, &d.join("dns-older")));
+    assert_has(
+        &f["warnings"].to_string(),
+        &["Go's cgo DNS resolver", "-tags netgo"],
+    );
+
+    let Some(podman) = crate::support::clients::Podman::new() else {
+        return;
+    };
+    use crate::support::clients::Client;
+    let out = d.join("dns.tar");
+    let r = scratchpack(&[
+        "package",
+        path_str(&program),
+        "-o",
+        path_str(&out),
+        "--tag",
+        "dns:cgo",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    podman.load(&out);
+    let r = podman.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-e",
+        "GODEBUG=netdns=cgo",
+        "dns:cgo",
+        "localhost",
+    ]);
+    assert_has(&r.stdout, &["127.0.0.1", "<nil>"]);
 }
 
 #[test]

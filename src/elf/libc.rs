@@ -8,6 +8,16 @@
 //!
 //! Judged from the symbol names when the binary is not stripped, else from strings glibc
 //! only links in with these features. Only glibc is judged: musl resolves names itself.
+//!
+//! Since glibc 2.34 the `files` and `dns` NSS modules are part of libc: a static binary
+//! that uses them carries their code (its assertion strings name `nss_files/`), and its
+//! lookups work in a scratch image with no nsswitch.conf (measured with glibc 2.36:
+//! getpwnam, getaddrinfo and Go's cgo resolver all answer in podman). Such binaries are
+//! not warned about NSS; older ones, which load `libnss_files.so` for the same lookups,
+//! are. A Go program's lookups go through glibc only with the cgo resolver, which the
+//! warning then names with Go's fix.
+
+use std::collections::HashSet;
 
 use memchr::memmem;
 
@@ -58,6 +68,11 @@ const GLIBC_OWN_OBJECTS: &[&str] = &[
 /// At most this much of the file is scanned for strings when there is no `.rodata`.
 const STRING_SCAN_LIMIT: usize = 64 << 20;
 
+/// A directory of glibc's source that only the built-in `files` module's code names.
+const BUILTIN_NSS: &[u8] = b"nss_files/";
+/// The Go function that calls getaddrinfo for the cgo resolver.
+const GO_CGO_RESOLVER: &str = "net._C2func_getaddrinfo";
+
 pub(super) fn runtime_loading_warnings(view: &View) -> Vec<String> {
     let rodata = view
         .section_bytes(".rodata")
@@ -66,35 +81,42 @@ pub(super) fn runtime_loading_warnings(view: &View) -> Vec<String> {
     if !is_glibc(view, rodata) {
         return Vec::new();
     }
+    // Only the names looked for are kept: a symbol table may hold millions.
+    let symbols: Option<HashSet<&[u8]>> = view.symbol_names().map(|names| {
+        names
+            .filter(|n| *n == b"iconv_open" || NSS_FUNCTIONS.iter().any(|f| f.as_bytes() == *n))
+            .collect()
+    });
     let mut warnings = Vec::new();
-    match view.symbol_names() {
-        Some(names) => {
-            let nss: Vec<&str> = NSS_FUNCTIONS
-                .iter()
-                .copied()
-                .filter(|f| has_symbol(names, f))
-                .collect();
-            if !nss.is_empty() {
-                warnings.push(nss_warning(&nss.join(", ")));
+    if !contains(rodata, BUILTIN_NSS) {
+        let nss = match &symbols {
+            Some(names) => {
+                let used: Vec<&str> = NSS_FUNCTIONS
+                    .iter()
+                    .copied()
+                    .filter(|f| has_symbol(names, f))
+                    .collect();
+                (!used.is_empty()).then(|| used.join(", "))
             }
-            if has_symbol(names, "iconv_open") {
-                warnings.push(
-                    "glibc static binary calls iconv_open: glibc loads gconv modules at run \
-                     time, which a scratch image does not have"
-                        .to_string(),
-                );
-            }
-        }
-        None => {
-            if contains(rodata, b"/etc/nsswitch.conf") || contains(rodata, b"libnss_") {
-                let what = if contains(rodata, b"/etc/gai.conf") {
-                    "getaddrinfo"
+            None if contains(rodata, b"/etc/nsswitch.conf") || contains(rodata, b"libnss_") => {
+                Some(if contains(rodata, b"/etc/gai.conf") {
+                    "getaddrinfo".to_string()
                 } else {
-                    "NSS lookups (getaddrinfo, getpwnam, ...)"
-                };
-                warnings.push(nss_warning(what));
+                    "NSS lookups (getaddrinfo, getpwnam, ...)".to_string()
+                })
             }
+            None => None,
+        };
+        if let Some(what) = nss {
+            warnings.push(nss_warning(view, &what));
         }
+    }
+    if symbols.is_some_and(|names| has_symbol(&names, "iconv_open")) {
+        warnings.push(
+            "glibc static binary calls iconv_open: glibc loads gconv modules at run time, \
+             which a scratch image does not have"
+                .to_string(),
+        );
     }
     let targets = dlopen_targets(rodata);
     if !targets.is_empty() {
@@ -107,21 +129,34 @@ pub(super) fn runtime_loading_warnings(view: &View) -> Vec<String> {
     warnings
 }
 
-fn nss_warning(functions: &str) -> String {
-    format!(
-        "glibc static binary uses {functions}: glibc loads NSS modules (libnss_*.so) at run \
-         time, so these lookups fail in a scratch image; build with musl (zig cc, musl-gcc) \
-         or avoid these functions"
-    )
+/// The warning for NSS lookups (`what`) through a glibc without built-in modules; for a
+/// Go program, through its cgo resolver.
+fn nss_warning(view: &View, what: &str) -> String {
+    let go_resolver = view
+        .section_bytes(".gopclntab")
+        .is_some_and(|names| contains(names, format!("{GO_CGO_RESOLVER}\0").as_bytes()));
+    if go_resolver {
+        format!(
+            "Go's cgo DNS resolver ({GO_CGO_RESOLVER}) calls glibc's {what}, and this glibc \
+             (before 2.34) loads NSS modules (libnss_*.so) at run time: lookups fail in a \
+             scratch image; build with `-tags netgo` or CGO_ENABLED=0 (Go's own resolver), or \
+             link cgo with musl (scratchpack's go toolchain)"
+        )
+    } else {
+        format!(
+            "glibc static binary uses {what}: this glibc (before 2.34) loads NSS modules \
+             (libnss_*.so) at run time, so these lookups fail in a scratch image; build with \
+             musl (zig cc, musl-gcc) or glibc 2.34 or later, or avoid these functions"
+        )
+    }
 }
 
 fn is_glibc(view: &View, rodata: &[u8]) -> bool {
     view.has_gnu_abi_tag() || contains(rodata, b"GLIBC_TUNABLES")
 }
 
-fn has_symbol(names: &[u8], symbol: &str) -> bool {
-    let needle = [b"\0", symbol.as_bytes(), b"\0"].concat();
-    contains(names, &needle)
+fn has_symbol(names: &HashSet<&[u8]>, symbol: &str) -> bool {
+    names.contains(symbol.as_bytes())
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -203,8 +238,8 @@ mod tests {
 
     #[test]
     fn symbol_match_is_exact() {
-        let names = b"\0getaddrinfo_a\0xgetpwnam\0getpwnam\0";
-        assert!(!has_symbol(names, "getaddrinfo"));
-        assert!(has_symbol(names, "getpwnam"));
+        let names = [&b"getaddrinfo_a"[..], b"xgetpwnam", b"getpwnam"].into();
+        assert!(!has_symbol(&names, "getaddrinfo"));
+        assert!(has_symbol(&names, "getpwnam"));
     }
 }

@@ -152,14 +152,32 @@ impl<'a> View<'a> {
             .any(|sh| sh.sh_type == section_header::SHT_SYMTAB)
     }
 
-    /// The string table holding the names of `.symtab`, if the file is not stripped.
-    pub fn symbol_names(&self) -> Option<&'a [u8]> {
+    /// The names of the `.symtab` symbols, if the file is not stripped. Read entry by
+    /// entry: linkers share string tails (`getaddrinfo` is the end of
+    /// `_cgo_..._C2func_getaddrinfo`), so the string table alone does not list them.
+    pub fn symbol_names(&self) -> Option<impl Iterator<Item = &'a [u8]> + 'a> {
         let symtab = self
             .shdrs
             .iter()
             .find(|sh| sh.sh_type == section_header::SHT_SYMTAB)?;
         let strtab = self.shdrs.get(symtab.sh_link as usize)?;
-        file_range(self.bytes, strtab.sh_offset, strtab.sh_size)
+        let names = file_range(self.bytes, strtab.sh_offset, strtab.sh_size)?;
+        let entries = file_range(self.bytes, symtab.sh_offset, symtab.sh_size)?;
+        let size = if self.is_64 { 24 } else { 16 };
+        let little_endian = self.little_endian;
+        let names = entries.chunks_exact(size).filter_map(move |entry| {
+            // st_name is the first word of both classes' entries.
+            let word: [u8; 4] = entry[..4].try_into().ok()?;
+            let at = if little_endian {
+                u32::from_le_bytes(word)
+            } else {
+                u32::from_be_bytes(word)
+            } as usize;
+            let rest = names.get(at..)?;
+            let end = memchr::memchr(0, rest)?;
+            (end > 0).then(|| &rest[..end])
+        });
+        Some(names)
     }
 
     /// The contents of the first section called `name` (none for SHT_NOBITS).

@@ -15,6 +15,9 @@ const GAI_C: &str = "#include <stdio.h>\n#include <netdb.h>\n\
 int main(int c,char**v){struct addrinfo*r;int e=getaddrinfo(c>1?v[1]:\"localhost\",0,0,&r);\
 printf(\"%d\\n\",e);return 0;}\n";
 
+const DLOPEN_C: &str = "#include <stdio.h>\n#include <dlfcn.h>\n\
+int main(void){void*h=dlopen(\"libplugin.so.1\",RTLD_NOW);puts(h?\"loaded\":dlerror());return 0;}\n";
+
 const LIB_C: &str = "int answer(void){return 42;}\n";
 
 const HELLO_GO: &str =
@@ -43,6 +46,8 @@ pub enum Bin {
     GlibcGetaddrinfo,
     /// the same, stripped
     GlibcGetaddrinfoStripped,
+    /// `gcc -static` calling dlopen("libplugin.so.1")
+    GlibcDlopen,
     /// `CGO_ENABLED=0 go build`
     Go,
     /// fixtures/probe.c with `musl-gcc -static`
@@ -145,6 +150,10 @@ fn build(bin: Bin, dir: &Path) -> Option<PathBuf> {
             "glibc-gai-stripped",
             &["-static", "-Os", "-s"],
         ),
+        Bin::GlibcDlopen => {
+            let src = write_src(dir, "dlopen.c", DLOPEN_C);
+            cc("gcc", dir, &src, "glibc-dlopen", &["-static", "-Os"])
+        }
         Bin::Probe => cc(
             "musl-gcc",
             dir,
