@@ -345,9 +345,9 @@ fn podman_built_images_lacking_what_the_program_reads_are_warned_about() {
     }
 }
 
-/// C programs on OpenSSL, mbedTLS and wolfSSL (Debian's static libraries), each reading
+/// C programs on OpenSSL, mbedTLS, wolfSSL and BearSSL (Debian's static libraries), each reading
 /// CA certificates where its library looks (OpenSSL: OPENSSLDIR, /usr/lib/ssl on Debian;
-/// wolfSSL: its system directories; mbedTLS: the file the program names), packaged
+/// wolfSSL: its system directories; mbedTLS, BearSSL: the file the program names), packaged
 /// without and with `--ca-certificates`: the first is warned about, naming the library
 /// and the path, and fails in podman against the loopback server; the second verifies.
 #[test]
@@ -379,6 +379,13 @@ fn c_tls_libraries_are_judged_by_where_they_look_for_certificates() {
             &["-lwolfssl", "-lm"],
             "wolfSSL; it names /etc/ssl/certs",
             "no system CA certificates",
+        ),
+        (
+            // BearSSL's code carries no name of its own: the path is the evidence.
+            "bearssl",
+            &["-lbearssl"],
+            "it names the CA bundle path /etc/ssl/certs/ca-certificates.crt",
+            "cannot read /etc/ssl/certs/ca-certificates.crt",
         ),
     ];
     for (name, libs, evidence, failure) in libraries {

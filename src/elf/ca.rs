@@ -78,11 +78,19 @@ pub(super) fn ca_bundle(data: &[u8], functions: &[u8]) -> Option<CaBundle> {
             env: true,
         });
     }
-    let mut paths: Vec<String> = KNOWN_PATHS
-        .iter()
-        .filter(|p| memmem::find(data, p.as_bytes()).is_some())
-        .map(|p| p.to_string())
-        .collect();
+    let mut paths: Vec<String> = Vec::new();
+    for known in KNOWN_PATHS {
+        // A directory that only ever appears as the start of a bundle path found is
+        // not named on its own (`/etc/ssl/certs` in `/etc/ssl/certs/ca-certificates.crt`).
+        let named = memmem::find_iter(data, known.as_bytes()).any(|at| {
+            !paths
+                .iter()
+                .any(|found| found.len() > known.len() && data[at..].starts_with(found.as_bytes()))
+        });
+        if named {
+            paths.push(known.to_string());
+        }
+    }
     for path in bundle_like_strings(data) {
         if paths.len() >= MAX_PATHS {
             break;
@@ -174,6 +182,18 @@ mod tests {
         assert_eq!(found.paths, ["/etc/ssl/certs", "/etc/pki/tls/certs"]);
         assert!(found.env);
         assert!(found.evidence.starts_with("rustls"), "{}", found.evidence);
+    }
+
+    #[test]
+    fn a_directory_is_named_only_on_its_own() {
+        let file_only = ca_bundle(b"\0/etc/ssl/certs/ca-certificates.crt\0", b"").unwrap();
+        assert_eq!(file_only.paths, ["/etc/ssl/certs/ca-certificates.crt"]);
+        let both = b"\0/etc/ssl/certs/ca-certificates.crt\0/etc/ssl/certs\0";
+        let both = ca_bundle(both, b"").unwrap();
+        assert_eq!(
+            both.paths,
+            ["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs"]
+        );
     }
 
     #[test]
