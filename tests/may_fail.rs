@@ -441,3 +441,75 @@ fn c_tls_libraries_are_judged_by_where_they_look_for_certificates() {
         }
     }
 }
+
+/// A Rust program loading the system's CA certificates as rustls programs do
+/// (rustls-native-certs; fixtures/rust/native-certs, built static with cargo): warned
+/// about without a bundle (it finds none in podman), not with `--ca-certificates`.
+#[test]
+fn a_rustls_program_is_judged_by_where_it_looks_for_certificates() {
+    require!("cargo", "openssl");
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    let dir = tempdir();
+    let d = dir.path();
+    let target = "x86_64-unknown-linux-gnu";
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("SKIPPED: the fixture is built for x86_64");
+        return;
+    }
+    let r = run(std::process::Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            target,
+            "--manifest-path",
+        ])
+        .arg(crate::support::fixture("rust/native-certs/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", d.join("target"))
+        .env("RUSTFLAGS", "-C target-feature=+crt-static"));
+    assert_eq!(r.code, 0, "cargo build: {}", r.stderr);
+    let program = d.join("target").join(target).join("release/native-certs");
+    let ca = d.join("ca.pem");
+    let r = run(std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(d.join("ca.key"))
+        .arg("-out")
+        .arg(&ca)
+        .args(["-days", "2", "-subj", "/CN=scratchpack test CA"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let with_ca = format!("--ca-certificates={}", ca.display());
+    for (tag, extra, found) in [
+        ("bare", None, "0 certificates"),
+        ("fixed", Some(with_ca.as_str()), "1 certificates"),
+    ] {
+        let out = d.join(format!("{tag}.tar"));
+        let reference = format!("native-certs:{tag}");
+        let mut args = vec![
+            "package",
+            path_str(&program),
+            "-o",
+            path_str(&out),
+            "--tag",
+            &reference,
+        ];
+        args.extend(extra);
+        let r = scratchpack(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let warned = may_fail(&out);
+        match extra {
+            None => {
+                assert_eq!(warned, (0, vec!["ca-certificates".to_string()]));
+                assert_has(&r.stderr, &["rustls", "/etc/ssl/certs/ca-certificates.crt"]);
+            }
+            Some(_) => assert_eq!(warned, (0, vec![])),
+        }
+        podman.load(&out);
+        assert_eq!(
+            podman.run_image(&reference, &[]).trim(),
+            format!("{found}, 0 errors")
+        );
+    }
+}
