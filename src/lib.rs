@@ -27,7 +27,7 @@ pub mod interrupt;
 pub(crate) mod output;
 pub(crate) mod package;
 pub(crate) mod plan;
-pub(crate) mod platform;
+pub mod platform;
 pub(crate) mod process;
 pub(crate) mod provision;
 pub(crate) mod reference;

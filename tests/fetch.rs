@@ -17,7 +17,7 @@ use crate::support::{
 /// The sha256 `toolchains/zig.toml` pins for this machine.
 fn zig_pin() -> String {
     let zig = scratchpack::toolchain::by_name_or_file("zig").unwrap();
-    let arch = scratchpack::rootfs::host_arch();
+    let arch = scratchpack::platform::Platform::host_alpine_arch();
     zig.fetch.unwrap().sha256[arch].clone()
 }
 
@@ -309,7 +309,11 @@ fn a_wheel_is_checked_against_its_pin_and_unpacked_without_trust() {
 
 /// Go's name for this machine's architecture, as scratchpack maps it.
 fn goarch() -> &'static str {
-    scratchpack::builder::command::arch_names(scratchpack::rootfs::host_arch()).1
+    scratchpack::platform::Platform::host()
+        .unwrap()
+        .names()
+        .unwrap()
+        .goarch
 }
 
 /// The host's Go as an official-looking release archive (`go/...`) in `mirror`, named
@@ -338,7 +342,7 @@ fn go_toolchain(dir: &Path, version: &str, sha: &str) -> PathBuf {
     let text = std::fs::read_to_string(fixture("../toolchains/go.toml")).unwrap();
     let start = text.find("[fetch]").unwrap();
     let end = text.find("[env]").unwrap();
-    let arch = scratchpack::rootfs::host_arch();
+    let arch = scratchpack::platform::Platform::host_alpine_arch();
     let fetch = format!(
         "[fetch]\nkind = \"archive\"\nversion = \"{version}\"\n\
          default_mirror = \"http://127.0.0.1:1/go\"\npath = \"go{{version}}.linux-{{goarch}}.tar.gz\"\n\

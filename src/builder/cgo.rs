@@ -106,7 +106,7 @@ pub fn setup(plan: &BuildPlan, go: &Toolchain, file: &Path, ui: &Ui) -> Result<S
     } else {
         Paths::on_host(tool.as_ref(), Path::new(""), &caches)
     };
-    let vars = tool_vars(crate::rootfs::host_arch(), &paths);
+    let vars = tool_vars(&plan.platform, &paths);
     let command = |list: &[String]| {
         list.iter()
             .map(|a| vars.expand(a))

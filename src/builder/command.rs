@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::plan::CompileOptions;
+use crate::platform::Platform;
 use crate::source::{Language, Sources};
 use crate::toolchain::template::Vars;
 use crate::toolchain::{Compile, Toolchain};
@@ -61,19 +62,6 @@ pub struct CompileCommand {
     pub cwd: PathBuf,
 }
 
-/// Target architecture names: `(arch, goarch)`.
-pub fn arch_names(alpine_arch: &str) -> (&'static str, &'static str) {
-    match alpine_arch {
-        "aarch64" => ("aarch64", "arm64"),
-        "armv7" | "armhf" => ("arm", "arm"),
-        "x86" => ("x86", "386"),
-        "ppc64le" => ("powerpc64le", "ppc64le"),
-        "s390x" => ("s390x", "s390x"),
-        "riscv64" => ("riscv64", "riscv64"),
-        _ => ("x86_64", "amd64"),
-    }
-}
-
 /// Everything a compile is made of, but where its paths are.
 #[derive(Debug, Clone)]
 pub struct Job<'a> {
@@ -83,20 +71,26 @@ pub struct Job<'a> {
     pub options: &'a CompileOptions,
     /// The binary's file name.
     pub name: &'a str,
-    /// Alpine's name of the target architecture.
-    pub arch: &'a str,
+    /// What the binary is built for.
+    pub platform: &'a Platform,
     /// Alpine packages are installed in the rootfs (adds the toolchain's package flags).
     pub with_packages: bool,
     /// Set last, over the toolchain's environment.
     pub extra_env: Vec<(String, String)>,
 }
 
-/// The placeholders every toolchain template may use: `{tool}`, `{cache.NAME}`,
-/// `{arch}`, `{goarch}`, for `arch` (Alpine's name) and `paths`.
-pub fn tool_vars(alpine_arch: &str, paths: &Paths) -> Vars {
-    let (arch, goarch) = arch_names(alpine_arch);
+/// The placeholders every toolchain template may use: `{tool}`, `{cache.NAME}`, and for
+/// the target `platform`: `{arch}` (the machine of a target triple), `{target}` (the
+/// static musl triple, `arm-linux-musleabihf`), `{goarch}` and `{goarm}`. A platform
+/// scratchpack does not build for sets none of those (plans hold buildable ones only).
+pub fn tool_vars(platform: &Platform, paths: &Paths) -> Vars {
     let mut vars = Vars::default();
-    vars.set("arch", arch).set("goarch", goarch);
+    if let Ok(names) = platform.names() {
+        vars.set("arch", names.machine)
+            .set("target", names.musl_triple())
+            .set("goarch", names.goarch)
+            .set("goarm", names.goarm.unwrap_or_default());
+    }
     if let Some(tool) = &paths.tool {
         vars.set("tool", tool.display().to_string());
     }
@@ -118,7 +112,7 @@ pub(crate) fn several_commands(sources: &Sources) -> bool {
 /// Expands the job's toolchain templates with `paths`.
 pub fn compile_command(job: &Job, paths: &Paths) -> CompileCommand {
     let compile = job.compile;
-    let mut vars = tool_vars(job.arch, paths);
+    let mut vars = tool_vars(job.platform, paths);
     let output = if several_commands(job.sources) {
         // A directory: go writes each command into it (the trailing slash says so).
         format!("{}/", paths.out_dir.join(COMMANDS_DIR).display())
@@ -199,7 +193,7 @@ mod tests {
         let options = CompileOptions::default();
         let s = sources(Language::Cpp, &["main.cpp"]);
         let cmd = compile_command(
-            &job(&zig, Language::Cpp, &s, &options, "x86_64"),
+            &job(&zig, Language::Cpp, &s, &options, &platform("x86_64")),
             &Paths::sandboxed(&zig),
         );
         assert_eq!(&cmd.argv[..2], ["/opt/zig/zig", "c++"]);
@@ -219,12 +213,16 @@ mod tests {
         }
     }
 
+    fn platform(alpine: &str) -> Platform {
+        Platform::from_alpine(alpine).unwrap()
+    }
+
     fn job<'a>(
         t: &'a Toolchain,
         lang: Language,
         s: &'a Sources,
         o: &'a CompileOptions,
-        arch: &'a str,
+        platform: &'a Platform,
     ) -> Job<'a> {
         Job {
             toolchain: t,
@@ -232,7 +230,7 @@ mod tests {
             sources: s,
             options: o,
             name: "hello",
-            arch,
+            platform,
             with_packages: false,
             extra_env: vec![("SOURCE_DATE_EPOCH".into(), "0".into())],
         }
@@ -250,7 +248,8 @@ mod tests {
             ..CompileOptions::default()
         };
         let src = sources(Language::C, &["src/a.c", "src/b.c"]);
-        let mut j = job(&zig, Language::C, &src, &options, "x86_64");
+        let amd64 = platform("x86_64");
+        let mut j = job(&zig, Language::C, &src, &options, &amd64);
         let c = compile_command(&j, &Paths::sandboxed(&zig));
         assert_eq!(
             c.argv,
@@ -296,7 +295,7 @@ mod tests {
         };
         let src = sources(Language::C, &["main.c"]);
         let c = compile_command(
-            &job(&alpine, Language::C, &src, &options, "aarch64"),
+            &job(&alpine, Language::C, &src, &options, &platform("aarch64")),
             &Paths::sandboxed(&alpine),
         );
         assert_eq!(
@@ -315,7 +314,7 @@ mod tests {
         );
         let src = sources(Language::Go, &["."]);
         let c = compile_command(
-            &job(&alpine, Language::Go, &src, &options, "aarch64"),
+            &job(&alpine, Language::Go, &src, &options, &platform("aarch64")),
             &Paths::sandboxed(&alpine),
         );
         assert_eq!(c.argv[0], "/usr/lib/go/bin/go");
@@ -343,7 +342,8 @@ mod tests {
             ..CompileOptions::default()
         };
         let src = sources(Language::Go, &["."]);
-        let mut j = job(&go, Language::Go, &src, &options, "aarch64");
+        let arm64 = platform("aarch64");
+        let mut j = job(&go, Language::Go, &src, &options, &arm64);
         j.name = "svc";
         let c = compile_command(&j, &paths);
         assert_eq!(

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic::{self, TempPath};
 use crate::error::Hint;
 use crate::plan::BuildPlan;
+use crate::platform::Platform;
 use crate::process::{Cmd, ProcessError, describe_status};
 use crate::provision::{self, Installed, ProvisionError};
 use crate::rootfs::{self, RootfsError, RootfsSource};
@@ -363,7 +364,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         sources: &plan.sources,
         options: &options,
         name: &plan.image.name,
-        arch: rootfs::host_arch(),
+        platform: &plan.platform,
         with_packages: !request.packages.is_empty(),
         extra_env,
     };
@@ -466,7 +467,7 @@ fn compile_hints(
 /// only if it answered its last probe, and never with --offline).
 fn known_packages(plan: &BuildPlan, toolchain: &Toolchain) -> Option<BTreeSet<String>> {
     let repos = repositories(plan, toolchain);
-    let arch = rootfs::host_arch();
+    let arch = Platform::host_alpine_arch();
     for repo in repos.iter().filter(|r| !r.starts_with("file://")) {
         if plan.offline {
             return None;

@@ -6,8 +6,8 @@
 use super::{BuildError, provision_request, rootfs_source};
 use crate::cache::Cache;
 use crate::plan::BuildPlan;
+use crate::platform::Platform;
 use crate::provision;
-use crate::rootfs;
 use crate::source::Language;
 use crate::toolchain::find::HostTool;
 use crate::toolchain::resolve;
@@ -138,7 +138,9 @@ pub(crate) fn packages_ready(
         .iter()
         .all(|r| r.starts_with("file://"));
     if let Some(names) = local
-        .then(|| provision::index::package_names(&request.repositories, rootfs::host_arch()))
+        .then(|| {
+            provision::index::package_names(&request.repositories, Platform::host_alpine_arch())
+        })
         .flatten()
     {
         let missing: Vec<&str> = request
@@ -155,7 +157,7 @@ pub(crate) fn packages_ready(
     let index = format!(
         "{}/{}/APKINDEX.tar.gz",
         repo.trim_end_matches('/'),
-        rootfs::host_arch()
+        Platform::host_alpine_arch()
     );
     provision::repository_answers(cache, &index)
         .map(|()| PackagesReady::Installable)

@@ -7,6 +7,7 @@ use super::{Environment, ImagePlan, PlanError, flag_err, resolve_image};
 use crate::builder::project::ProjectPlan;
 use crate::cache::Cache;
 use crate::cli::{BuildArgs, LangArg, ToolchainsArgs};
+use crate::platform::Platform;
 use crate::sandbox::limits::{self, Limits};
 use crate::source::{self, Language, Sources};
 use crate::toolchain::fetch::FetchContext;
@@ -52,6 +53,8 @@ pub struct BuildPlan {
     /// The host environment, for toolchains' `pass_env`.
     pub host_vars: BTreeMap<String, String>,
     pub image: ImagePlan,
+    /// What the binary is built for: the machine's own platform.
+    pub platform: Platform,
     pub json: bool,
     pub strict: bool,
 }
@@ -219,6 +222,7 @@ impl BuildPlan {
             host: env.host(),
             host_vars: env.vars.clone(),
             image,
+            platform: Platform::host().ok_or(PlanError::HostPlatform)?,
             json: args.json,
             strict: args.strict,
         })

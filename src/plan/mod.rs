@@ -101,6 +101,11 @@ pub enum PlanError {
     Mirror(String),
     #[error("{flag} applies to C sources only")]
     NotForGo { flag: &'static str },
+    #[error(
+        "this machine's architecture ({}) is not one scratchpack builds on",
+        std::env::consts::ARCH
+    )]
+    HostPlatform,
 }
 
 impl crate::error::Hint for PlanError {
@@ -128,6 +133,14 @@ impl crate::error::Hint for PlanError {
             PlanError::NotForGo { .. } => {
                 "Go takes its flags from the module; --ldflags adds to -ldflags".into()
             }
+            PlanError::HostPlatform => format!(
+                "build on one of: {}, or package a binary built elsewhere",
+                crate::platform::Platform::buildable()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
         vec![hint]
     }

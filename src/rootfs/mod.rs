@@ -94,26 +94,12 @@ impl crate::error::Hint for RootfsError {
     }
 }
 
-/// Alpine's name for the architecture scratchpack itself runs on.
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "x86_64",
-        "aarch64" => "aarch64",
-        "arm" => "armv7",
-        "x86" => "x86",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    }
-}
-
 impl RootfsSource {
     /// `spec` for this machine's architecture, from `mirror` or the spec's default one.
     pub fn new(spec: &RootfsSpec, mirror: Option<&str>) -> RootfsSource {
         RootfsSource {
             spec: spec.clone(),
-            arch: host_arch().to_string(),
+            arch: crate::platform::Platform::host_alpine_arch().to_string(),
             mirror: mirror.unwrap_or(&spec.default_mirror).to_string(),
         }
     }

@@ -21,10 +21,10 @@ use super::unzip::{self, UnzipError};
 use super::{FetchKind, FetchSpec, Toolchain};
 use crate::atomic;
 use crate::beneath;
-use crate::builder::command::arch_names;
 use crate::cache::{Cache, CacheError};
 use crate::digest::{Digest, HashReader};
 use crate::interrupt;
+use crate::platform::Platform;
 use crate::process::{Cmd, ProcessError};
 use crate::rootfs::{self, ExtractError, FetchError as DownloadError};
 use crate::ui::Ui;
@@ -152,7 +152,7 @@ impl<'a> Release<'a> {
     /// The release pinned for this machine's architecture.
     pub fn for_host(toolchain: &'a Toolchain) -> Option<Result<Release<'a>, FetchError>> {
         let spec = toolchain.fetch.as_ref()?;
-        let arch = rootfs::host_arch();
+        let arch = Platform::host_alpine_arch();
         Some(match spec.sha256.get(arch) {
             Some(sha256) => Ok(Release {
                 toolchain,
@@ -190,7 +190,9 @@ impl<'a> Release<'a> {
             .or(self.spec.default_mirror.as_deref())
             .unwrap_or_default()
             .trim_end_matches('/');
-        let (arch, goarch) = arch_names(rootfs::host_arch());
+        // A release exists only for a pinned architecture, one scratchpack builds on.
+        let host = Platform::host().and_then(|p| p.names().ok());
+        let (arch, goarch) = host.map_or(("", ""), |n| (n.machine, n.goarch));
         let path = self
             .spec
             .path

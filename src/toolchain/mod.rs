@@ -522,7 +522,8 @@ fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
     }
     if let Some(p) = &t.project {
         let project_known = |name: &str| {
-            matches!(name, "tool" | "arch" | "goarch") && (name != "tool" || t.host.is_some())
+            matches!(name, "tool" | "arch" | "target" | "goarch" | "goarm")
+                && (name != "tool" || t.host.is_some())
         };
         for (k, list) in [
             ("cc", &p.cc),

@@ -12,13 +12,23 @@
 //! | `{strip}` | the toolchain's strip flags, none with `--no-strip` |
 //! | `{defines}`, `{includes}`, `{libs}` | `-D...`, `-I...`, `-l...` from the command line |
 //! | `{ldflags}` | `--ldflags` |
-//! | `{arch}` | the target architecture, `x86_64` or `aarch64` |
-//! | `{goarch}` | the same in Go's words, `amd64` or `arm64` |
+//! | `{arch}` | the target's machine in a target triple: `x86_64`, `aarch64`, `arm` |
+//! | `{target}` | the target's static musl triple: `x86_64-linux-musl`, `arm-linux-musleabihf` |
+//! | `{goarch}` | the target in Go's words, `amd64`, `arm64`, `arm` |
+//! | `{goarm}` | Go's `GOARM` for 32-bit ARM (`7`, `6`), else empty |
 //! | `{source_root}` | the common directory of the sources |
 
 use std::collections::BTreeMap;
 
-const SCALARS: &[&str] = &["tool", "output", "arch", "goarch", "source_root"];
+const SCALARS: &[&str] = &[
+    "tool",
+    "output",
+    "arch",
+    "target",
+    "goarch",
+    "goarm",
+    "source_root",
+];
 const LISTS: &[&str] = &[
     "sources", "flags", "strip", "defines", "includes", "libs", "ldflags",
 ];

@@ -9,7 +9,6 @@ use super::{ProjectPlan, SRC_MOUNT, SandboxRunner, Workspace, artifacts, environ
 use crate::builder::BuildError;
 use crate::builder::command::{Paths, tool_vars};
 use crate::plan::BuildPlan;
-use crate::rootfs;
 use crate::sandbox;
 use crate::toolchain::Toolchain;
 use crate::toolchain::find::HostTool;
@@ -44,8 +43,7 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
         .project
         .as_ref()
         .ok_or_else(|| BuildError::NoProjectTools(toolchain.name.clone()))?;
-    let arch = rootfs::host_arch();
-    let vars = tool_vars(arch, &Paths::sandboxed(toolchain));
+    let vars = tool_vars(&cx.plan.platform, &Paths::sandboxed(toolchain));
     let mut env = environment(tools, toolchain, &vars, &cx.plan.options);
     env.extend(cx.extra_env.iter().cloned());
     let binds = crate::builder::toolchain_binds(toolchain, cx.tool, cx.caches);
