@@ -1,7 +1,8 @@
-//! The JSON documents of a single-layer image: config, manifest, OCI index, docker's
-//! `manifest.json` and `oci-layout`, built with oci-spec's types and written canonically
-//! (compact, keys sorted through `serde_json::Value`, whose map is ordered) so the same
-//! inputs always give the same digests.
+//! The JSON documents of single-layer images: each platform's config and manifest, and
+//! the layout's documents for one image or an index of several (OCI `index.json`,
+//! docker's `manifest.json`, `oci-layout`), built with oci-spec's types and written
+//! canonically (compact, keys sorted through `serde_json::Value`, whose map is ordered)
+//! so the same inputs always give the same digests.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,6 +12,8 @@ use oci_spec::image::{
 };
 use serde::Serialize;
 
+use super::layer::LayerBlob;
+use super::model::{Blob, Built, Image};
 use crate::digest::Digest;
 use crate::platform::Platform;
 use crate::reference::Reference;
@@ -39,20 +42,6 @@ pub struct ImageMeta {
     /// Seconds since the epoch: the image's creation time and history date.
     pub epoch: u64,
     pub annotations: BTreeMap<String, String>,
-    pub reference: Option<Reference>,
-}
-
-/// The serialized documents and their digests.
-#[derive(Debug, Clone)]
-pub struct ImageDocs {
-    pub config: Vec<u8>,
-    pub config_digest: Digest,
-    pub manifest: Vec<u8>,
-    pub manifest_digest: Digest,
-    pub layer_digest: Digest,
-    pub index: Vec<u8>,
-    pub docker_manifest: Vec<u8>,
-    pub oci_layout: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,14 +71,8 @@ fn oci_digest(d: &Digest) -> Result<oci_spec::image::Digest, SpecError> {
     d.to_string().parse().map_err(spec_err("digest"))
 }
 
-/// Builds every document of an image whose only layer is `layer` (compressed digest)
-/// with uncompressed digest `diff_id`.
-pub fn build(
-    run: &RunConfig,
-    meta: &ImageMeta,
-    layer: &Digest,
-    diff_id: &Digest,
-) -> Result<ImageDocs, SpecError> {
+/// One platform's image whose only layer is `layer`: its config and manifest.
+pub fn image(run: &RunConfig, meta: &ImageMeta, layer: LayerBlob) -> Result<Image, SpecError> {
     let created = rfc3339(meta.epoch);
     let mut config = ConfigBuilder::default();
     if !run.entrypoint.is_empty() {
@@ -122,7 +105,7 @@ pub fn build(
         .rootfs(
             RootFsBuilder::default()
                 .typ("layers")
-                .diff_ids(vec![diff_id.to_string()])
+                .diff_ids(vec![layer.diff_id.to_string()])
                 .build()
                 .map_err(spec_err("config"))?,
         )
@@ -136,21 +119,21 @@ pub fn build(
     if let Some(v) = &p.variant {
         image = image.variant(v.clone());
     }
-    let config = canonical(&image.build().map_err(spec_err("config"))?)?;
-    let config_digest = Digest::of(&config);
+    let config = Blob::bytes(canonical(&image.build().map_err(spec_err("config"))?)?);
 
+    let layer = Blob::layer(layer);
     let mut manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
         .config(oci_spec::image::Descriptor::new(
             MediaType::ImageConfig,
-            config_digest.size,
-            oci_digest(&config_digest)?,
+            config.digest.size,
+            oci_digest(&config.digest)?,
         ))
         .layers(vec![oci_spec::image::Descriptor::new(
             MediaType::ImageLayerGzip,
-            layer.size,
-            oci_digest(layer)?,
+            layer.digest.size,
+            oci_digest(&layer.digest)?,
         )]);
     if !meta.annotations.is_empty() {
         manifest = manifest.annotations(
@@ -160,21 +143,37 @@ pub fn build(
                 .collect::<HashMap<_, _>>(),
         );
     }
-    let manifest = canonical(&manifest.build().map_err(spec_err("manifest"))?)?;
-    let manifest_digest = Digest::of(&manifest);
+    let manifest = Blob::bytes(canonical(&manifest.build().map_err(spec_err("manifest"))?)?);
+    Ok(Image {
+        platform: p.clone(),
+        manifest,
+        config,
+        layers: vec![layer],
+    })
+}
 
-    let mut platform = PlatformBuilder::default()
-        .architecture(Arch::from(p.architecture.as_str()))
-        .os(Os::from(p.os.as_str()));
-    if let Some(v) = &p.variant {
-        platform = platform.variant(v.clone());
-    }
+/// A descriptor of `digest` (of `media_type`), with `platform` and the names clients
+/// take the image's name from.
+fn descriptor(
+    media_type: MediaType,
+    digest: &Digest,
+    platform: Option<&Platform>,
+    reference: Option<&Reference>,
+) -> Result<oci_spec::image::Descriptor, SpecError> {
     let mut descriptor = DescriptorBuilder::default()
-        .media_type(MediaType::ImageManifest)
-        .size(manifest_digest.size)
-        .digest(oci_digest(&manifest_digest)?)
-        .platform(platform.build().map_err(spec_err("index"))?);
-    if let Some(r) = &meta.reference {
+        .media_type(media_type)
+        .size(digest.size)
+        .digest(oci_digest(digest)?);
+    if let Some(p) = platform {
+        let mut platform = PlatformBuilder::default()
+            .architecture(Arch::from(p.architecture.as_str()))
+            .os(Os::from(p.os.as_str()));
+        if let Some(v) = &p.variant {
+            platform = platform.variant(v.clone());
+        }
+        descriptor = descriptor.platform(platform.build().map_err(spec_err("index"))?);
+    }
+    if let Some(r) = reference {
         // podman names the image from ref.name; containerd (and docker with the
         // containerd store) from io.containerd.image.name.
         descriptor = descriptor.annotations(HashMap::from([
@@ -182,29 +181,87 @@ pub fn build(
             (CONTAINERD_NAME.to_string(), r.fully_qualified()),
         ]));
     }
+    descriptor.build().map_err(spec_err("index"))
+}
+
+fn index(manifests: Vec<oci_spec::image::Descriptor>) -> Result<Vec<u8>, SpecError> {
     let index = ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageIndex)
-        .manifests(vec![descriptor.build().map_err(spec_err("index"))?])
+        .manifests(manifests)
         .build()
         .map_err(spec_err("index"))?;
-    let index = canonical(&index)?;
+    canonical(&index)
+}
 
-    let docker_manifest = canonical(&serde_json::json!([{
-        "Config": config_digest.blob_path(),
-        "RepoTags": meta.reference.as_ref().map(|r| vec![r.to_string()]),
-        "Layers": [layer.blob_path()],
-    }]))?;
-    let oci_layout = canonical(&serde_json::json!({ "imageLayoutVersion": "1.0.0" }))?;
-    Ok(ImageDocs {
-        config,
-        config_digest,
-        manifest,
-        manifest_digest,
-        layer_digest: layer.clone(),
-        index,
-        docker_manifest,
-        oci_layout,
+/// The layout of `images` (at least one): a single image is named directly by
+/// `index.json`; several go into an image index of their own, which `index.json` names.
+/// Docker's `manifest.json` tags the image of the `host` platform `reference` and the
+/// others `reference` with `-ARCH[-VARIANT]` appended to the tag.
+pub fn assemble(
+    mut images: Vec<Image>,
+    reference: Option<&Reference>,
+    host: Option<&Platform>,
+) -> Result<Built, SpecError> {
+    images.sort_by(|a, b| a.platform.cmp(&b.platform));
+    let (index_blob, layout_index) = match images.as_slice() {
+        [] => {
+            return Err(SpecError {
+                what: "index",
+                source: "no image to index".into(),
+            });
+        }
+        [one] => {
+            let named = descriptor(
+                MediaType::ImageManifest,
+                &one.manifest.digest,
+                Some(&one.platform),
+                reference,
+            )?;
+            (None, index(vec![named])?)
+        }
+        several => {
+            let manifests = several
+                .iter()
+                .map(|i| {
+                    descriptor(
+                        MediaType::ImageManifest,
+                        &i.manifest.digest,
+                        Some(&i.platform),
+                        None,
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let blob = Blob::bytes(index(manifests)?);
+            let named = descriptor(MediaType::ImageIndex, &blob.digest, None, reference)?;
+            (Some(blob), index(vec![named])?)
+        }
+    };
+    let several = images.len() > 1;
+    let entries: Vec<serde_json::Value> = images
+        .iter()
+        .map(|i| {
+            let tag = reference.map(|r| {
+                if several && host != Some(&i.platform) {
+                    let arch = i.platform.arch_with_variant().replace('/', "-");
+                    format!("{}:{}-{arch}", r.name, r.tag)
+                } else {
+                    r.to_string()
+                }
+            });
+            serde_json::json!({
+                "Config": i.config.digest.blob_path(),
+                "RepoTags": tag.map(|t| vec![t]),
+                "Layers": i.layers.iter().map(|l| l.digest.blob_path()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Built {
+        images,
+        index: index_blob,
+        layout_index,
+        docker_manifest: canonical(&entries)?,
+        oci_layout: canonical(&serde_json::json!({ "imageLayoutVersion": "1.0.0" }))?,
     })
 }
 
@@ -242,35 +299,123 @@ mod tests {
         assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
     }
 
+    fn layer(dir: &std::path::Path, bytes: &[u8]) -> LayerBlob {
+        use std::io::Write;
+        let (mut file, guard) = crate::atomic::scratch_file(dir).unwrap();
+        file.write_all(bytes).unwrap();
+        LayerBlob {
+            file,
+            _guard: guard,
+            digest: Digest::of(bytes),
+            diff_id: Digest::of(b"tar"),
+        }
+    }
+
+    fn platform(name: &str) -> Platform {
+        Platform::parse(name).unwrap()
+    }
+
     #[test]
     fn documents_are_canonical_and_linked() {
+        let dir = tempfile::tempdir().unwrap();
         let run = RunConfig {
             entrypoint: vec!["/app".into()],
             labels: BTreeMap::from([("z".into(), "1".into()), ("a".into(), "2".into())]),
             ..RunConfig::default()
         };
         let meta = ImageMeta {
-            platform: Platform {
-                os: "linux".into(),
-                architecture: "arm".into(),
-                variant: Some("v7".into()),
-            },
+            platform: platform("linux/arm/v7"),
             epoch: 0,
             annotations: BTreeMap::new(),
-            reference: Some(Reference::parse("hello").unwrap()),
         };
-        let layer = Digest::of(b"layer");
-        let docs = build(&run, &meta, &layer, &Digest::of(b"tar")).unwrap();
-        let config = String::from_utf8(docs.config.clone()).unwrap();
+        let reference = Reference::parse("hello").unwrap();
+        let one = image(&run, &meta, layer(dir.path(), b"layer")).unwrap();
+        let config = String::from_utf8(bytes(&one.config)).unwrap();
         assert!(config.contains(r#""Labels":{"a":"2","z":"1"}"#), "{config}");
         assert!(config.contains(r#""variant":"v7""#));
-        let manifest = String::from_utf8(docs.manifest.clone()).unwrap();
-        assert!(manifest.contains(&docs.config_digest.to_string()));
-        assert!(manifest.contains(&layer.to_string()));
-        let index = String::from_utf8(docs.index.clone()).unwrap();
-        assert!(index.contains(&docs.manifest_digest.to_string()));
+        let manifest = String::from_utf8(bytes(&one.manifest)).unwrap();
+        assert!(manifest.contains(&one.config.digest.to_string()));
+        assert!(manifest.contains(&Digest::of(b"layer").to_string()));
+        let manifest_digest = one.manifest.digest.clone();
+        let built = assemble(vec![one], Some(&reference), None).unwrap();
+        let index = String::from_utf8(built.layout_index.clone()).unwrap();
+        assert!(index.contains(&manifest_digest.to_string()));
         assert!(index.contains(r#""org.opencontainers.image.ref.name":"hello:latest""#));
-        let again = build(&run, &meta, &layer, &Digest::of(b"tar")).unwrap();
-        assert_eq!(again.index, docs.index);
+        assert_eq!(built.digest(), &manifest_digest);
+        assert!(built.index.is_none());
+        let again = image(&run, &meta, layer(dir.path(), b"layer")).unwrap();
+        let again = assemble(vec![again], Some(&reference), None).unwrap();
+        assert_eq!(again.layout_index, built.layout_index);
+    }
+
+    fn bytes(blob: &Blob) -> Vec<u8> {
+        let mut out = Vec::new();
+        blob.write_to(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn several_platforms_make_an_index_named_by_the_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunConfig::default();
+        let images = |order: &[&str]| {
+            order
+                .iter()
+                .map(|p| {
+                    let meta = ImageMeta {
+                        platform: platform(p),
+                        epoch: 0,
+                        annotations: BTreeMap::new(),
+                    };
+                    image(&run, &meta, layer(dir.path(), p.as_bytes())).unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        let reference = Reference::parse("app:1.0").unwrap();
+        let host = platform("linux/amd64");
+        let built = assemble(
+            images(&["linux/arm64", "linux/amd64", "linux/arm/v7"]),
+            Some(&reference),
+            Some(&host),
+        )
+        .unwrap();
+        let index = built.index.as_ref().expect("an index of three");
+        assert_eq!(built.digest(), &index.digest);
+        let parsed: serde_json::Value = serde_json::from_slice(&bytes(index)).unwrap();
+        let platforms: Vec<String> = parsed["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let p = &m["platform"];
+                format!(
+                    "{}/{}{}",
+                    p["os"].as_str().unwrap(),
+                    p["architecture"].as_str().unwrap(),
+                    p["variant"]
+                        .as_str()
+                        .map(|v| format!("/{v}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        assert_eq!(platforms, ["linux/amd64", "linux/arm/v7", "linux/arm64"]);
+        let layout = String::from_utf8(built.layout_index.clone()).unwrap();
+        assert!(layout.contains(&index.digest.to_string()), "{layout}");
+        assert!(layout.contains("application/vnd.oci.image.index.v1+json"));
+        let docker = String::from_utf8(built.docker_manifest.clone()).unwrap();
+        for tag in ["app:1.0", "app:1.0-arm-v7", "app:1.0-arm64"] {
+            assert!(docker.contains(&format!(r#"["{tag}"]"#)), "{tag}: {docker}");
+        }
+        // Blobs: three images of three blobs each, and the index.
+        assert_eq!(built.blobs().len(), 10);
+        // The order the platforms came in does not matter.
+        let again = assemble(
+            images(&["linux/arm/v7", "linux/amd64", "linux/arm64"]),
+            Some(&reference),
+            Some(&host),
+        )
+        .unwrap();
+        assert_eq!(again.digest(), built.digest());
     }
 }

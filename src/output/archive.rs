@@ -5,17 +5,15 @@
 //! names elsewhere carried a process id).
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Seek, Write};
 use std::path::Path;
 
 use crate::atomic::{AtomicFile, OutputIoError};
-use crate::image::layer::LayerBlob;
-use crate::image::spec::ImageDocs;
+use crate::image::model::Built;
 
 pub(super) fn write(
     dest: &Path,
-    docs: &ImageDocs,
-    layer: &mut LayerBlob,
+    built: &Built,
     epoch: u64,
     docker_manifest: bool,
 ) -> Result<u64, OutputIoError> {
@@ -24,54 +22,26 @@ pub(super) fn write(
         source,
     };
     let mut out = AtomicFile::create(dest)?;
-    let size = write_tar(out.file(), docs, layer, epoch, docker_manifest).map_err(io_err)?;
+    let size = write_tar(out.file(), built, epoch, docker_manifest).map_err(io_err)?;
     out.commit()?;
     Ok(size)
 }
 
-enum Blob<'a> {
-    Bytes(&'a [u8]),
-    Layer,
-}
-
-fn write_tar(
-    file: &mut File,
-    docs: &ImageDocs,
-    layer: &mut LayerBlob,
-    epoch: u64,
-    docker_manifest: bool,
-) -> io::Result<u64> {
-    let mut blobs = vec![
-        (docs.config_digest.blob_path(), Blob::Bytes(&docs.config)),
-        (
-            docs.manifest_digest.blob_path(),
-            Blob::Bytes(&docs.manifest),
-        ),
-        (docs.layer_digest.blob_path(), Blob::Layer),
-    ];
-    blobs.sort_by(|a, b| a.0.cmp(&b.0));
-
+fn write_tar(file: &mut File, built: &Built, epoch: u64, docker_manifest: bool) -> io::Result<u64> {
     let mut tar = tar::Builder::new(BufWriter::with_capacity(1 << 20, file));
     for dir in ["blobs/", "blobs/sha256/"] {
         let mut h = header(epoch, tar::EntryType::Directory, 0o755, 0);
         tar.append_data(&mut h, dir, io::empty())?;
     }
-    for (path, blob) in blobs {
-        match blob {
-            Blob::Bytes(bytes) => append_file(&mut tar, epoch, &path, bytes)?,
-            Blob::Layer => {
-                layer.file.rewind()?;
-                let size = docs.layer_digest.size;
-                let mut h = header(epoch, tar::EntryType::Regular, 0o644, size);
-                tar.append_data(&mut h, &path, (&mut layer.file).take(size))?;
-            }
-        }
+    for blob in built.blobs() {
+        let mut h = header(epoch, tar::EntryType::Regular, 0o644, blob.digest.size);
+        tar.append_data(&mut h, blob.digest.blob_path(), blob.reader())?;
     }
-    append_file(&mut tar, epoch, "index.json", &docs.index)?;
+    append_file(&mut tar, epoch, "index.json", &built.layout_index)?;
     if docker_manifest {
-        append_file(&mut tar, epoch, "manifest.json", &docs.docker_manifest)?;
+        append_file(&mut tar, epoch, "manifest.json", &built.docker_manifest)?;
     }
-    append_file(&mut tar, epoch, "oci-layout", &docs.oci_layout)?;
+    append_file(&mut tar, epoch, "oci-layout", &built.oci_layout)?;
     let mut buffered = tar.into_inner()?;
     buffered.flush()?;
     buffered.get_mut().stream_position()

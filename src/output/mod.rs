@@ -9,8 +9,7 @@ mod layout_dir;
 use std::path::{Path, PathBuf};
 
 use crate::atomic::OutputIoError;
-use crate::image::layer::LayerBlob;
-use crate::image::spec::ImageDocs;
+use crate::image::model::Built;
 
 /// The formats `package --format` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,17 +47,11 @@ pub fn scratch_dir(dest: &Path) -> PathBuf {
     }
 }
 
-/// Writes the image to `dest` in `format`, atomically; returns the bytes written.
-pub fn write(
-    format: Format,
-    dest: &Path,
-    docs: &ImageDocs,
-    layer: &mut LayerBlob,
-    epoch: u64,
-) -> Result<u64, OutputError> {
+/// Writes `built` to `dest` in `format`, atomically; returns the bytes written.
+pub fn write(format: Format, dest: &Path, built: &Built, epoch: u64) -> Result<u64, OutputError> {
     Ok(match format {
-        Format::Archive => archive::write(dest, docs, layer, epoch, true)?,
-        Format::Oci => archive::write(dest, docs, layer, epoch, false)?,
-        Format::OciDir => layout_dir::write(dest, docs, layer)?,
+        Format::Archive => archive::write(dest, built, epoch, true)?,
+        Format::Oci => archive::write(dest, built, epoch, false)?,
+        Format::OciDir => layout_dir::write(dest, built)?,
     })
 }

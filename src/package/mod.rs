@@ -172,20 +172,28 @@ pub fn package(
         ui.warn(&format!("{} (fix: {})", warning.reason, warning.fix));
     }
     ui.status(&format!("writing layer ({} files)", tree.len()));
-    let mut layer = layer::write(&tree, plan.epoch, &output::scratch_dir(&plan.output))?;
+    let layer = layer::write(&tree, plan.epoch, &output::scratch_dir(&plan.output))?;
+    let diff_id = layer.diff_id.clone();
     let meta = ImageMeta {
         platform: info.platform.clone(),
         epoch: plan.epoch,
         annotations: plan.annotations.clone(),
-        reference: Some(plan.reference.clone()),
     };
-    let docs = spec::build(&plan.run, &meta, &layer.digest, &layer.diff_id)?;
-    let size = output::write(plan.format, &plan.output, &docs, &mut layer, plan.epoch)?;
+    let image = spec::image(&plan.run, &meta, layer)?;
+    let config_digest = image.config.digest.clone();
+    let layer_digest = image.layers[0].digest.clone();
+    let built = spec::assemble(
+        vec![image],
+        Some(&plan.reference),
+        Platform::host().as_ref(),
+    )?;
+    let manifest_digest = built.digest().clone();
+    let size = output::write(plan.format, &plan.output, &built, plan.epoch)?;
     Ok(Packaged {
-        manifest_digest: docs.manifest_digest,
-        config_digest: docs.config_digest,
-        layer_digest: layer.digest.clone(),
-        diff_id: layer.diff_id.clone(),
+        manifest_digest,
+        config_digest,
+        layer_digest,
+        diff_id,
         size,
         platform: info.platform.clone(),
         binary: info,
