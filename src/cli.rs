@@ -125,9 +125,10 @@ pub struct InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct PackageArgs {
-    /// The statically linked executable to package
-    #[arg(value_name = "BINARY")]
-    pub binary: PathBuf,
+    /// The statically linked executable to package; several (one per platform, each
+    /// platform read from its ELF header) make a multi-platform image
+    #[arg(required = true, value_name = "BINARY")]
+    pub binaries: Vec<PathBuf>,
 
     /// Where to write the image
     #[arg(short, long, value_name = "OUT")]

@@ -351,3 +351,99 @@ fn podman_save_output_goes_through_the_gate() {
         }
     }
 }
+
+/// An archive of two platforms (`package hello-amd64 hello-arm64`): skopeo reads the index
+/// with one manifest per platform and copies each platform out (verifying every digest),
+/// podman loads it and runs the host's platform (and pulls the other from it with
+/// `--platform`), and docker 20.10 loads it from
+/// `manifest.json`: the host's image under the plain tag, the other under `TAG-ARCH`.
+#[test]
+fn a_two_platform_archive_loads_in_every_client() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("SKIPPED: the tags below are those of an amd64 host");
+        return;
+    }
+    let dir = tempdir();
+    let two = dir.path().join("two.tar");
+    scratchpack(&[
+        "package",
+        path_str(&fixture("hello-amd64")),
+        path_str(&fixture("hello-arm64")),
+        "-o",
+        path_str(&two),
+        "--tag",
+        "multi:1",
+    ])
+    .expect_code(0);
+
+    if let Some(raw) = skopeo_inspect(&format!("oci-archive:{}", path_str(&two)), &["--raw"]) {
+        let archs: Vec<&str> = raw["manifests"]
+            .as_array()
+            .expect("an index")
+            .iter()
+            .map(|m| m["platform"]["architecture"].as_str().unwrap())
+            .collect();
+        assert_eq!(archs, ["amd64", "arm64"]);
+        for arch in ["amd64", "arm64"] {
+            let out = dir.path().join(format!("{arch}.tar"));
+            check(Command::new("skopeo").args([
+                "--override-arch",
+                arch,
+                "copy",
+                &format!("oci-archive:{}", path_str(&two)),
+                &format!("oci-archive:{}", path_str(&out)),
+            ]));
+            let copied = skopeo_inspect(&format!("oci-archive:{}", path_str(&out)), &[]).unwrap();
+            assert_eq!(copied["Architecture"], arch);
+        }
+    }
+    if let Some(podman) = Podman::new() {
+        let loaded = podman.load(&two);
+        assert!(loaded.contains("multi:1"), "{loaded}");
+        assert_eq!(podman.run_image("multi:1", &[]), "hello from scratch\n");
+        // Another platform, as README says: pulled from the archive by platform.
+        let id = podman
+            .run(&[
+                "pull",
+                "-q",
+                "--platform",
+                "linux/arm64",
+                &format!("oci-archive:{}", path_str(&two)),
+            ])
+            .expect_code(0)
+            .stdout;
+        let arch = podman
+            .run(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{.Architecture}}",
+                id.trim(),
+            ])
+            .expect_code(0)
+            .stdout;
+        assert_eq!(arch.trim(), "arm64");
+    }
+    let Some(docker) = Dockerd::start() else {
+        return;
+    };
+    let loaded = docker.load(&two);
+    for tag in ["multi:1", "multi:1-arm64"] {
+        assert!(
+            loaded.contains(&format!("Loaded image: {tag}\n")),
+            "{loaded}"
+        );
+    }
+    assert_eq!(docker.run_image("multi:1", &[]), "hello from scratch\n");
+    let arch = docker
+        .run(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Architecture}}",
+            "multi:1-arm64",
+        ])
+        .expect_code(0)
+        .stdout;
+    assert_eq!(arch.trim(), "arm64");
+}

@@ -21,6 +21,11 @@ const GOLDEN_MANIFEST: &str =
 const GOLDEN_MANIFEST_EPOCH: &str =
     "sha256:3112170ef0e6f0c75aafcc551de2969229e1adf4df7182f5eb5c295c1a94223c";
 
+/// `package fixtures/hello-amd64 fixtures/hello-arm64`: the index's digest (stdout),
+/// which no host or order changes.
+const GOLDEN_TWO_PLATFORMS: &str =
+    "sha256:5adf36ab9fd2c4a25cf178dff21111cdce11be2803afd61707d0d3c866b57ad3";
+
 fn hello() -> PathBuf {
     fixture("hello-amd64")
 }
@@ -547,4 +552,102 @@ fn json_summary() {
     assert_eq!(j["size"], std::fs::metadata(&out).unwrap().len());
     assert!(j["digest"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(j["binary"]["path"], "/usr/local/bin/hello-amd64");
+}
+
+/// One binary per platform makes one archive: `index.json` names an OCI index of both
+/// platforms (every document valid against the official schemas), docker's
+/// `manifest.json` tags the host's image `hello:latest` and the other
+/// `hello:latest-ARCH`; the digest is the index's, pinned, and the same whichever order
+/// the binaries come in. Two binaries of one platform are refused, and nothing is
+/// written.
+#[test]
+fn one_binary_per_platform_makes_an_index() {
+    let dir = tempdir();
+    let out = dir.path().join("two.tar");
+    let (amd64, arm64) = (fixture("hello-amd64"), fixture("hello-arm64"));
+    let r = scratchpack(&[
+        "package",
+        path_str(&amd64),
+        path_str(&arm64),
+        "-o",
+        path_str(&out),
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary = r.json();
+    assert_eq!(summary["digest"], GOLDEN_TWO_PLATFORMS);
+    assert_eq!(summary["platform"], "linux/amd64,linux/arm64");
+    assert_eq!(
+        summary["tag"], "hello:latest",
+        "the platform suffix is not the name"
+    );
+    assert_eq!(summary["images"].as_array().map(Vec::len), Some(2));
+    let first = sha256_file(&out);
+    let image = ImageTar::open(&out);
+    let layout = image.json("index.json");
+    oci::assert_valid("image-index-schema.json", &layout);
+    assert_eq!(
+        layout["manifests"][0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(layout["manifests"][0]["digest"], GOLDEN_TWO_PLATFORMS);
+    let index: serde_json::Value =
+        serde_json::from_slice(image.blob(GOLDEN_TWO_PLATFORMS)).unwrap();
+    oci::assert_valid("image-index-schema.json", &index);
+    let mut archs = Vec::new();
+    for m in index["manifests"].as_array().unwrap() {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(image.blob(m["digest"].as_str().unwrap())).unwrap();
+        oci::assert_valid("image-manifest-schema.json", &manifest);
+        let config: serde_json::Value =
+            serde_json::from_slice(image.blob(manifest["config"]["digest"].as_str().unwrap()))
+                .unwrap();
+        oci::assert_valid("config-schema.json", &config);
+        assert_eq!(config["architecture"], m["platform"]["architecture"]);
+        archs.push(config["architecture"].as_str().unwrap().to_string());
+    }
+    assert_eq!(archs, ["amd64", "arm64"]);
+    let tags: Vec<String> = image
+        .json("manifest.json")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["RepoTags"][0].as_str().unwrap().to_string())
+        .collect();
+    let host_is_amd64 = std::env::consts::ARCH == "x86_64";
+    let expected = if host_is_amd64 {
+        ["hello:latest", "hello:latest-arm64"]
+    } else {
+        ["hello:latest-amd64", "hello:latest"]
+    };
+    assert_eq!(tags, expected);
+
+    let r = scratchpack(&[
+        "package",
+        path_str(&arm64),
+        path_str(&amd64),
+        "-o",
+        path_str(&out),
+    ]);
+    assert_eq!((r.code, r.stdout.trim()), (0, GOLDEN_TWO_PLATFORMS));
+    assert_eq!(
+        sha256_file(&out),
+        first,
+        "the order of the binaries changes nothing"
+    );
+
+    let dup = dir.path().join("dup.tar");
+    let r = scratchpack(&[
+        "package",
+        path_str(&amd64),
+        path_str(&amd64),
+        "-o",
+        path_str(&dup),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_has(
+        &r.stderr,
+        &["both for linux/amd64", "one binary per platform"],
+    );
+    assert!(!dup.exists());
 }

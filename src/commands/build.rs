@@ -35,7 +35,7 @@ pub fn run(plan: &BuildPlan, ui: &Ui) -> Result<ExitStatus, Error> {
             .annotations
             .insert(APK_ANNOTATION.into(), packages.join(","));
     }
-    let packaged = package::package(&built.binary, &image, plan.strict, ui)?;
+    let packaged = package::package(std::slice::from_ref(&built.binary), &image, plan.strict, ui)?;
     let toolchain = format!("{} ({})", built.toolchain, built.compiler);
     super::package::report(&image, plan.json, &packaged, Some(&toolchain), ui);
     Ok(ExitStatus::Success)

@@ -9,40 +9,61 @@ use crate::plan::{ImagePlan, PackagePlan};
 use crate::ui::Ui;
 
 pub fn run(plan: &PackagePlan, ui: &Ui) -> Result<ExitStatus, Error> {
-    let packaged = package::package(&plan.binary, &plan.image, plan.strict, ui)?;
+    let packaged = package::package(&plan.binaries, &plan.image, plan.strict, ui)?;
     report(&plan.image, plan.json, &packaged, None, ui);
     Ok(ExitStatus::Success)
 }
 
 /// The digest (or a JSON summary) on stdout, one line on stderr; `toolchain` is set for
-/// builds.
+/// builds. The JSON has each platform's image under `images`, and for a single image the
+/// same fields at the top as well.
 pub fn report(image: &ImagePlan, json: bool, p: &Packaged, toolchain: Option<&str>, ui: &Ui) {
+    let platforms: Vec<String> = p.images.iter().map(|i| i.platform.to_string()).collect();
+    let kinds: Vec<&str> = p.images.iter().map(|i| i.binary.kind.as_str()).collect();
     if json {
+        let images: Vec<serde_json::Value> = p
+            .images
+            .iter()
+            .map(|i| {
+                json!({
+                    "platform": i.platform.to_string(),
+                    "digest": i.manifest_digest.to_string(),
+                    "config": i.config_digest.to_string(),
+                    "layer": { "digest": i.layer_digest.to_string(), "size": i.layer_digest.size, "diff_id": i.diff_id.to_string() },
+                    "binary": { "path": image.binary_path(), "kind": i.binary.kind.as_str(), "warnings": i.binary.warnings },
+                })
+            })
+            .collect();
         let mut summary = json!({
             "output": image.output.display().to_string(),
             "format": image.format.as_str(),
             "tag": image.reference.to_string(),
-            "platform": p.platform.to_string(),
-            "digest": p.manifest_digest.to_string(),
-            "config": p.config_digest.to_string(),
-            "layer": { "digest": p.layer_digest.to_string(), "size": p.layer_digest.size, "diff_id": p.diff_id.to_string() },
+            "platform": platforms.join(","),
+            "digest": p.digest.to_string(),
             "size": p.size,
-            "binary": { "path": image.binary_path(), "kind": p.binary.kind.as_str(), "warnings": p.binary.warnings },
+            "images": images,
         });
+        if let [one] = images.as_slice() {
+            for key in ["config", "layer", "binary"] {
+                summary[key] = one[key].clone();
+            }
+        }
         if let Some(t) = toolchain {
             summary["toolchain"] = json!(t);
         }
         ui.data(&serde_json::to_string_pretty(&summary).unwrap_or_default());
     } else {
-        ui.data(&p.manifest_digest.to_string());
+        ui.data(&p.digest.to_string());
     }
+    let mut kinds = kinds;
+    kinds.dedup();
     ui.note(&format!(
         "wrote {} ({}, {} bytes): {} {} {}",
         image.output.display(),
         image.format.as_str(),
         p.size,
         image.reference,
-        p.platform,
-        p.binary.kind.as_str(),
+        platforms.join(","),
+        kinds.join(","),
     ));
 }

@@ -3,13 +3,14 @@
 
 mod contents;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 
 use crate::digest::Digest;
 use crate::elf::{self, ElfError, ElfInfo};
 use crate::image::layer::{self, LayerError};
+use crate::image::model::Image;
 use crate::image::spec::{self, ImageMeta, SpecError};
 use crate::image::tree::TreeError;
 use crate::output::{self, OutputError};
@@ -17,17 +18,27 @@ use crate::plan::ImagePlan;
 use crate::platform::Platform;
 use crate::ui::Ui;
 
-/// What was written.
+/// One platform's image, as written.
 #[derive(Debug, Clone)]
-pub struct Packaged {
+pub struct PackagedImage {
+    pub platform: Platform,
     pub manifest_digest: Digest,
     pub config_digest: Digest,
     pub layer_digest: Digest,
     pub diff_id: Digest,
+    pub binary: ElfInfo,
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Packaged {
+    /// What a client pulls by: the index's digest for several platforms, else the
+    /// manifest's.
+    pub digest: Digest,
     /// Bytes written to the output.
     pub size: u64,
-    pub platform: Platform,
-    pub binary: ElfInfo,
+    /// Sorted by platform.
+    pub images: Vec<PackagedImage>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +68,12 @@ pub enum PackageError {
     },
     #[error("{}", start_message(.0))]
     WontStart(Vec<crate::inspect::StartProblem>),
+    #[error("`{}` and `{}` are both for {platform}: an image holds one binary per platform", first.display(), second.display())]
+    DuplicatePlatform {
+        platform: Platform,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error(transparent)]
     Contents(#[from] TreeError),
     #[error(transparent)]
@@ -76,6 +93,7 @@ impl PackageError {
                 | PackageError::NotStatic { .. }
                 | PackageError::Warnings { .. }
                 | PackageError::WontStart(_)
+                | PackageError::DuplicatePlatform { .. }
         )
     }
 }
@@ -103,6 +121,10 @@ impl crate::error::Hint for PackageError {
                     .into()
             }
             PackageError::Contents(_) => "check the --add and --ca-certificates sources".into(),
+            PackageError::DuplicatePlatform { .. } => {
+                "give one binary per platform (`file` or `scratchpack inspect` shows each one's)"
+                    .into()
+            }
             PackageError::Output(_) | PackageError::Layer(LayerError::Scratch(_)) => {
                 "check that the output's directory exists and is writable".into()
             }
@@ -121,14 +143,52 @@ fn start_message(problems: &[crate::inspect::StartProblem]) -> String {
     format!("{head}:\n  {}", reasons.join("\n  "))
 }
 
-/// Inspects `binary` and writes it as an image according to `plan`. On any error the
-/// output is left as it was.
+/// Inspects `binaries` (one per platform) and writes them as one image, or an index of
+/// one image per platform, according to `plan`. On any error the output is left as it
+/// was.
 pub fn package(
-    binary: &std::path::Path,
+    binaries: &[PathBuf],
     plan: &ImagePlan,
     strict: bool,
     ui: &Ui,
 ) -> Result<Packaged, PackageError> {
+    let judged = binaries
+        .iter()
+        .map(|b| judge(b, strict, ui))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, (path, _, info)) in judged.iter().enumerate() {
+        if let Some((first, _, _)) = judged[..i].iter().find(|j| j.2.platform == info.platform) {
+            return Err(PackageError::DuplicatePlatform {
+                platform: info.platform.clone(),
+                first: first.clone(),
+                second: path.clone(),
+            });
+        }
+    }
+    let several = judged.len() > 1;
+    let mut images = Vec::new();
+    let mut packaged = Vec::new();
+    for (_, bytes, info) in judged {
+        let (image, done) = image(bytes, info, plan, strict, several, ui)?;
+        images.push(image);
+        packaged.push(done);
+    }
+    packaged.sort_by(|a, b| a.platform.cmp(&b.platform));
+    let built = spec::assemble(images, Some(&plan.reference), Platform::host().as_ref())?;
+    let size = output::write(plan.format, &plan.output, &built, plan.epoch)?;
+    Ok(Packaged {
+        digest: built.digest().clone(),
+        size,
+        images: packaged,
+    })
+}
+
+/// Reads and judges `binary`: a static executable (without warnings if `strict`).
+fn judge(
+    binary: &Path,
+    strict: bool,
+    ui: &Ui,
+) -> Result<(PathBuf, Vec<u8>, ElfInfo), PackageError> {
     let bytes = fs::read(binary).map_err(|e| PackageError::Read {
         path: binary.to_path_buf(),
         source: e,
@@ -157,7 +217,19 @@ pub fn package(
     for warning in &info.warnings {
         ui.warn(&format!("{}: {warning}", binary.display()));
     }
+    Ok((binary.to_path_buf(), bytes, info))
+}
 
+/// The image of one judged binary: its files, the start checks on them, its layer and
+/// documents.
+fn image(
+    bytes: Vec<u8>,
+    info: ElfInfo,
+    plan: &ImagePlan,
+    strict: bool,
+    several: bool,
+    ui: &Ui,
+) -> Result<(Image, PackagedImage), PackageError> {
     let tree = contents::tree(plan, bytes)?;
     // The gate's start checks, on what is about to be written.
     let binary_path = plan.binary_path();
@@ -168,10 +240,15 @@ pub fn package(
     if !problems.is_empty() {
         return Err(PackageError::WontStart(problems));
     }
+    let on = if several {
+        format!("{}: ", info.platform)
+    } else {
+        String::new()
+    };
     for warning in &warnings {
-        ui.warn(&format!("{} (fix: {})", warning.reason, warning.fix));
+        ui.warn(&format!("{on}{} (fix: {})", warning.reason, warning.fix));
     }
-    ui.status(&format!("writing layer ({} files)", tree.len()));
+    ui.status(&format!("{on}writing layer ({} files)", tree.len()));
     let layer = layer::write(&tree, plan.epoch, &output::scratch_dir(&plan.output))?;
     let diff_id = layer.diff_id.clone();
     let meta = ImageMeta {
@@ -180,22 +257,13 @@ pub fn package(
         annotations: plan.annotations.clone(),
     };
     let image = spec::image(&plan.run, &meta, layer)?;
-    let config_digest = image.config.digest.clone();
-    let layer_digest = image.layers[0].digest.clone();
-    let built = spec::assemble(
-        vec![image],
-        Some(&plan.reference),
-        Platform::host().as_ref(),
-    )?;
-    let manifest_digest = built.digest().clone();
-    let size = output::write(plan.format, &plan.output, &built, plan.epoch)?;
-    Ok(Packaged {
-        manifest_digest,
-        config_digest,
-        layer_digest,
-        diff_id,
-        size,
+    let packaged = PackagedImage {
         platform: info.platform.clone(),
+        manifest_digest: image.manifest.digest.clone(),
+        config_digest: image.config.digest.clone(),
+        layer_digest: image.layers[0].digest.clone(),
+        diff_id,
         binary: info,
-    })
+    };
+    Ok((image, packaged))
 }

@@ -79,7 +79,8 @@ impl ImagePlan {
 
 #[derive(Debug, Clone)]
 pub struct PackagePlan {
-    pub binary: PathBuf,
+    /// One static executable per platform.
+    pub binaries: Vec<PathBuf>,
     pub image: ImagePlan,
     pub json: bool,
     pub strict: bool,
@@ -87,7 +88,12 @@ pub struct PackagePlan {
 
 impl PackagePlan {
     pub fn resolve(args: PackageArgs, env: &Environment) -> Result<PackagePlan, PlanError> {
-        let default_name = file_name(&args.binary);
+        let first = &args.binaries[0];
+        let default_name = if args.binaries.len() > 1 {
+            without_platform_suffix(&file_name(first))
+        } else {
+            file_name(first)
+        };
         let image = resolve_image(
             args.image,
             args.output,
@@ -95,15 +101,43 @@ impl PackagePlan {
             env.get("SOURCE_DATE_EPOCH"),
         )?;
         let mut inputs = image.host_inputs();
-        inputs.push(args.binary.clone());
+        inputs.extend(args.binaries.iter().cloned());
         super::refuse_overwriting(&image.output, &inputs)?;
         Ok(PackagePlan {
-            binary: args.binary,
+            binaries: args.binaries,
             image,
             json: args.json,
             strict: args.strict,
         })
     }
+}
+
+/// `app` for `app-arm64`, `app_linux_amd64` or `app-arm-v7`: the name binaries built per
+/// platform share (unchanged when no platform ends it).
+fn without_platform_suffix(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let suffixes = crate::platform::Platform::buildable()
+        .into_iter()
+        .flat_map(|p| {
+            let alpine = p.names().map(|n| n.alpine).unwrap_or_default();
+            [
+                p.arch_with_variant().replace('/', "-"),
+                p.arch_with_variant().replace('/', ""),
+                alpine.to_string(),
+                format!("linux-{}", p.arch_with_variant().replace('/', "-")),
+                format!("linux_{}", p.arch_with_variant().replace('/', "_")),
+            ]
+        });
+    let mut best = name.len();
+    for suffix in suffixes {
+        for sep in ['-', '_', '.'] {
+            let tail = format!("{sep}{}", suffix.replace('-', &sep.to_string()));
+            if lower.ends_with(&tail) && name.len() > tail.len() {
+                best = best.min(name.len() - tail.len());
+            }
+        }
+    }
+    name[..best].to_string()
 }
 
 pub(super) fn file_name(path: &Path) -> String {
@@ -302,6 +336,23 @@ fn user(spec: Option<&str>) -> Result<String, PlanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binaries_built_per_platform_share_their_name() {
+        for (file, name) in [
+            ("app-amd64", "app"),
+            ("app_linux_arm64", "app"),
+            ("app-linux-arm-v7", "app"),
+            ("app-armv7", "app"),
+            ("my-tool.aarch64", "my-tool"),
+            ("app-x86_64", "app"),
+            ("app", "app"),
+            ("arm64", "arm64"),
+            ("app-mips", "app-mips"),
+        ] {
+            assert_eq!(without_platform_suffix(file), name, "{file}");
+        }
+    }
 
     #[test]
     fn users() {
