@@ -166,6 +166,12 @@ pub struct BuildArgs {
     #[arg(long, value_name = "NAME|FILE", default_value = "auto")]
     pub toolchain: String,
 
+    /// Platforms to build for, comma-separated or repeated (`linux/amd64,linux/arm64`,
+    /// `linux/arm/v7`), or `all`; several make one multi-platform image [default: this
+    /// machine's]
+    #[arg(long, value_name = "PLATFORM", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
     /// Extra compiler flags, e.g. --cflags="-O2 -Wall" (C)
     #[arg(long, value_name = "FLAGS", allow_hyphen_values = true)]
     pub cflags: Vec<String>,

@@ -31,6 +31,9 @@ pub struct Names {
     pub goarch: &'static str,
     /// Go's `GOARM`, for 32-bit ARM.
     pub goarm: Option<&'static str>,
+    /// The CPU a C compiler must be told (`-mcpu=`) when the triple does not say it:
+    /// `arm-linux-musleabihf` is ARMv7 unless told ARMv6.
+    pub cpu: Option<&'static str>,
     /// Rust's `std::env::consts::ARCH` of a machine of this platform.
     rust: &'static str,
 }
@@ -51,6 +54,7 @@ const NAMES: [Names; 8] = [
         abi: "musl",
         goarch: "amd64",
         goarm: None,
+        cpu: None,
         rust: "x86_64",
     },
     Names {
@@ -61,6 +65,7 @@ const NAMES: [Names; 8] = [
         abi: "musl",
         goarch: "arm64",
         goarm: None,
+        cpu: None,
         rust: "aarch64",
     },
     Names {
@@ -71,6 +76,7 @@ const NAMES: [Names; 8] = [
         abi: "musleabihf",
         goarch: "arm",
         goarm: Some("7"),
+        cpu: None,
         rust: "arm",
     },
     Names {
@@ -81,6 +87,7 @@ const NAMES: [Names; 8] = [
         abi: "musleabihf",
         goarch: "arm",
         goarm: Some("6"),
+        cpu: Some("arm1176jzf_s"),
         rust: "arm",
     },
     Names {
@@ -91,6 +98,7 @@ const NAMES: [Names; 8] = [
         abi: "musl",
         goarch: "386",
         goarm: None,
+        cpu: None,
         rust: "x86",
     },
     Names {
@@ -101,6 +109,7 @@ const NAMES: [Names; 8] = [
         abi: "musl",
         goarch: "ppc64le",
         goarm: None,
+        cpu: None,
         rust: "powerpc64",
     },
     Names {
@@ -111,6 +120,7 @@ const NAMES: [Names; 8] = [
         abi: "musl",
         goarch: "s390x",
         goarm: None,
+        cpu: None,
         rust: "s390x",
     },
     Names {
@@ -121,6 +131,7 @@ const NAMES: [Names; 8] = [
         abi: "musl",
         goarch: "riscv64",
         goarm: None,
+        cpu: None,
         rust: "riscv64",
     },
 ];

@@ -86,6 +86,15 @@ impl Ui {
         self.verbose
     }
 
+    /// The same UI without notes and status lines (warnings and errors still show): for
+    /// the builds of further platforms, which would repeat the first one's.
+    pub fn quieter(&self) -> Ui {
+        Ui {
+            quiet: true,
+            ..*self
+        }
+    }
+
     /// A UI that prints no status and no colour (tests).
     pub fn plain() -> Ui {
         Ui {

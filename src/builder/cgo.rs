@@ -107,12 +107,7 @@ pub fn setup(plan: &BuildPlan, go: &Toolchain, file: &Path, ui: &Ui) -> Result<S
         Paths::on_host(tool.as_ref(), Path::new(""), &caches)
     };
     let vars = tool_vars(&plan.platform, &paths);
-    let command = |list: &[String]| {
-        list.iter()
-            .map(|a| vars.expand(a))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let command = |list: &[String]| vars.expand_args(list).join(" ");
     let mut env: Vec<(String, String)> = c
         .env
         .iter()

@@ -89,7 +89,15 @@ pub fn tool_vars(platform: &Platform, paths: &Paths) -> Vars {
         vars.set("arch", names.machine)
             .set("target", names.musl_triple())
             .set("goarch", names.goarch)
-            .set("goarm", names.goarm.unwrap_or_default());
+            .set("goarm", names.goarm.unwrap_or_default())
+            .set_list(
+                "target_flags",
+                names
+                    .cpu
+                    .map(|c| format!("-mcpu={c}"))
+                    .into_iter()
+                    .collect(),
+            );
     }
     if let Some(tool) = &paths.tool {
         vars.set("tool", tool.display().to_string());

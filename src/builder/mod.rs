@@ -74,6 +74,20 @@ pub enum BuildError {
         language: Language,
         tried: Vec<String>,
     },
+    #[error("building for {platform}: {source}")]
+    OnPlatform {
+        platform: Platform,
+        #[source]
+        source: Box<BuildError>,
+    },
+    #[error(
+        "the {toolchain} toolchain builds only for this machine ({machine}), not for {platform}"
+    )]
+    NotCross {
+        toolchain: String,
+        machine: String,
+        platform: String,
+    },
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
     #[error(transparent)]
@@ -146,6 +160,12 @@ impl Hint for BuildError {
                         .into(),
                 ]
             }
+            BuildError::OnPlatform { source, .. } => source.hints(),
+            BuildError::NotCross { .. } => vec![
+                "its compiler is Alpine's, built for this machine; `--toolchain zig` (C, C++) and \
+                 `--toolchain go` build for every platform"
+                    .into(),
+            ],
             BuildError::Rootfs(e) => e.hints(),
             BuildError::Provision(e) => e.hints(),
             BuildError::PackagesNeedSandbox(_) => vec!["drop --no-sandbox, or --apk".into()],
@@ -222,6 +242,7 @@ impl BuildError {
             | BuildError::SeveralArtifacts(_)
             | BuildError::Artifact { .. } => true,
             BuildError::Sandbox(e) => e.is_input_fault(),
+            BuildError::OnPlatform { source, .. } => source.is_input_fault(),
             _ => false,
         }
     }

@@ -22,6 +22,13 @@ pub(super) fn select(
     if plan.toolchain != "auto" {
         let t = toolchain::by_name_or_file(&plan.toolchain)?;
         t.compile_for(language)?;
+        if plan.is_cross() && !t.cross {
+            return Err(BuildError::NotCross {
+                toolchain: t.name,
+                machine: plan.machine.to_string(),
+                platform: plan.platform.to_string(),
+            });
+        }
         let tool = host_tool(plan, &t, ui)?;
         if let Some(tool) = &tool {
             ui.note(&format!("toolchain: {} ({})", t.name, tool.describe()));
@@ -31,6 +38,16 @@ pub(super) fn select(
     let mut skipped = Vec::new();
     for t in toolchain::builtin()? {
         if !t.compile.contains_key(&language) {
+            continue;
+        }
+        if plan.is_cross() && !t.cross {
+            let line = format!(
+                "{} skipped: it builds only for this machine ({})",
+                t.name, plan.machine
+            );
+            if ui.is_verbose() || first_time(plan, &line) {
+                skipped.push(line);
+            }
             continue;
         }
         let why_not = match &t.host {

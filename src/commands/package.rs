@@ -9,7 +9,12 @@ use crate::plan::{ImagePlan, PackagePlan};
 use crate::ui::Ui;
 
 pub fn run(plan: &PackagePlan, ui: &Ui) -> Result<ExitStatus, Error> {
-    let packaged = package::package(&plan.binaries, &plan.image, plan.strict, ui)?;
+    let inputs: Vec<package::Input> = plan
+        .binaries
+        .iter()
+        .map(|b| package::Input::binary(b))
+        .collect();
+    let packaged = package::package(&inputs, &plan.image, plan.strict, ui)?;
     report(&plan.image, plan.json, &packaged, None, ui);
     Ok(ExitStatus::Success)
 }

@@ -60,6 +60,32 @@ fn os(osabi: u8) -> &'static str {
     }
 }
 
+/// The platform, and whether its variant was read rather than guessed: for 32-bit ARM
+/// from `.ARM.attributes`, else (Go writes none) from Go's build settings in `bytes`
+/// (`build\tGOARM=6`); `v7` when neither says.
+pub(super) fn platform_of(
+    machine: u16,
+    is_64: bool,
+    little_endian: bool,
+    osabi: u8,
+    arm_attributes: Option<&[u8]>,
+    bytes: &[u8],
+) -> (Platform, bool) {
+    let mut p = platform(machine, is_64, little_endian, osabi, arm_attributes);
+    if machine != header::EM_ARM || arm_attributes.and_then(tag_cpu_arch).is_some() {
+        return (p, true);
+    }
+    let setting = b"build\tGOARM=";
+    let goarm = memchr::memmem::find(bytes, setting).and_then(|at| bytes.get(at + setting.len()));
+    match goarm {
+        Some(v @ b'5'..=b'7') if little_endian => {
+            p.variant = Some(format!("v{}", *v as char));
+            (p, true)
+        }
+        _ => (p, false),
+    }
+}
+
 /// `Tag_CPU_arch` (ARM IHI 0045) to the OCI variant; `v7` when unknown.
 fn arm_variant(attributes: Option<&[u8]>) -> String {
     let variant = match attributes.and_then(tag_cpu_arch) {
@@ -152,6 +178,20 @@ mod tests {
         assert_eq!(arm_variant(Some(&attributes(4))), "v5");
         assert_eq!(arm_variant(None), "v7");
         assert_eq!(arm_variant(Some(b"Agarbage")), "v7");
+    }
+
+    #[test]
+    fn go_arm_binaries_say_their_variant_in_their_build_settings() {
+        let go = b"...build\tGOARCH=arm\nbuild\tGOARM=6\n...";
+        let (p, known) = platform_of(header::EM_ARM, false, true, 0, None, go);
+        assert_eq!((p.to_string(), known), ("linux/arm/v6".to_string(), true));
+        let (p, known) = platform_of(header::EM_ARM, false, true, 0, None, b"no settings");
+        assert_eq!((p.to_string(), known), ("linux/arm/v7".to_string(), false));
+        // The attributes win over a string that merely looks like a setting.
+        let (p, known) = platform_of(header::EM_ARM, false, true, 0, Some(&attributes(10)), go);
+        assert_eq!((p.to_string(), known), ("linux/arm/v7".to_string(), true));
+        let (_, known) = platform_of(header::EM_AARCH64, true, true, 0, None, b"");
+        assert!(known);
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct ElfInfo {
     pub rpath: Vec<String>,
     pub runpath: Vec<String>,
     pub platform: Platform,
+    /// The variant was read from the file: not 32-bit ARM, or ARM with its CPU
+    /// architecture in `.ARM.attributes` (Go writes none: `v7` is then a guess).
+    pub variant_known: bool,
     /// `ELF32` or `ELF64`.
     pub class: &'static str,
     /// `EXEC`, `DYN`, `REL` or `CORE`.
@@ -191,19 +194,22 @@ fn inspect_unchecked(bytes: &[u8]) -> Result<ElfInfo, ElfError> {
     } else {
         Default::default()
     };
+    let (platform, variant_known) = arch::platform_of(
+        hdr.e_machine,
+        view.is_64,
+        view.little_endian,
+        hdr.e_ident[header::EI_OSABI],
+        view.section_bytes(".ARM.attributes"),
+        &view.bytes[..view.bytes.len().min(64 << 20)],
+    );
     Ok(ElfInfo {
         kind,
         interpreter,
         needed,
         rpath,
         runpath,
-        platform: arch::platform(
-            hdr.e_machine,
-            view.is_64,
-            view.little_endian,
-            hdr.e_ident[header::EI_OSABI],
-            view.section_bytes(".ARM.attributes"),
-        ),
+        platform,
+        variant_known,
         class: if view.is_64 { "ELF64" } else { "ELF32" },
         elf_type: match hdr.e_type {
             header::ET_EXEC => "EXEC",

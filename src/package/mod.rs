@@ -18,6 +18,27 @@ use crate::plan::ImagePlan;
 use crate::platform::Platform;
 use crate::ui::Ui;
 
+/// One platform's program: its static binary and the further binaries of its image
+/// (a build's other artifacts: host path, name under `/usr/local/bin`).
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub binary: PathBuf,
+    pub more: Vec<(PathBuf, String)>,
+    /// The platform it was built for: the binary must be for it (a toolchain that
+    /// ignored the target is caught), and it names an ARM variant the file cannot say.
+    pub platform: Option<Platform>,
+}
+
+impl Input {
+    pub fn binary(binary: &Path) -> Input {
+        Input {
+            binary: binary.to_path_buf(),
+            more: Vec::new(),
+            platform: None,
+        }
+    }
+}
+
 /// One platform's image, as written.
 #[derive(Debug, Clone)]
 pub struct PackagedImage {
@@ -68,6 +89,12 @@ pub enum PackageError {
     },
     #[error("{}", start_message(.0))]
     WontStart(Vec<crate::inspect::StartProblem>),
+    #[error("`{}` was built for {expected} and is for {found}", binary.display())]
+    WrongPlatform {
+        binary: PathBuf,
+        expected: String,
+        found: String,
+    },
     #[error("`{}` and `{}` are both for {platform}: an image holds one binary per platform", first.display(), second.display())]
     DuplicatePlatform {
         platform: Platform,
@@ -125,6 +152,11 @@ impl crate::error::Hint for PackageError {
                 "give one binary per platform (`file` or `scratchpack inspect` shows each one's)"
                     .into()
             }
+            PackageError::WrongPlatform { .. } => {
+                "the toolchain did not build for the platform it was given: check its \
+                 `{target}`, `{target_flags}` or `{goarch}` placeholders"
+                    .into()
+            }
             PackageError::Output(_) | PackageError::Layer(LayerError::Scratch(_)) => {
                 "check that the output's directory exists and is writable".into()
             }
@@ -143,19 +175,36 @@ fn start_message(problems: &[crate::inspect::StartProblem]) -> String {
     format!("{head}:\n  {}", reasons.join("\n  "))
 }
 
-/// Inspects `binaries` (one per platform) and writes them as one image, or an index of
+/// Inspects the `inputs` (one per platform) and writes them as one image, or an index of
 /// one image per platform, according to `plan`. On any error the output is left as it
 /// was.
 pub fn package(
-    binaries: &[PathBuf],
+    inputs: &[Input],
     plan: &ImagePlan,
     strict: bool,
     ui: &Ui,
 ) -> Result<Packaged, PackageError> {
-    let judged = binaries
+    let mut judged = inputs
         .iter()
-        .map(|b| judge(b, strict, ui))
+        .map(|i| judge(&i.binary, strict, ui))
         .collect::<Result<Vec<_>, _>>()?;
+    for ((path, _, info), input) in judged.iter_mut().zip(inputs) {
+        let Some(expected) = &input.platform else {
+            continue;
+        };
+        let found = &info.platform;
+        let same = found.os == expected.os
+            && found.architecture == expected.architecture
+            && (found.variant == expected.variant || !info.variant_known);
+        if !same {
+            return Err(PackageError::WrongPlatform {
+                binary: path.clone(),
+                expected: expected.to_string(),
+                found: found.to_string(),
+            });
+        }
+        info.platform = expected.clone();
+    }
     for (i, (path, _, info)) in judged.iter().enumerate() {
         if let Some((first, _, _)) = judged[..i].iter().find(|j| j.2.platform == info.platform) {
             return Err(PackageError::DuplicatePlatform {
@@ -168,8 +217,13 @@ pub fn package(
     let several = judged.len() > 1;
     let mut images = Vec::new();
     let mut packaged = Vec::new();
-    for (_, bytes, info) in judged {
-        let (image, done) = image(bytes, info, plan, strict, several, ui)?;
+    for ((_, bytes, info), input) in judged.into_iter().zip(inputs) {
+        let mut plan = plan.clone();
+        for (path, name) in &input.more {
+            plan.adds
+                .push((path.clone(), format!("{}/{name}", crate::plan::BIN_DIR)));
+        }
+        let (image, done) = image(bytes, info, &plan, strict, several, ui)?;
         images.push(image);
         packaged.push(done);
     }

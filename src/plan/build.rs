@@ -53,14 +53,21 @@ pub struct BuildPlan {
     /// The host environment, for toolchains' `pass_env`.
     pub host_vars: BTreeMap<String, String>,
     pub image: ImagePlan,
-    /// What the binary is built for: the machine's own platform.
+    /// What this build is for: one of `platforms` (the first until a build of several
+    /// sets each in turn).
     pub platform: Platform,
+    /// Every platform asked for, without repeats, in the order given.
+    pub platforms: Vec<Platform>,
+    /// The machine the build runs on.
+    pub machine: Platform,
     pub json: bool,
     pub strict: bool,
 }
 
 impl BuildPlan {
     pub fn resolve(args: BuildArgs, env: &Environment) -> Result<BuildPlan, PlanError> {
+        let machine = Platform::host().ok_or(PlanError::HostPlatform)?;
+        let platforms = platforms(&args.platform, &machine)?;
         let lang = args.lang.map(|l| match l {
             LangArg::C => Language::C,
             LangArg::Cpp => Language::Cpp,
@@ -130,6 +137,19 @@ impl BuildPlan {
             }
         }
         let apk = args.apk.clone();
+        if let Some(foreign) = platforms.iter().find(|p| **p != machine) {
+            if !apk.is_empty() {
+                return Err(flag_err(
+                    "--apk",
+                    &apk.join(","),
+                    format!(
+                        "Alpine packages are installed for this machine ({machine}); their \
+                         libraries cannot be linked into a build for {foreign} (installing \
+                         another platform's packages is not supported yet)"
+                    ),
+                ));
+            }
+        }
         let apk_repositories: Vec<String> = if args.apk_repository.is_empty() {
             env.get("SCRATCHPACK_APK_REPOSITORIES")
                 .map(|v| {
@@ -222,14 +242,43 @@ impl BuildPlan {
             host: env.host(),
             host_vars: env.vars.clone(),
             image,
-            platform: Platform::host().ok_or(PlanError::HostPlatform)?,
+            platform: platforms[0].clone(),
+            platforms,
+            machine,
             json: args.json,
             strict: args.strict,
         })
     }
 }
 
+/// `--platform` values: parsed, `all` expanded, repeats dropped; the machine's own when
+/// none is given.
+fn platforms(given: &[String], machine: &Platform) -> Result<Vec<Platform>, PlanError> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    for name in given.iter().map(|n| n.trim()) {
+        let more = if name == "all" {
+            Platform::buildable()
+        } else {
+            vec![Platform::parse(name).map_err(|e| flag_err("--platform", name, e.to_string()))?]
+        };
+        for p in more {
+            if !platforms.contains(&p) {
+                platforms.push(p);
+            }
+        }
+    }
+    if platforms.is_empty() {
+        platforms.push(machine.clone());
+    }
+    Ok(platforms)
+}
+
 impl BuildPlan {
+    /// Whether this build is for another platform than the machine's.
+    pub fn is_cross(&self) -> bool {
+        self.platform != self.machine
+    }
+
     /// What fetching a toolchain may use.
     pub fn fetch_context(&self) -> FetchContext {
         FetchContext {

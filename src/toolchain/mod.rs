@@ -64,6 +64,8 @@ struct ToolchainFile {
     project: Option<ProjectTools>,
     #[serde(default)]
     cgo: Option<Cgo>,
+    #[serde(default)]
+    cross: bool,
 }
 
 /// A loaded, validated toolchain.
@@ -89,6 +91,9 @@ pub struct Toolchain {
     pub project: Option<ProjectTools>,
     /// How Go code that imports "C" is built; none: it is refused.
     pub cgo: Option<Cgo>,
+    /// It builds for any platform (`{target}`, `{goarch}` say which); otherwise only for
+    /// the machine's own (its compiler is the rootfs's, built for this machine).
+    pub cross: bool,
     /// Where the file came from, for messages.
     pub source: String,
 }
@@ -331,6 +336,7 @@ pub fn parse(file: &str, text: &str, dir: Option<&Path>) -> Result<Toolchain, To
         compile: raw.compile,
         project: raw.project,
         cgo: raw.cgo,
+        cross: raw.cross,
         source: file.to_string(),
     })
 }
@@ -522,8 +528,10 @@ fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
     }
     if let Some(p) = &t.project {
         let project_known = |name: &str| {
-            matches!(name, "tool" | "arch" | "target" | "goarch" | "goarm")
-                && (name != "tool" || t.host.is_some())
+            matches!(
+                name,
+                "tool" | "arch" | "target" | "target_flags" | "goarch" | "goarm"
+            ) && (name != "tool" || t.host.is_some())
         };
         for (k, list) in [
             ("cc", &p.cc),

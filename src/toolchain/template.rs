@@ -16,6 +16,7 @@
 //! | `{target}` | the target's static musl triple: `x86_64-linux-musl`, `arm-linux-musleabihf` |
 //! | `{goarch}` | the target in Go's words, `amd64`, `arm64`, `arm` |
 //! | `{goarm}` | Go's `GOARM` for 32-bit ARM (`7`, `6`), else empty |
+//! | `{target_flags}` | what a C compiler needs besides the triple: `-mcpu=arm1176jzf_s` for ARMv6, else nothing |
 //! | `{source_root}` | the common directory of the sources |
 
 use std::collections::BTreeMap;
@@ -30,7 +31,14 @@ const SCALARS: &[&str] = &[
     "source_root",
 ];
 const LISTS: &[&str] = &[
-    "sources", "flags", "strip", "defines", "includes", "libs", "ldflags",
+    "sources",
+    "flags",
+    "strip",
+    "defines",
+    "includes",
+    "libs",
+    "ldflags",
+    "target_flags",
 ];
 
 /// Whether `name` is a placeholder a toolchain with `caches` may use.

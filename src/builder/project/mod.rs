@@ -61,7 +61,7 @@ impl ProjectPlan {
     }
 
     /// The steps to run.
-    pub fn steps(&self, host: &str, jobs: usize) -> Vec<Planned> {
+    pub fn steps(&self, host: &str, jobs: usize, cross_machine: Option<&str>) -> Vec<Planned> {
         if !self.run.is_empty() {
             return self
                 .run
@@ -79,6 +79,7 @@ impl ProjectPlan {
             configure_args: self.configure_args.clone(),
             targets: self.targets.clone(),
             defines: self.defines.clone(),
+            cross_machine: cross_machine.map(str::to_string),
         };
         self.system
             .iter()
@@ -205,7 +206,7 @@ impl Workspace {
         let bin = scratch.join("bin");
         std::fs::create_dir(&bin).map_err(io(&bin))?;
         for (names, command, compiler) in wrappers(tools) {
-            let argv: Vec<String> = command.iter().map(|a| vars.expand(a)).collect();
+            let argv = vars.expand_args(command);
             let script = wrapper_script(&argv, compiler);
             for name in names {
                 write_script(&bin.join(name), &script).map_err(io(&bin))?;
@@ -486,7 +487,7 @@ mod tests {
     #[test]
     fn steps_come_from_the_system_or_from_run() {
         let p = project("autotools");
-        let steps = p.steps("x86_64-linux-musl", 4);
+        let steps = p.steps("x86_64-linux-musl", 4, None);
         assert_eq!(steps.len(), 2);
         assert!(
             steps[0].command.contains("--host=x86_64-linux-musl")
@@ -499,7 +500,7 @@ mod tests {
             run: vec!["make CC=cc app".into(), "strip app".into()],
             ..p
         };
-        let steps = run.steps("h", 1);
+        let steps = run.steps("h", 1, None);
         let commands: Vec<(&str, &str, bool)> = steps
             .iter()
             .map(|s| (s.name.as_str(), s.command.as_str(), s.setup))
@@ -524,7 +525,7 @@ mod tests {
             fail: "make",
             log: log.clone(),
         };
-        let steps = project("autoreconf").steps("h", 1);
+        let steps = project("autoreconf").steps("h", 1, None);
         let stamp = dir.path().join("setup.done");
         let err = run_steps(&runner, &steps, &stamp, &log, &keep, &Ui::plain()).unwrap_err();
         assert_eq!(runner.ran.borrow().len(), 3, "autoreconf, configure, make");
@@ -552,7 +553,7 @@ mod tests {
         // Other setup steps (another --configure-arg): all run again.
         let mut changed = project("autoreconf");
         changed.configure_args.push("--with-y".into());
-        let steps = changed.steps("h", 1);
+        let steps = changed.steps("h", 1, None);
         ok.ran.borrow_mut().clear();
         run_steps(&ok, &steps, &stamp, &log, &keep, &Ui::plain()).unwrap();
         assert_eq!(ok.ran.borrow().len(), 3);

@@ -65,7 +65,12 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
     };
     let host = vars.expand(&tools.host);
     let jobs = std::thread::available_parallelism().map_or(1, usize::from);
-    let steps = cx.project.steps(&host, jobs);
+    let cross = cx
+        .plan
+        .is_cross()
+        .then(|| cx.plan.platform.names().ok().map(|n| n.machine))
+        .flatten();
+    let steps = cx.project.steps(&host, jobs, cross);
     // The copy is kept per project, toolchain, rootfs, environment and steps: a later
     // build of the same finds the build system's own work (make's no-op).
     let key = kept_key(cx, &runner.spec, &steps);
@@ -93,11 +98,12 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
     pick(cx, &ws, scratch, ui)
 }
 
-/// What the kept copy of a project depends on: its directory, the tool, the rootfs (its
-/// path names its package set), the environment and the steps.
+/// What the kept copy of a project depends on: the platform, its directory, the tool, the
+/// rootfs (its path names its package set), the environment and the steps.
 fn kept_key(cx: &Context, spec: &sandbox::Spec, steps: &[super::Planned]) -> String {
     let mut text = format!(
-        "{}\n{}\n{}\n{}\n",
+        "{}\n{}\n{}\n{}\n{}\n",
+        cx.plan.platform,
         cx.project.dir.display(),
         cx.toolchain.name,
         cx.tool

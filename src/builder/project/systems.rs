@@ -18,6 +18,7 @@ const PLACEHOLDERS: &[&str] = &[
     "targets",
     "cmake_targets",
     "defines",
+    "cmake_cross",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +61,9 @@ pub struct StepOptions {
     pub targets: Vec<String>,
     /// `NAME=VALUE`, given as `-DNAME=VALUE`.
     pub defines: Vec<String>,
+    /// The target's machine (`aarch64`) when it is not this machine's: CMake is then
+    /// told it cross-compiles (it does not run what it builds).
+    pub cross_machine: Option<String>,
 }
 
 /// The built-in build systems, in detection order.
@@ -129,7 +133,16 @@ pub fn expand(step: &Step, options: &StepOptions) -> String {
                 format!("--target {}", list(&options.targets))
             },
         )
-        .set("defines", list(&defines));
+        .set("defines", list(&defines))
+        .set(
+            "cmake_cross",
+            options.cross_machine.as_ref().map_or(String::new(), |m| {
+                format!(
+                    "-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR={}",
+                    shell_quote(m)
+                )
+            }),
+        );
     vars.expand(&step.run)
 }
 
@@ -179,6 +192,7 @@ mod tests {
             configure_args: vec!["--with-x=a b".into(), "--enable-static".into()],
             targets: vec!["hello".into(), "$(rm -rf /)".into()],
             defines: vec!["FOO=it's".into()],
+            cross_machine: None,
         };
         let auto = by_name(&all, "autotools").unwrap();
         let configure = expand(&auto.steps[0], &options);
@@ -193,9 +207,19 @@ mod tests {
         assert!(cmake.ends_with(r"'-DFOO=it'\''s'"), "{cmake}");
         let build = expand(&by_name(&all, "cmake").unwrap().steps[1], &options);
         assert!(build.ends_with("--target hello '$(rm -rf /)'"), "{build}");
+        assert!(!cmake.contains("CMAKE_SYSTEM"), "not cross: {cmake}");
         let none = StepOptions::default();
         let build = expand(&by_name(&all, "cmake").unwrap().steps[1], &none);
         assert!(!build.contains("--target"), "{build}");
+        let cross = StepOptions {
+            cross_machine: Some("aarch64".into()),
+            ..StepOptions::default()
+        };
+        let cmake = expand(&by_name(&all, "cmake").unwrap().steps[0], &cross);
+        assert!(
+            cmake.contains("-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64"),
+            "{cmake}"
+        );
     }
 
     #[test]
