@@ -92,6 +92,34 @@ fn autotools_hello_builds_without_touching_the_sources() {
     assert_eq!(out, "greetings from scratch\n");
 }
 
+/// GNU hello (autotools) for arm64 and riscv64 in one command: configure runs with the
+/// target's triple as `--host`, each platform's program runs under qemu-user, and the
+/// kept copies of the two platforms do not mix.
+#[test]
+fn autotools_hello_builds_for_other_platforms() {
+    crate::require!("qemu-aarch64-static", "qemu-riscv64-static");
+    let Some(src) = debian_source("hello") else {
+        return;
+    };
+    let dir = tempdir();
+    let image = dir.path().join("hello-cross.tar");
+    let extra = [
+        "--configure-arg",
+        "--disable-nls",
+        "--platform",
+        "linux/arm64,linux/riscv64",
+    ];
+    if build_project(&src, &image, &extra).is_none() {
+        return;
+    }
+    let ran = crate::platforms::run_each(&image, "hello", dir.path(), &["-g", "cross"]);
+    let platforms: Vec<&str> = ran.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(platforms, ["linux/arm64", "linux/riscv64"]);
+    for (platform, out) in &ran {
+        assert_eq!(out, "cross\n", "{platform}");
+    }
+}
+
 #[test]
 fn autotools_pv_copies_its_input() {
     let Some(src) = debian_source("pv") else {

@@ -16,6 +16,7 @@ mod inspect;
 mod may_fail;
 mod outputs;
 mod package;
+mod platforms;
 mod projects;
 mod sandbox;
 mod start;

@@ -79,6 +79,46 @@ impl ImageTar {
         }
     }
 
+    /// Each platform's copy of the file at `path` (no leading `/`) in an archive of
+    /// several platforms (`index.json` naming an index): `(os/arch[/variant], bytes)`.
+    pub fn platform_files(&self, path: &str) -> Vec<(String, Vec<u8>)> {
+        let layout = self.json("index.json");
+        let index: Value = serde_json::from_slice(
+            self.blob(
+                layout["manifests"][0]["digest"]
+                    .as_str()
+                    .expect("index digest"),
+            ),
+        )
+        .expect("index JSON");
+        let mut out = Vec::new();
+        for m in index["manifests"].as_array().expect("an image index") {
+            let p = &m["platform"];
+            let mut platform = format!(
+                "{}/{}",
+                p["os"].as_str().unwrap_or_default(),
+                p["architecture"].as_str().unwrap_or_default()
+            );
+            if let Some(v) = p["variant"].as_str() {
+                platform.push_str(&format!("/{v}"));
+            }
+            let manifest: Value =
+                serde_json::from_slice(self.blob(m["digest"].as_str().expect("digest")))
+                    .expect("manifest");
+            let layer = self.blob(manifest["layers"][0]["digest"].as_str().expect("layer"));
+            let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(layer));
+            for entry in archive.entries().expect("entries") {
+                let mut entry = entry.expect("entry");
+                if entry.path().expect("path").display().to_string() == path {
+                    let mut data = Vec::new();
+                    entry.read_to_end(&mut data).expect("read");
+                    out.push((platform.clone(), data));
+                }
+            }
+        }
+        out
+    }
+
     pub fn json(&self, name: &str) -> Value {
         serde_json::from_slice(
             self.files
