@@ -167,7 +167,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn dlopen_targets(rodata: &[u8]) -> Vec<String> {
     let mut found: Vec<String> = memmem::find_iter(rodata, b".so")
         .filter_map(|at| string_around(rodata, at))
-        .filter(|s| is_library_name(s) && !GLIBC_OWN_OBJECTS.iter().any(|own| s.starts_with(own)))
+        .filter(|s| {
+            let file = s.rsplit('/').next().unwrap_or(s);
+            is_library_name(s) && !GLIBC_OWN_OBJECTS.iter().any(|own| file.starts_with(own))
+        })
         .collect();
     found.sort();
     found.dedup();
@@ -234,6 +237,9 @@ mod tests {
         let rodata =
             b"\0libc.so.6\0libm.so.6\0/etc/ld.so.cache\0ld-linux-x86-64.so.2\0libgcc_s.so.1\0";
         assert_eq!(dlopen_targets(rodata), vec!["libm.so.6".to_string()]);
+        // With a directory too (qemu-riscv32-static names /usr/lib/libc.so.1).
+        let rodata = b"\0/usr/lib/libc.so.1\0/opt/x/libplugin.so\0";
+        assert_eq!(dlopen_targets(rodata), vec!["/opt/x/libplugin.so".to_string()]);
     }
 
     #[test]
