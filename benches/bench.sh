@@ -13,6 +13,9 @@
 #                               with the same zig; the rebuild of an unchanged project
 #                               against make's own no-op (BENCH_PROJECTS="zstd" for
 #                               some of them)
+#   benches/bench.sh platforms  hello.c for six platforms: one `--platform` build against
+#                               six single-platform builds one after the other, warm
+#                               (zig's libc built for every target) and cold (once)
 #   benches/bench.sh lookup     warm builds of hello.c by where zig is: on PATH (search
 #                               remembered or not), fetched into the cache; with
 #                               SP_BEFORE=/path/to/an/older/scratchpack, that one too
@@ -89,6 +92,35 @@ bench_inspect() {
         args+=(-n 'before the start checks' "$SP_BEFORE inspect -q $WORK/big10.tar")
     fi
     hyperfine --warmup 3 --runs 20 --export-markdown "$WORK/inspect-image.md" "${args[@]}"
+    echo
+}
+
+bench_platforms() {
+    echo "== platforms: hello.c for six platforms, one command against six"
+    export SCRATCHPACK_ALPINE_MIRROR="file://$(cd ../shared/alpine && pwd)"
+    export SCRATCHPACK_CACHE_DIR="$WORK/platforms"
+    cp fixtures/hello.c "$WORK/hello.c"
+    cd "$WORK"
+    local six=(linux/amd64 linux/arm64 linux/arm/v7 linux/riscv64 linux/ppc64le linux/s390x)
+    local list separate=""
+    list=$(IFS=,; echo "${six[*]}")
+    for p in "${six[@]}"; do
+        separate+="$SP hello.c -o one.tar -q --toolchain zig --platform $p; "
+    done
+    local together="$SP hello.c -o six.tar -q --toolchain zig --platform $list"
+    # Cold: zig builds musl and compiler-rt once per target into an empty zig cache (the
+    # rootfs and zig itself stay: fetched by a first build).
+    "$SP" hello.c -o one.tar -q --toolchain zig
+    local forget="rm -rf $SCRATCHPACK_CACHE_DIR/tools/zig/zig"
+    hyperfine --runs 1 --export-markdown "$WORK/platforms-cold.md" \
+        -p "$forget" -n 'one build, six platforms (cold)' "$together" \
+        -p "$forget" -n 'six builds, one after the other (cold)' "bash -c '$separate'"
+    hyperfine --warmup 1 --runs 5 --export-markdown "$WORK/platforms-warm.md" \
+        -n 'one build, six platforms (warm)' "$together" \
+        -n 'six builds, one after the other (warm)' "bash -c '$separate'"
+    ls -l six.tar
+    unset SCRATCHPACK_CACHE_DIR
+    cd - >/dev/null
     echo
 }
 
@@ -208,8 +240,9 @@ case "$what" in
     inspect) bench_inspect ;;
     build) bench_build ;;
     lookup) bench_lookup ;;
+    platforms) bench_platforms ;;
     projects) bench_projects ;;
-    all) bench_package; bench_inspect; bench_build; bench_lookup; bench_projects ;;
-    *) echo "usage: $0 [package|inspect|build|lookup|projects]" >&2; exit 2 ;;
+    all) bench_package; bench_inspect; bench_build; bench_lookup; bench_projects; bench_platforms ;;
+    *) echo "usage: $0 [package|inspect|build|lookup|projects|platforms]" >&2; exit 2 ;;
 esac
 for md in "$WORK"/*.md; do cat "$md"; echo; done
