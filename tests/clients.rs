@@ -402,24 +402,9 @@ fn a_two_platform_archive_loads_in_every_client() {
         assert!(loaded.contains("multi:1"), "{loaded}");
         assert_eq!(podman.run_image("multi:1", &[]), "hello from scratch\n");
         // Another platform, as README says: pulled from the archive by platform.
-        let id = podman
-            .run(&[
-                "pull",
-                "-q",
-                "--platform",
-                "linux/arm64",
-                &format!("oci-archive:{}", path_str(&two)),
-            ])
-            .expect_code(0)
-            .stdout;
+        let id = podman.pull_platform(&two, "linux/arm64");
         let arch = podman
-            .run(&[
-                "image",
-                "inspect",
-                "--format",
-                "{{.Architecture}}",
-                id.trim(),
-            ])
+            .run(&["image", "inspect", "--format", "{{.Architecture}}", &id])
             .expect_code(0)
             .stdout;
         assert_eq!(arch.trim(), "arm64");

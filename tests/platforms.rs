@@ -189,16 +189,7 @@ fn podman_runs_the_arm64_image_under_emulation() {
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = podman
-        .run(&[
-            "pull",
-            "-q",
-            "--platform",
-            "linux/arm64",
-            &format!("oci-archive:{}", path_str(&out)),
-        ])
-        .expect_code(0)
-        .stdout;
+    let id = podman.pull_platform(&out, "linux/arm64");
     let r = podman.run(&[
         "run",
         "--rm",
@@ -206,7 +197,7 @@ fn podman_runs_the_arm64_image_under_emulation() {
         "none",
         "--platform",
         "linux/arm64",
-        id.trim(),
+        &id,
     ]);
     assert_eq!(r.stdout.trim(), "hello from arm64", "{}", r.stderr);
 }

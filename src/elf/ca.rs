@@ -33,20 +33,12 @@ pub const GO_PATHS: [&str; 8] = [
     "/etc/pki/tls/certs",
 ];
 
-/// Bundle locations of Linux distributions and TLS libraries' defaults (OpenSSL's
-/// `OPENSSLDIR` of Debian, Alpine and source builds; wolfSSL's and openssl-probe's lists),
+/// Besides Go's, the bundle locations of TLS libraries' defaults (OpenSSL's `OPENSSLDIR`
+/// of Debian and source builds; wolfSSL's and openssl-probe's lists). Both lists are
 /// looked for anywhere in the data.
-const KNOWN_PATHS: [&str; 14] = [
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/tls/cacert.pem",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/ssl/cert.pem",
+const MORE_PATHS: [&str; 6] = [
     "/usr/lib/ssl/cert.pem",
     "/usr/local/ssl/cert.pem",
-    "/etc/ssl/certs",
-    "/etc/pki/tls/certs",
     "/etc/pki/ca-trust/source/anchors",
     "/usr/lib/ssl/certs",
     "/usr/local/ssl/certs",
@@ -79,7 +71,7 @@ pub(super) fn ca_bundle(data: &[u8], functions: &[u8]) -> Option<CaBundle> {
         });
     }
     let mut paths: Vec<String> = Vec::new();
-    for known in KNOWN_PATHS {
+    for known in GO_PATHS.iter().chain(&MORE_PATHS) {
         // A directory that only ever appears as the start of a bundle path found is
         // not named on its own (`/etc/ssl/certs` in `/etc/ssl/certs/ca-certificates.crt`).
         let named = memmem::find_iter(data, known.as_bytes()).any(|at| {

@@ -239,7 +239,10 @@ mod tests {
         assert_eq!(dlopen_targets(rodata), vec!["libm.so.6".to_string()]);
         // With a directory too (qemu-riscv32-static names /usr/lib/libc.so.1).
         let rodata = b"\0/usr/lib/libc.so.1\0/opt/x/libplugin.so\0";
-        assert_eq!(dlopen_targets(rodata), vec!["/opt/x/libplugin.so".to_string()]);
+        assert_eq!(
+            dlopen_targets(rodata),
+            vec!["/opt/x/libplugin.so".to_string()]
+        );
     }
 
     #[test]

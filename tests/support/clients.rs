@@ -49,6 +49,14 @@ impl Podman {
         Some(Podman { dir, program })
     }
 
+    /// Pulls `platform`'s image out of the archive `archive` (`oci-archive:`); returns
+    /// its id.
+    pub fn pull_platform(&self, archive: &Path, platform: &str) -> String {
+        let source = format!("oci-archive:{}", archive.display());
+        let pulled = self.run(&["pull", "-q", "--platform", platform, &source]);
+        pulled.expect_code(0).stdout.trim().to_string()
+    }
+
     pub fn cmd(&self) -> Command {
         let d = self.dir.path();
         let mut cmd = Command::new(&self.program);
