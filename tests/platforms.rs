@@ -237,3 +237,34 @@ fn what_cannot_be_built_for_another_platform_is_refused() {
     assert_has(&r.stderr, &["linux/mips64", "linux/riscv64"]);
     assert!(!out.exists());
 }
+
+/// cgo for another platform: Go for arm64 with its C compiled by zig for arm64, linked
+/// statically; the program's C answers under qemu-user.
+#[test]
+fn cgo_builds_for_another_platform() {
+    require!("go", "qemu-aarch64-static");
+    let dir = tempdir();
+    let project = dir.path().join("cgoadd");
+    crate::support::check(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(fixture("go/cgoadd"))
+            .arg(&project),
+    );
+    let out = dir.path().join("cgoadd.tar");
+    let r = build(
+        &project,
+        &out,
+        &["--platform", "linux/arm64", "--toolchain", "go"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_has(&r.stderr, &["imports \"C\"", "linked statically"]);
+    let ran = run_each(&out, "cgoadd", dir.path(), &[]);
+    assert_eq!(
+        ran,
+        [(
+            "linux/arm64".to_string(),
+            "cgo on arm64 says 42\n".to_string()
+        )]
+    );
+}

@@ -79,18 +79,18 @@ impl ImageTar {
         }
     }
 
-    /// Each platform's copy of the file at `path` (no leading `/`) in an archive of
-    /// several platforms (`index.json` naming an index): `(os/arch[/variant], bytes)`.
+    /// Each platform's copy of the file at `path` (no leading `/`) in an archive of one
+    /// platform or several (`index.json` naming an index): `(os/arch[/variant], bytes)`.
     pub fn platform_files(&self, path: &str) -> Vec<(String, Vec<u8>)> {
         let layout = self.json("index.json");
-        let index: Value = serde_json::from_slice(
-            self.blob(
-                layout["manifests"][0]["digest"]
-                    .as_str()
-                    .expect("index digest"),
-            ),
-        )
-        .expect("index JSON");
+        let named = &layout["manifests"][0];
+        // One platform: index.json names its manifest; several: an index of them.
+        let index: Value = if named["mediaType"] == "application/vnd.oci.image.index.v1+json" {
+            let digest = named["digest"].as_str().expect("index digest");
+            serde_json::from_slice(self.blob(digest)).expect("index JSON")
+        } else {
+            layout.clone()
+        };
         let mut out = Vec::new();
         for m in index["manifests"].as_array().expect("an image index") {
             let p = &m["platform"];
