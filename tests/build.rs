@@ -762,6 +762,17 @@ fn toolchains_are_listed_with_their_state() {
     assert_eq!(names, ["alpine", "zig", "go"]);
     assert_eq!(list[1]["languages"], serde_json::json!(["c", "cpp"]));
     assert_eq!(list[1]["ready"], true);
+    let platforms: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["platforms"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        platforms,
+        ["machine", "all", "all"],
+        "alpine builds for this machine only"
+    );
     assert!(
         list[1]["tool"]["version"]
             .as_str()

@@ -58,8 +58,13 @@ pub fn run(plan: &ToolchainsPlan, ui: &Ui) -> Result<ExitStatus, Error> {
                 text(&rootfs["url"])
             )
         };
+        let platforms = if row["platforms"] == "all" {
+            "every platform"
+        } else {
+            "this machine's platform only"
+        };
         ui.data(&format!(
-            "{:<7}{:<6}{state}  {}; {rootfs}",
+            "{:<7}{:<6}{state}  {}; {rootfs}; builds for {platforms}",
             text(&row["name"]),
             languages.join(","),
             text(&row["compiler"])
@@ -139,6 +144,7 @@ fn row(
         "name": t.name,
         "description": t.description,
         "languages": languages,
+        "platforms": if t.cross { "all" } else { "machine" },
         "ready": ready && sandbox,
         "compiler": compiler,
         "problem": if ready { Value::Null } else { json!(compiler) },
