@@ -130,6 +130,12 @@ pub struct PackageArgs {
     #[arg(required = true, value_name = "BINARY")]
     pub binaries: Vec<PathBuf>,
 
+    /// The platform of each BINARY, in order (comma-separated or repeated): each binary
+    /// must be for its platform, which also names an ARM variant its file cannot say
+    /// [default: read from each ELF header]
+    #[arg(long, value_name = "PLATFORM", value_delimiter = ',')]
+    pub platform: Vec<String>,
+
     /// Where to write the image
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,

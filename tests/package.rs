@@ -636,6 +636,36 @@ fn one_binary_per_platform_makes_an_index() {
         "the order of the binaries changes nothing"
     );
 
+    // --platform names each binary's platform, in order: checked against the file.
+    let given = ["package", path_str(&amd64), path_str(&arm64), "--platform"];
+    let r = scratchpack(
+        &[
+            &given[..],
+            &["linux/amd64,linux/arm64", "-o", path_str(&out)],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, GOLDEN_TWO_PLATFORMS),
+        "{}",
+        r.stderr
+    );
+    let wrong = dir.path().join("wrong.tar");
+    let r = scratchpack(
+        &[
+            &given[..],
+            &["linux/arm64,linux/amd64", "-o", path_str(&wrong)],
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_has(&r.stderr, &["is for linux/amd64, not for linux/arm64"]);
+    let r = scratchpack(&[&given[..], &["linux/amd64", "-o", path_str(&wrong)]].concat());
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_has(&r.stderr, &["1 platforms for 2 binaries"]);
+    assert!(!wrong.exists());
+
     let dup = dir.path().join("dup.tar");
     let r = scratchpack(&[
         "package",

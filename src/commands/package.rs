@@ -12,7 +12,11 @@ pub fn run(plan: &PackagePlan, ui: &Ui) -> Result<ExitStatus, Error> {
     let inputs: Vec<package::Input> = plan
         .binaries
         .iter()
-        .map(|b| package::Input::binary(b))
+        .enumerate()
+        .map(|(i, b)| package::Input {
+            platform: plan.platforms.get(i).cloned(),
+            ..package::Input::binary(b)
+        })
         .collect();
     let packaged = package::package(&inputs, &plan.image, plan.strict, ui)?;
     report(&plan.image, plan.json, &packaged, None, ui);

@@ -89,7 +89,7 @@ pub enum PackageError {
     },
     #[error("{}", start_message(.0))]
     WontStart(Vec<crate::inspect::StartProblem>),
-    #[error("`{}` was built for {expected} and is for {found}", binary.display())]
+    #[error("`{}` is for {found}, not for {expected} as it should be", binary.display())]
     WrongPlatform {
         binary: PathBuf,
         expected: String,
@@ -121,6 +121,7 @@ impl PackageError {
                 | PackageError::Warnings { .. }
                 | PackageError::WontStart(_)
                 | PackageError::DuplicatePlatform { .. }
+                | PackageError::WrongPlatform { .. }
         )
     }
 }
@@ -153,8 +154,9 @@ impl crate::error::Hint for PackageError {
                     .into()
             }
             PackageError::WrongPlatform { .. } => {
-                "the toolchain did not build for the platform it was given: check its \
-                 `{target}`, `{target_flags}` or `{goarch}` placeholders"
+                "package: give each binary its own platform (`scratchpack inspect BINARY` \
+                 shows it); build: the toolchain did not build for the platform it was given \
+                 (check its `{target}`, `{target_flags}` or `{goarch}` placeholders)"
                     .into()
             }
             PackageError::Output(_) | PackageError::Layer(LayerError::Scratch(_)) => {

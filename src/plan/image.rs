@@ -81,6 +81,8 @@ impl ImagePlan {
 pub struct PackagePlan {
     /// One static executable per platform.
     pub binaries: Vec<PathBuf>,
+    /// Each binary's platform, in order (`--platform`); empty: read from the files.
+    pub platforms: Vec<crate::platform::Platform>,
     pub image: ImagePlan,
     pub json: bool,
     pub strict: bool,
@@ -104,12 +106,38 @@ impl PackagePlan {
         inputs.extend(args.binaries.iter().cloned());
         super::refuse_overwriting(&image.output, &inputs)?;
         Ok(PackagePlan {
+            platforms: given_platforms(&args.platform, args.binaries.len())?,
             binaries: args.binaries,
             image,
             json: args.json,
             strict: args.strict,
         })
     }
+}
+
+/// `--platform` of `package`: one per binary, or none.
+fn given_platforms(
+    given: &[String],
+    binaries: usize,
+) -> Result<Vec<crate::platform::Platform>, PlanError> {
+    let platforms = given
+        .iter()
+        .map(|n| {
+            crate::platform::Platform::parse(n.trim())
+                .map_err(|e| flag_err("--platform", n, e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if !platforms.is_empty() && platforms.len() != binaries {
+        return Err(flag_err(
+            "--platform",
+            &given.join(","),
+            format!(
+                "{} platforms for {binaries} binaries: give one per binary, in the same order",
+                platforms.len()
+            ),
+        ));
+    }
+    Ok(platforms)
 }
 
 /// `app` for `app-arm64`, `app_linux_amd64` or `app-arm-v7`: the name binaries built per
