@@ -316,3 +316,31 @@ impl ToolchainsPlan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_default_expand_and_drop_repeats() {
+        let machine = Platform::parse("linux/amd64").unwrap();
+        let names = |given: &[&str]| -> Vec<String> {
+            let given: Vec<String> = given.iter().map(|s| s.to_string()).collect();
+            platforms(&given, &machine)
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(names(&[]), ["linux/amd64"]);
+        assert_eq!(
+            names(&["arm64", " linux/arm64", "linux/arm/v7"]),
+            ["linux/arm64", "linux/arm/v7"]
+        );
+        let all = names(&["linux/s390x", "all"]);
+        assert_eq!(all.len(), 8);
+        assert_eq!(all[0], "linux/s390x", "the order given comes first");
+        let e = platforms(&["linux/mips".into()], &machine).unwrap_err();
+        assert!(e.to_string().contains("--platform"), "{e}");
+    }
+}

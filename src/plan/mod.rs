@@ -135,11 +135,7 @@ impl crate::error::Hint for PlanError {
             }
             PlanError::HostPlatform => format!(
                 "build on one of: {}, or package a binary built elsewhere",
-                crate::platform::Platform::buildable()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::platform::Platform::buildable_list()
             ),
         };
         vec![hint]
