@@ -15,6 +15,11 @@
 #   zlib-dev, zlib-static
 #               zlib 1.2.13 (Debian source): headers, pkg-config file, libz.a for musl
 #
+# and OUTDIR/<other arch>/ (aarch64, armv7, armhf, x86, ppc64le, s390x, riscv64) index
+# zlib-dev and zlib-static for the other platforms, libz.a compiled by zig for each
+# (zig from PATH, else the release toolchains/zig.toml pins, through pip): what
+# `--platform P --apk zlib-static` installs for the target.
+#
 # Needs: apt-get with deb-src entries (apt-get source), gcc, make, autoconf, automake,
 # autopoint, musl-gcc (musl-tools), python3 with pip, and an Alpine minirootfs (its own
 # `apk index` writes the index): ALPINE_MIRROR (default Alpine's CDN) as scratchpack's
@@ -48,12 +53,17 @@ fetch_source() {
 }
 
 package() { # TREE NAME VERSION DESC URL LICENSE [field=value ...]
-    local tree=$1 name=$2 version=$3 desc=$4 url=$5 license=$6
-    shift 6
-    python3 "$here/apk_package.py" "$tree" "$out/$arch/$name-$version.apk" \
-        name="$name" version="$version" arch="$arch" desc="$desc" url="$url" \
+    package_for "$arch" "$@"
+}
+
+package_for() { # ARCH TREE NAME VERSION DESC URL LICENSE [field=value ...]
+    local to=$1 tree=$2 name=$3 version=$4 desc=$5 url=$6 license=$7
+    shift 7
+    mkdir -p "$out/$to"
+    python3 "$here/apk_package.py" "$tree" "$out/$to/$name-$version.apk" \
+        name="$name" version="$version" arch="$to" desc="$desc" url="$url" \
         license="$license" "$@"
-    say "packaged $name $version"
+    say "packaged $name $version ($to)"
 }
 
 export CC=musl-gcc SOURCE_DATE_EPOCH=0
@@ -126,6 +136,37 @@ package "$work/t/samurai" samurai "${ninja_version%.*}-r0" \
     "the ninja command: upstream ninja (official musllinux build) under Alpine's package name" \
     https://ninja-build.org Apache-2.0 provides=cmd:ninja="${ninja_version%.*}-r0"
 
+say "zlib for the other platforms (zig cc)"
+zig_version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$here/../toolchains/zig.toml" | head -n 1)
+if command -v zig >/dev/null; then
+    zig=zig
+else
+    python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+        -d "$work/wheels" "ziglang==$zig_version"
+    unzip_to "$work/wheels/ziglang-$zig_version"-*.whl "$work/zig"
+    chmod 755 "$work/zig/ziglang/zig"
+    zig=$work/zig/ziglang/zig
+fi
+export ZIG_GLOBAL_CACHE_DIR=$work/zig-cache ZIG_LOCAL_CACHE_DIR=$work/zig-cache
+# Alpine's architecture, zig's target (and CPU for ARMv6, as scratchpack builds it).
+others="aarch64:aarch64-linux-musl armv7:arm-linux-musleabihf armhf:arm-linux-musleabihf:-mcpu=arm1176jzf_s
+    x86:x86-linux-musl ppc64le:powerpc64le-linux-musl s390x:s390x-linux-musl riscv64:riscv64-linux-musl
+    x86_64:x86_64-linux-musl"
+zlib_objects="adler32 crc32 deflate infback inffast inflate inftrees trees zutil compress uncompr gzclose gzlib gzread gzwrite"
+for spec in $others; do
+    IFS=: read -r other target cpu <<<"$spec"
+    [ "$other" = "$arch" ] && continue
+    rm -rf "$work/o" "$work/t/zlib-static"
+    mkdir -p "$work/o" "$work/t/zlib-static/usr/lib"
+    for o in $zlib_objects; do
+        "$zig" cc -target "$target" $cpu -w -O2 -D_LARGEFILE64_SOURCE=1 -DHAVE_HIDDEN \
+            -I"$work/b/zlib" -c -o "$work/o/$o.o" "$work/b/zlib/$o.c"
+    done
+    (cd "$work/o" && "$zig" ar rcsD "$work/t/zlib-static/usr/lib/libz.a" $(for o in $zlib_objects; do echo "$o.o"; done))
+    package_for "$other" "$work/t/zlib-dev" zlib-dev 1.2.13-r0 "zlib headers" https://zlib.net Zlib provides=pc:zlib=1.2.13
+    package_for "$other" "$work/t/zlib-static" zlib-static 1.2.13-r0 "zlib static library (musl)" https://zlib.net Zlib
+done
+
 say "index"
 tarball="alpine-minirootfs-$alpine-$arch.tar.gz"
 mkdir -p "$work/rootfs"
@@ -134,13 +175,16 @@ file://*) cp "${mirror#file://}/v3.20/releases/$arch/$tarball" "$work/" ;;
 *) curl -fsSL -o "$work/$tarball" "$mirror/v3.20/releases/$arch/$tarball" ;;
 esac
 tar -xzf "$work/$tarball" -C "$work/rootfs" 2>/dev/null || true
-# The rootfs's apk, run through its own musl loader: no namespace, no root needed.
-(
-    cd "$out/$arch"
-    rm -f APKINDEX.tar.gz.tmp
-    "$work/rootfs/lib/ld-musl-$arch.so.1" --library-path "$work/rootfs/lib:$work/rootfs/usr/lib" \
-        "$work/rootfs/sbin/apk" index --quiet --allow-untrusted --rewrite-arch "$arch" \
-        -d "scratchpack build tools" -o APKINDEX.tar.gz.tmp ./*.apk
-    mv APKINDEX.tar.gz.tmp APKINDEX.tar.gz
-)
-say "done: $out/$arch ($(ls "$out/$arch" | grep -c '\.apk$') packages)"
+# The rootfs's apk, run through its own musl loader: no namespace, no root needed. The
+# host's own index is written last: the tests take it as the sign the repository is done.
+for dir in $(cd "$out" && ls -d */ | tr -d / | grep -vx "$arch") "$arch"; do
+    (
+        cd "$out/$dir"
+        rm -f APKINDEX.tar.gz.tmp
+        "$work/rootfs/lib/ld-musl-$arch.so.1" --library-path "$work/rootfs/lib:$work/rootfs/usr/lib" \
+            "$work/rootfs/sbin/apk" index --quiet --allow-untrusted --rewrite-arch "$dir" \
+            -d "scratchpack build tools" -o APKINDEX.tar.gz.tmp ./*.apk
+        mv APKINDEX.tar.gz.tmp APKINDEX.tar.gz
+    )
+done
+say "done: $out ($(ls "$out"/*/*.apk | wc -l) packages)"

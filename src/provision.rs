@@ -6,6 +6,12 @@
 //! place, so concurrent builds share one provisioning and an interrupted one leaves
 //! nothing a later run would trust. What got installed (names and versions) is
 //! recorded beside it.
+//!
+//! For another platform (`--platform` with `--apk`), the packages are also installed for
+//! that platform's Alpine architecture into an empty root of their own (apk `--root
+//! --initdb --arch`, no scripts run: they are another machine's programs), trusting the
+//! keys the base rootfs ships for that architecture; builds then take headers and
+//! libraries from it, shown at [`TARGET_MOUNT`].
 
 pub mod index;
 
@@ -31,6 +37,8 @@ const PROBE_MEMORY: Duration = Duration::from_secs(600);
 const RECORD: &str = ".scratchpack-provisioned.json";
 /// apk's database of installed packages.
 const INSTALLED_DB: &str = "lib/apk/db/installed";
+/// Where a build (and apk, while installing) sees another platform's packages.
+pub const TARGET_MOUNT: &str = "/scratchpack/target";
 
 /// What to install.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +50,9 @@ pub struct Request {
     pub allow_untrusted: bool,
     /// Never touch the network.
     pub offline: bool,
+    /// Another Alpine architecture (`aarch64`) to install for, into a root of its own,
+    /// rather than into the base rootfs.
+    pub arch: Option<String>,
 }
 
 /// A package as apk recorded it.
@@ -66,6 +77,9 @@ pub struct Record {
     pub repositories: Vec<String>,
     /// Everything apk installed on top of the base, dependencies included.
     pub installed: Vec<Installed>,
+    /// The architecture of another platform's root (see [`Request::arch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
 }
 
 /// A prepared rootfs on disk.
@@ -130,12 +144,15 @@ impl crate::error::Hint for ProvisionError {
 impl Request {
     /// The cache key of the prepared rootfs for `base` (a digest).
     pub fn key(&self, base: &str) -> String {
-        let canonical = serde_json::json!({
+        let mut canonical = serde_json::json!({
             "base": base,
             "packages": self.packages,
             "repositories": self.repositories,
             "allow_untrusted": self.allow_untrusted,
         });
+        if let Some(arch) = &self.arch {
+            canonical["arch"] = arch.as_str().into();
+        }
         Digest::of(canonical.to_string().as_bytes()).hex
     }
 
@@ -157,6 +174,19 @@ impl Request {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if let Some(arch) = &self.arch {
+            argv.extend(
+                [
+                    "--root",
+                    TARGET_MOUNT,
+                    "--initdb",
+                    "--arch",
+                    arch,
+                    "--no-scripts",
+                ]
+                .map(String::from),
+            );
+        }
         for repo in &self.repositories {
             argv.push("--repository".into());
             argv.push(repo.strip_prefix("file://").unwrap_or(repo).to_string());
@@ -238,7 +268,11 @@ pub fn prepare(
         let path = path.to_path_buf();
         move |source| ProvisionError::Io { path, source }
     };
-    copy_tree(base, &staging).map_err(io_err(&staging))?;
+    match &request.arch {
+        None => copy_tree(base, &staging),
+        Some(arch) => empty_root(base, arch, &staging),
+    }
+    .map_err(io_err(&staging))?;
     let result = install(&staging, base, base_digest, request, cache, ui, &packages);
     match result {
         Ok(record) => {
@@ -265,7 +299,7 @@ fn install(
     ui: &Ui,
     packages: &str,
 ) -> Result<Record, ProvisionError> {
-    let binds = request
+    let mut binds: Vec<Bind> = request
         .local_repositories()
         .into_iter()
         .map(|dir| Bind {
@@ -275,10 +309,23 @@ fn install(
             file: false,
         })
         .collect();
+    // Another platform's packages go into their own root; apk runs from the base.
+    let rootfs = match request.arch {
+        None => staging.to_path_buf(),
+        Some(_) => {
+            binds.push(Bind {
+                src: staging.to_path_buf(),
+                dst: PathBuf::from(TARGET_MOUNT),
+                writable: true,
+                file: false,
+            });
+            base.to_path_buf()
+        }
+    };
     let spec = sandbox::Spec {
-        rootfs: staging.to_path_buf(),
+        rootfs,
         newroot: cache.dir("sandbox-root")?,
-        writable_root: true,
+        writable_root: request.arch.is_none(),
         binds,
         network: request.needs_network().is_some() && !request.offline,
         hostname: "scratchpack".into(),
@@ -292,7 +339,10 @@ fn install(
         },
         token: String::new(),
     };
-    ui.status(&format!("installing Alpine packages with apk: {packages}"));
+    ui.status(&match &request.arch {
+        None => format!("installing Alpine packages with apk: {packages}"),
+        Some(arch) => format!("installing Alpine packages for {arch} with apk: {packages}"),
+    });
     let output = sandbox::run(&spec)?;
     if !output.status.success() {
         let mut text = output.stderr_text();
@@ -303,10 +353,13 @@ fn install(
             output: text.trim().into(),
         });
     }
-    let before: BTreeMap<String, String> = read_installed(base)
-        .into_iter()
-        .map(|i| (i.name, i.version))
-        .collect();
+    let before: BTreeMap<String, String> = match request.arch {
+        None => read_installed(base),
+        Some(_) => Vec::new(),
+    }
+    .into_iter()
+    .map(|i| (i.name, i.version))
+    .collect();
     let installed = read_installed(staging)
         .into_iter()
         .filter(|i| before.get(&i.name) != Some(&i.version))
@@ -316,6 +369,7 @@ fn install(
         packages: request.packages.iter().cloned().collect(),
         repositories: request.repositories.clone(),
         installed,
+        arch: request.arch.clone(),
     })
 }
 
@@ -384,6 +438,26 @@ fn read_installed(root: &Path) -> Vec<Installed> {
     }
     out.sort();
     out
+}
+
+/// An empty root for `arch`'s packages, trusting the keys `base` ships for that
+/// architecture (Alpine's `alpine-keys` keeps every architecture's under
+/// `/usr/share/apk/keys/ARCH`): regular files only, read without following links.
+fn empty_root(base: &Path, arch: &str, root: &Path) -> std::io::Result<()> {
+    let keys = root.join("etc/apk/keys");
+    std::fs::create_dir_all(&keys)?;
+    let theirs = format!("usr/share/apk/keys/{arch}");
+    let Ok(entries) = std::fs::read_dir(base.join(&theirs)) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let rel = format!("{theirs}/{}", name.to_string_lossy());
+        if let Ok(bytes) = read_inside(base, &rel) {
+            std::fs::write(keys.join(&name), bytes)?;
+        }
+    }
+    Ok(())
 }
 
 /// Copies a rootfs: directories, files (with their modes) and symlinks.
@@ -477,6 +551,7 @@ mod tests {
             ],
             allow_untrusted: false,
             offline: false,
+            arch: None,
         }
     }
 
@@ -510,6 +585,40 @@ mod tests {
                 && argv.contains(&"--no-network".to_string())
         );
         assert_eq!(r.local_repositories(), [PathBuf::from("/srv/repo")]);
+        // Another platform's packages: into their own root, no scripts run.
+        let mut r = request();
+        r.arch = Some("aarch64".into());
+        let argv = r.apk_command();
+        assert_eq!(
+            argv[7..13],
+            [
+                "--root",
+                TARGET_MOUNT,
+                "--initdb",
+                "--arch",
+                "aarch64",
+                "--no-scripts"
+            ]
+        );
+    }
+
+    #[test]
+    fn another_platforms_root_trusts_that_platforms_keys_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, root) = (dir.path().join("base"), dir.path().join("root"));
+        let keys = base.join("usr/share/apk/keys");
+        std::fs::create_dir_all(keys.join("aarch64")).unwrap();
+        std::fs::create_dir_all(keys.join("x86_64")).unwrap();
+        std::fs::write(keys.join("aarch64/a.rsa.pub"), "arm key").unwrap();
+        std::fs::write(keys.join("x86_64/x.rsa.pub"), "x86 key").unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", keys.join("aarch64/evil.rsa.pub")).unwrap();
+        empty_root(&base, "aarch64", &root).unwrap();
+        let mut got: Vec<String> = std::fs::read_dir(root.join("etc/apk/keys"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, ["a.rsa.pub"], "a link is never followed");
     }
 
     #[test]
@@ -524,6 +633,9 @@ mod tests {
         let mut other = request();
         other.repositories.pop();
         assert_ne!(k, other.key("base1"));
+        let mut arm = request();
+        arm.arch = Some("aarch64".into());
+        assert_ne!(k, arm.key("base1"));
         let mut offline = request();
         offline.offline = true;
         assert_eq!(

@@ -102,7 +102,7 @@ pub fn setup(plan: &BuildPlan, go: &Toolchain, file: &Path, ui: &Ui) -> Result<S
     let tool = super::select::host_tool(plan, &c, ui)?;
     let caches = super::cache_dirs(plan, &c)?;
     let paths = if plan.sandbox {
-        Paths::sandboxed(&c)
+        Paths::sandboxed(&c).with_sysroot(super::sysroot(plan))
     } else {
         Paths::on_host(tool.as_ref(), Path::new(""), &caches)
     };

@@ -24,6 +24,8 @@ pub struct Paths {
     pub out_dir: PathBuf,
     /// Cache name to directory.
     pub caches: BTreeMap<String, PathBuf>,
+    /// Where another platform's `--apk` packages are (`{sysroot}`), if anywhere.
+    pub sysroot: Option<PathBuf>,
 }
 
 impl Paths {
@@ -37,6 +39,7 @@ impl Paths {
             tool: tool.map(|t| t.dir.clone()),
             out_dir: out_dir.to_path_buf(),
             caches: caches.clone(),
+            sysroot: None,
         }
     }
 
@@ -50,7 +53,14 @@ impl Paths {
                 .iter()
                 .map(|c| (c.clone(), Path::new(CACHE_MOUNT).join(c)))
                 .collect(),
+            sysroot: None,
         }
+    }
+
+    /// The same, with another platform's packages at `sysroot`.
+    pub fn with_sysroot(mut self, sysroot: Option<PathBuf>) -> Paths {
+        self.sysroot = sysroot;
+        self
     }
 }
 
@@ -79,10 +89,11 @@ pub struct Job<'a> {
     pub extra_env: Vec<(String, String)>,
 }
 
-/// The placeholders every toolchain template may use: `{tool}`, `{cache.NAME}`, and for
-/// the target `platform`: `{arch}` (the machine of a target triple), `{target}` (the
-/// static musl triple, `arm-linux-musleabihf`), `{goarch}` and `{goarm}`. A platform
-/// scratchpack does not build for sets none of those (plans hold buildable ones only).
+/// The placeholders every toolchain template may use: `{tool}`, `{cache.NAME}`,
+/// `{sysroot}`, and for the target `platform`: `{arch}` (the machine of a target triple),
+/// `{target}` (the static musl triple, `arm-linux-musleabihf`), `{goarch}` and `{goarm}`.
+/// A platform scratchpack does not build for sets none of those (plans hold buildable
+/// ones only).
 pub fn tool_vars(platform: &Platform, paths: &Paths) -> Vars {
     let mut vars = Vars::default();
     if let Ok(names) = platform.names() {
@@ -102,6 +113,14 @@ pub fn tool_vars(platform: &Platform, paths: &Paths) -> Vars {
     if let Some(tool) = &paths.tool {
         vars.set("tool", tool.display().to_string());
     }
+    vars.set(
+        "sysroot",
+        paths
+            .sysroot
+            .as_ref()
+            .map(|s| s.display().to_string())
+            .unwrap_or_default(),
+    );
     for (cache, dir) in &paths.caches {
         vars.set(&format!("cache.{cache}"), dir.display().to_string());
     }
@@ -291,6 +310,24 @@ mod tests {
             &c.argv[6..10],
             ["-idirafter", "/usr/include", "-L/usr/lib", "-Wall"]
         );
+        // Another platform's packages: from the root they were installed into.
+        let arm64 = platform("aarch64");
+        j.platform = &arm64;
+        let paths = Paths::sandboxed(&zig).with_sysroot(Some("/scratchpack/target".into()));
+        let c = compile_command(&j, &paths);
+        assert_eq!(
+            &c.argv[2..10],
+            [
+                "-target",
+                "aarch64-linux-musl",
+                "-Os",
+                "-ffile-prefix-map=/home/u/proj/src=.",
+                "-idirafter",
+                "/scratchpack/target/usr/include",
+                "-L/scratchpack/target/usr/lib",
+                "-Wall"
+            ]
+        );
     }
 
     #[test]
@@ -343,6 +380,7 @@ mod tests {
                 ("go-build".into(), "/c/go-build".into()),
                 ("gopath".into(), "/c/gopath".into()),
             ]),
+            sysroot: None,
         };
         let options = CompileOptions {
             strip: false,

@@ -297,7 +297,58 @@ fn provision_request(
         repositories: repositories(plan, toolchain),
         allow_untrusted: plan.apk_allow_untrusted,
         offline: plan.offline,
+        arch: None,
     })
+}
+
+/// Where the build sees the `--apk` packages installed for another platform than the
+/// machine's, when there are some. They are installed into the rootfs too (their
+/// programs, pkgconf for one, run on this machine); headers and libraries come from here.
+pub(crate) fn sysroot(plan: &BuildPlan) -> Option<PathBuf> {
+    (plan.sandbox && plan.is_cross() && !plan.apk.is_empty())
+        .then(|| PathBuf::from(provision::TARGET_MOUNT))
+}
+
+/// The `--apk` packages installed for the target platform (see [`sysroot`]).
+fn target_root(
+    plan: &BuildPlan,
+    toolchain: &Toolchain,
+    ui: &Ui,
+) -> Result<Option<provision::Prepared>, BuildError> {
+    if sysroot(plan).is_none() {
+        return Ok(None);
+    }
+    let names = plan.platform.names().map_err(|_| BuildError::NotCross {
+        toolchain: toolchain.name.clone(),
+        machine: plan.machine.to_string(),
+        platform: plan.platform.to_string(),
+    })?;
+    let request = provision::Request {
+        packages: plan.apk.iter().cloned().collect(),
+        repositories: repositories(plan, toolchain),
+        allow_untrusted: plan.apk_allow_untrusted,
+        offline: plan.offline,
+        arch: Some(names.alpine.to_string()),
+    };
+    let source = rootfs_source(plan, toolchain);
+    let base = rootfs::ensure(&source, &plan.cache, plan.offline, ui)?;
+    Ok(Some(provision::prepare(
+        &base,
+        source.digest()?,
+        &request,
+        &plan.cache,
+        ui,
+    )?))
+}
+
+/// The read-only bind of the target's packages at [`sysroot`].
+fn target_bind(target: &provision::Prepared) -> Bind {
+    Bind {
+        src: target.dir.clone(),
+        dst: PathBuf::from(provision::TARGET_MOUNT),
+        writable: false,
+        file: false,
+    }
 }
 
 /// Compiles `plan`'s sources into a static binary.
@@ -338,8 +389,20 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         || format!("Alpine packages: {package_list}"),
         |t| t.version.clone(),
     );
+    let target = if plan.sandbox {
+        target_root(plan, &toolchain, ui)?
+    } else {
+        None
+    };
+    let target_installed = || {
+        target
+            .as_ref()
+            .map(|t| t.record.installed.clone())
+            .unwrap_or_default()
+    };
     if let Some(project) = &plan.project {
-        let (rootfs, installed) = prepared_rootfs(plan, &toolchain, &request, ui)?;
+        let (rootfs, mut installed) = prepared_rootfs(plan, &toolchain, &request, ui)?;
+        installed.extend(target_installed());
         announce(
             ui,
             &toolchain,
@@ -355,6 +418,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             caches: &caches,
             extra_env,
             rootfs,
+            target: target.as_ref().map(target_bind),
         };
         let artifact = project::run::build(&context, dir.path(), ui)?;
         return Ok(Built {
@@ -402,7 +466,9 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     let output = if plan.sandbox {
         let rootfs;
         (rootfs, installed) = prepared_rootfs(plan, &toolchain, &request, ui)?;
-        let cmd = compile_command(&job, &Paths::sandboxed(&toolchain));
+        installed.extend(target_installed());
+        let paths = Paths::sandboxed(&toolchain).with_sysroot(sysroot(plan));
+        let cmd = compile_command(&job, &paths);
         announce(
             ui,
             &toolchain,
@@ -420,6 +486,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             cmd,
         )?;
         spec.binds.extend(extra_binds);
+        spec.binds.extend(target.as_ref().map(target_bind));
         sandbox::run(&spec)?
     } else {
         let cmd = compile_command(&job, &Paths::on_host(tool.as_ref(), dir.path(), &caches));

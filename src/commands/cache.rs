@@ -73,7 +73,16 @@ fn entries(cache: &Cache) -> Vec<Entry> {
         out.push(Entry {
             kind: CacheKind::Prepared,
             size: Cache::size_of(&p.dir),
-            what: format!("{} [{}]", p.record.packages.join(" "), installed.join(", ")),
+            what: format!(
+                "{}{} [{}]",
+                p.record
+                    .arch
+                    .as_ref()
+                    .map(|a| format!("for {a}: "))
+                    .unwrap_or_default(),
+                p.record.packages.join(" "),
+                installed.join(", ")
+            ),
             lock: Some(format!("prepared-{key}")),
             path: p.dir,
         });

@@ -179,6 +179,7 @@ fn packages_state(
             repositories: repositories.clone(),
             allow_untrusted: false,
             offline: plan.fetch.offline,
+            arch: None,
         };
         let installed = holding(prepared, &compile.packages);
         match packages_ready(&plan.cache, source.digest().ok(), &request, sandbox) {

@@ -137,19 +137,6 @@ impl BuildPlan {
             }
         }
         let apk = args.apk.clone();
-        if let Some(foreign) = platforms.iter().find(|p| **p != machine) {
-            if !apk.is_empty() {
-                return Err(flag_err(
-                    "--apk",
-                    &apk.join(","),
-                    format!(
-                        "Alpine packages are installed for this machine ({machine}); their \
-                         libraries cannot be linked into a build for {foreign} (installing \
-                         another platform's packages is not supported yet)"
-                    ),
-                ));
-            }
-        }
         let apk_repositories: Vec<String> = if args.apk_repository.is_empty() {
             env.get("SCRATCHPACK_APK_REPOSITORIES")
                 .map(|v| {

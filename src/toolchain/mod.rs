@@ -530,7 +530,7 @@ fn validate(file: &str, t: &ToolchainFile) -> Result<(), ToolchainError> {
         let project_known = |name: &str| {
             matches!(
                 name,
-                "tool" | "arch" | "target" | "target_flags" | "goarch" | "goarm"
+                "tool" | "arch" | "target" | "target_flags" | "goarch" | "goarm" | "sysroot"
             ) && (name != "tool" || t.host.is_some())
         };
         for (k, list) in [

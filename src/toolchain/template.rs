@@ -18,6 +18,7 @@
 //! | `{goarm}` | Go's `GOARM` for 32-bit ARM (`7`, `6`), else empty |
 //! | `{target_flags}` | what a C compiler needs besides the triple: `-mcpu=arm1176jzf_s` for ARMv6, else nothing |
 //! | `{source_root}` | the common directory of the sources |
+//! | `{sysroot}` | where another platform's `--apk` packages are (`/scratchpack/target`); empty when the packages are the rootfs's own |
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,7 @@ const SCALARS: &[&str] = &[
     "goarch",
     "goarm",
     "source_root",
+    "sysroot",
 ];
 const LISTS: &[&str] = &[
     "sources",

@@ -17,7 +17,12 @@ pub fn tools_repo() -> Option<PathBuf> {
     static REPO: OnceLock<Option<PathBuf>> = OnceLock::new();
     REPO.get_or_init(|| {
         let arch = super::apk::arch();
-        let ready = |dir: &Path| dir.join(arch).join("APKINDEX.tar.gz").is_file();
+        // riscv64: the other platforms' zlib (older repositories lack it).
+        let ready = |dir: &Path| {
+            [arch, "riscv64"]
+                .iter()
+                .all(|a| dir.join(a).join("APKINDEX.tar.gz").is_file())
+        };
         if let Some(dir) = std::env::var_os("SCRATCHPACK_TOOLS_REPO").map(PathBuf::from) {
             assert!(
                 ready(&dir),

@@ -61,7 +61,7 @@ impl ProjectPlan {
     }
 
     /// The steps to run.
-    pub fn steps(&self, host: &str, jobs: usize, cross_machine: Option<&str>) -> Vec<Planned> {
+    pub fn steps(&self, host: &str, jobs: usize, cross: Option<systems::Cross>) -> Vec<Planned> {
         if !self.run.is_empty() {
             return self
                 .run
@@ -79,7 +79,7 @@ impl ProjectPlan {
             configure_args: self.configure_args.clone(),
             targets: self.targets.clone(),
             defines: self.defines.clone(),
-            cross_machine: cross_machine.map(str::to_string),
+            cross,
         };
         self.system
             .iter()
@@ -343,9 +343,14 @@ pub fn environment(
     env.insert("CFLAGS".into(), cflags.join(" "));
     env.insert("CXXFLAGS".into(), cflags.join(" "));
     env.insert("LDFLAGS".into(), ldflags.join(" "));
-    let pc = "/usr/lib/pkgconfig:/usr/share/pkgconfig".to_string();
+    // Another platform's packages: pkg-config reads theirs, and prefixes their paths.
+    let pc = vars.expand("{sysroot}/usr/lib/pkgconfig:{sysroot}/usr/share/pkgconfig");
     env.insert("PKG_CONFIG_PATH".into(), pc.clone());
     env.insert("PKG_CONFIG_LIBDIR".into(), pc);
+    let sysroot = vars.expand("{sysroot}");
+    if !sysroot.is_empty() {
+        env.insert("PKG_CONFIG_SYSROOT_DIR".into(), sysroot);
+    }
     env
 }
 
@@ -482,6 +487,29 @@ mod tests {
             defines: Vec::new(),
             artifacts: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_environment_points_at_another_platforms_packages() {
+        use crate::builder::command::{Paths, tool_vars};
+        let zig = crate::toolchain::by_name_or_file("zig").unwrap();
+        let tools = zig.project.as_ref().unwrap();
+        let options = crate::plan::CompileOptions::default();
+        let arm64 = crate::platform::Platform::parse("linux/arm64").unwrap();
+        let own = tool_vars(&arm64, &Paths::sandboxed(&zig));
+        let env = environment(tools, &zig, &own, &options);
+        assert_eq!(
+            env["PKG_CONFIG_LIBDIR"],
+            "/usr/lib/pkgconfig:/usr/share/pkgconfig"
+        );
+        assert!(!env.contains_key("PKG_CONFIG_SYSROOT_DIR"));
+        let paths = Paths::sandboxed(&zig).with_sysroot(Some("/scratchpack/target".into()));
+        let env = environment(tools, &zig, &tool_vars(&arm64, &paths), &options);
+        assert_eq!(
+            env["PKG_CONFIG_LIBDIR"],
+            "/scratchpack/target/usr/lib/pkgconfig:/scratchpack/target/usr/share/pkgconfig"
+        );
+        assert_eq!(env["PKG_CONFIG_SYSROOT_DIR"], "/scratchpack/target");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct Context<'a> {
     /// Set last, over everything else (SOURCE_DATE_EPOCH, pass_env).
     pub extra_env: Vec<(String, String)>,
     pub rootfs: PathBuf,
+    /// Another platform's `--apk` packages, shown at `{sysroot}`.
+    pub target: Option<sandbox::Bind>,
 }
 
 /// A project's binary.
@@ -43,10 +45,13 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
         .project
         .as_ref()
         .ok_or_else(|| BuildError::NoProjectTools(toolchain.name.clone()))?;
-    let vars = tool_vars(&cx.plan.platform, &Paths::sandboxed(toolchain));
+    let sysroot = crate::builder::sysroot(cx.plan);
+    let paths = Paths::sandboxed(toolchain).with_sysroot(sysroot.clone());
+    let vars = tool_vars(&cx.plan.platform, &paths);
     let mut env = environment(tools, toolchain, &vars, &cx.plan.options);
     env.extend(cx.extra_env.iter().cloned());
-    let binds = crate::builder::toolchain_binds(toolchain, cx.tool, cx.caches);
+    let mut binds = crate::builder::toolchain_binds(toolchain, cx.tool, cx.caches);
+    binds.extend(cx.target.clone());
     let runner = SandboxRunner {
         spec: sandbox::Spec {
             rootfs: cx.rootfs.clone(),
@@ -68,8 +73,12 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
     let cross = cx
         .plan
         .is_cross()
-        .then(|| cx.plan.platform.names().ok().map(|n| n.machine))
-        .flatten();
+        .then(|| cx.plan.platform.names().ok())
+        .flatten()
+        .map(|n| super::systems::Cross {
+            machine: n.machine.to_string(),
+            sysroot: sysroot.map(|s| s.display().to_string()),
+        });
     let steps = cx.project.steps(&host, jobs, cross);
     // The copy is kept per project, toolchain, rootfs, environment and steps: a later
     // build of the same finds the build system's own work (make's no-op).
@@ -99,17 +108,22 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
 }
 
 /// What the kept copy of a project depends on: the platform, its directory, the tool, the
-/// rootfs (its path names its package set), the environment and the steps.
+/// rootfs and another platform's packages (their paths name their package sets), the
+/// environment and the steps.
 fn kept_key(cx: &Context, spec: &sandbox::Spec, steps: &[super::Planned]) -> String {
     let mut text = format!(
-        "{}\n{}\n{}\n{}\n{}\n",
+        "{}\n{}\n{}\n{}\n{}\n{}\n",
         cx.plan.platform,
         cx.project.dir.display(),
         cx.toolchain.name,
         cx.tool
             .map(|t| t.dir.display().to_string())
             .unwrap_or_default(),
-        cx.rootfs.display()
+        cx.rootfs.display(),
+        cx.target
+            .as_ref()
+            .map(|t| t.src.display().to_string())
+            .unwrap_or_default()
     );
     for (k, v) in &spec.env {
         text.push_str(&format!("{k}={v}\n"));

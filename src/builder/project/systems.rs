@@ -61,9 +61,18 @@ pub struct StepOptions {
     pub targets: Vec<String>,
     /// `NAME=VALUE`, given as `-DNAME=VALUE`.
     pub defines: Vec<String>,
-    /// The target's machine (`aarch64`) when it is not this machine's: CMake is then
-    /// told it cross-compiles (it does not run what it builds).
-    pub cross_machine: Option<String>,
+    /// Another platform than this machine's: CMake is then told it cross-compiles.
+    pub cross: Option<Cross>,
+}
+
+/// A build for another platform than the machine's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cross {
+    /// The target's machine in a triple (`aarch64`): CMake does not run what it builds.
+    pub machine: String,
+    /// Where the target's `--apk` packages are, as the build sees them: CMake looks for
+    /// libraries and headers there first.
+    pub sysroot: Option<String>,
 }
 
 /// The built-in build systems, in detection order.
@@ -136,11 +145,15 @@ pub fn expand(step: &Step, options: &StepOptions) -> String {
         .set("defines", list(&defines))
         .set(
             "cmake_cross",
-            options.cross_machine.as_ref().map_or(String::new(), |m| {
-                format!(
+            options.cross.as_ref().map_or(String::new(), |c| {
+                let mut args = format!(
                     "-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR={}",
-                    shell_quote(m)
-                )
+                    shell_quote(&c.machine)
+                );
+                if let Some(root) = &c.sysroot {
+                    args.push_str(&format!(" -DCMAKE_FIND_ROOT_PATH={}", shell_quote(root)));
+                }
+                args
             }),
         );
     vars.expand(&step.run)
@@ -192,7 +205,7 @@ mod tests {
             configure_args: vec!["--with-x=a b".into(), "--enable-static".into()],
             targets: vec!["hello".into(), "$(rm -rf /)".into()],
             defines: vec!["FOO=it's".into()],
-            cross_machine: None,
+            cross: None,
         };
         let auto = by_name(&all, "autotools").unwrap();
         let configure = expand(&auto.steps[0], &options);
@@ -211,13 +224,25 @@ mod tests {
         let none = StepOptions::default();
         let build = expand(&by_name(&all, "cmake").unwrap().steps[1], &none);
         assert!(!build.contains("--target"), "{build}");
-        let cross = StepOptions {
-            cross_machine: Some("aarch64".into()),
+        let mut cross = StepOptions {
+            cross: Some(Cross {
+                machine: "aarch64".into(),
+                sysroot: None,
+            }),
             ..StepOptions::default()
         };
         let cmake = expand(&by_name(&all, "cmake").unwrap().steps[0], &cross);
         assert!(
-            cmake.contains("-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64"),
+            cmake.contains("-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64")
+                && !cmake.contains("CMAKE_FIND_ROOT_PATH"),
+            "{cmake}"
+        );
+        cross.cross.as_mut().unwrap().sysroot = Some("/scratchpack/target".into());
+        let cmake = expand(&by_name(&all, "cmake").unwrap().steps[0], &cross);
+        assert!(
+            cmake.contains(
+                "-DCMAKE_SYSTEM_PROCESSOR=aarch64 -DCMAKE_FIND_ROOT_PATH=/scratchpack/target"
+            ),
             "{cmake}"
         );
     }
