@@ -67,6 +67,19 @@ pub enum Command {
     )]
     Package(PackageArgs),
 
+    /// Push an image archive or OCI layout directory to a registry, byte for byte
+    #[command(
+        long_about = "Push an image to a registry, byte for byte: the digest printed is the \
+                      digest the registry serves.\n\nIMAGE is an archive written by \
+                      scratchpack, `podman save --format oci-archive` or `skopeo copy \
+                      oci-archive:`, or an OCI layout directory; a single image or a \
+                      multi-platform index. Blobs the registry has are skipped. Credentials \
+                      come from docker's config.json ($DOCKER_CONFIG, credHelpers, credsStore, \
+                      auths), then REGISTRY_AUTH_FILE, then podman's auth.json. Prints \
+                      REF@sha256:... on stdout."
+    )]
+    Push(PushArgs),
+
     /// List the toolchains and whether each is ready on this machine
     Toolchains(ToolchainsArgs),
 
@@ -136,9 +149,16 @@ pub struct PackageArgs {
     #[arg(long, value_name = "PLATFORM", value_delimiter = ',')]
     pub platform: Vec<String>,
 
-    /// Where to write the image
-    #[arg(short, long, value_name = "OUT")]
-    pub output: PathBuf,
+    /// Where to write the image (optional with --push)
+    #[arg(short, long, value_name = "OUT", required_unless_present = "push")]
+    pub output: Option<PathBuf>,
+
+    /// Also push the image to a registry: [HOST[:PORT]/]NAME[:TAG]; prints REF@sha256:...
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     #[command(flatten)]
     pub image: ImageArgs,
@@ -153,15 +173,55 @@ pub struct PackageArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The image: an archive or an OCI layout directory
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+
+    /// Where to push: [HOST[:PORT]/]NAME[:TAG] or NAME@sha256:..., as docker parses it
+    /// (no host: Docker Hub)
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+
+    /// Print a JSON summary (reference, digest, blobs uploaded, skipped, mounted) on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How registries are reached; shared by `push` and `--push`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RegistryArgs {
+    /// Trust this CA certificate (PEM file) for the registry, besides the system's roots
+    /// and certs.d (repeatable)
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+
+    /// Allow plain HTTP, and HTTPS without verifying the certificate (loopback registries
+    /// get plain HTTP without it)
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct BuildArgs {
     /// C files, Go files, a project directory (configure, CMake, meson, make), a directory
     /// of C sources, or a Go module directory
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
 
-    /// Where to write the image
-    #[arg(short, long, value_name = "OUT")]
-    pub output: PathBuf,
+    /// Where to write the image (optional with --push)
+    #[arg(short, long, value_name = "OUT", required_unless_present = "push")]
+    pub output: Option<PathBuf>,
+
+    /// Also push the image to a registry: [HOST[:PORT]/]NAME[:TAG]; prints REF@sha256:...
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 
     /// Source language [default: from the file extensions (.c .S .s; .cc .cpp .cxx .C;
     /// .go), or go.mod]
@@ -320,7 +380,15 @@ pub struct ToolchainsArgs {
 }
 
 /// Subcommand names, for telling `scratchpack hello.c` from `scratchpack inspect`.
-pub const SUBCOMMANDS: &[&str] = &["build", "inspect", "package", "toolchains", "cache", "help"];
+pub const SUBCOMMANDS: &[&str] = &[
+    "build",
+    "inspect",
+    "package",
+    "push",
+    "toolchains",
+    "cache",
+    "help",
+];
 
 /// `scratchpack SOURCE...` means `scratchpack build SOURCE...`: inserts `build` when the
 /// first argument that is not a global option is not a subcommand.

@@ -46,6 +46,8 @@ pub enum Error {
     Package(#[from] PackageError),
     #[error(transparent)]
     Build(#[from] BuildError),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
 }
 
 impl Error {
@@ -53,6 +55,7 @@ impl Error {
         match self {
             Error::Package(e) if e.is_input_fault() => ExitStatus::Failure,
             Error::Build(e) if e.is_input_fault() => ExitStatus::Failure,
+            Error::Registry(e) if e.is_input_fault() => ExitStatus::Failure,
             _ => ExitStatus::Error,
         }
     }
@@ -63,6 +66,7 @@ impl Error {
             Error::Inspect(e) => e.hints(),
             Error::Package(e) => e.hints(),
             Error::Build(e) => e.hints(),
+            Error::Registry(e) => e.hints(),
         };
         hints.extend(self.disk_full_hint());
         hints.dedup();

@@ -8,6 +8,7 @@
 //! - [`inspect`]: the gate over files, directories and image archives.
 //! - [`package`]: a static binary in, a FROM-scratch image out, via [`image`] (layer and
 //!   JSON documents) and [`output`] (archive, OCI layout tar or directory).
+//! - [`registry`]: an image pushed to a registry, byte for byte.
 //!
 //! [`plan`] is the only reader of flags and environment; [`ui`] the only writer to the
 //! terminal.
@@ -31,6 +32,7 @@ pub mod platform;
 pub(crate) mod process;
 pub(crate) mod provision;
 pub(crate) mod reference;
+pub(crate) mod registry;
 pub mod rootfs;
 pub mod sandbox;
 pub(crate) mod source;
@@ -39,7 +41,7 @@ pub mod ui;
 
 use cli::{Cli, Command};
 use error::{Error, ExitStatus};
-use plan::{BuildPlan, Environment, InspectPlan, PackagePlan, ToolchainsPlan};
+use plan::{BuildPlan, Environment, InspectPlan, PackagePlan, PushPlan, ToolchainsPlan};
 use ui::Ui;
 
 /// Runs one command line to completion.
@@ -49,6 +51,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         Command::Build(args) => commands::build::run(&BuildPlan::resolve(args, &env)?, ui),
         Command::Inspect(args) => commands::inspect::run(&InspectPlan::from(args), ui),
         Command::Package(args) => commands::package::run(&PackagePlan::resolve(args, &env)?, ui),
+        Command::Push(args) => commands::push::run(&PushPlan::resolve(args, &env)?, ui),
         Command::Cache(command) => commands::cache::run(&command, &env, ui),
         Command::Toolchains(args) => {
             commands::toolchains::run(&ToolchainsPlan::resolve(args, &env)?, ui)

@@ -33,8 +33,16 @@ pub fn run(plan: &BuildPlan, ui: &Ui) -> Result<ExitStatus, Error> {
         })
         .collect();
     let packaged = package::package(&inputs, &image, plan.strict, ui)?;
+    let pushed = super::push::after_write(&image, ui)?;
     let toolchain = format!("{} ({})", first.toolchain, first.compiler);
-    super::package::report(&image, plan.json, &packaged, Some(&toolchain), ui);
+    super::package::report(
+        &image,
+        plan.json,
+        &packaged,
+        Some(&toolchain),
+        pushed.as_ref(),
+        ui,
+    );
     Ok(ExitStatus::Success)
 }
 

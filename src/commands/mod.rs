@@ -5,4 +5,5 @@ pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod inspect;
 pub(crate) mod package;
+pub(crate) mod push;
 pub(crate) mod toolchains;

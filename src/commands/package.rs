@@ -19,14 +19,22 @@ pub fn run(plan: &PackagePlan, ui: &Ui) -> Result<ExitStatus, Error> {
         })
         .collect();
     let packaged = package::package(&inputs, &plan.image, plan.strict, ui)?;
-    report(&plan.image, plan.json, &packaged, None, ui);
+    let pushed = super::push::after_write(&plan.image, ui)?;
+    report(&plan.image, plan.json, &packaged, None, pushed.as_ref(), ui);
     Ok(ExitStatus::Success)
 }
 
-/// The digest (or a JSON summary) on stdout, one line on stderr; `toolchain` is set for
-/// builds. The JSON has each platform's image under `images`, and for a single image the
-/// same fields at the top as well.
-pub fn report(image: &ImagePlan, json: bool, p: &Packaged, toolchain: Option<&str>, ui: &Ui) {
+/// The digest (or the pushed `REF@sha256:...`, or a JSON summary) on stdout, one line on
+/// stderr; `toolchain` is set for builds. The JSON has each platform's image under
+/// `images`, for a single image the same fields at the top as well, and `pushed`.
+pub fn report(
+    image: &ImagePlan,
+    json: bool,
+    p: &Packaged,
+    toolchain: Option<&str>,
+    pushed: Option<&crate::registry::Pushed>,
+    ui: &Ui,
+) {
     let platforms: Vec<String> = p.images.iter().map(|i| i.platform.to_string()).collect();
     let kinds: Vec<&str> = p.images.iter().map(|i| i.binary.kind.as_str()).collect();
     if json {
@@ -60,9 +68,20 @@ pub fn report(image: &ImagePlan, json: bool, p: &Packaged, toolchain: Option<&st
         if let Some(t) = toolchain {
             summary["toolchain"] = json!(t);
         }
+        if let Some(pushed) = pushed {
+            summary["pushed"] = json!(pushed);
+        }
+        if !image.keep_output {
+            summary["output"] = serde_json::Value::Null;
+        }
         ui.data(&serde_json::to_string_pretty(&summary).unwrap_or_default());
+    } else if let Some(pushed) = pushed {
+        ui.data(&pushed.reference);
     } else {
         ui.data(&p.digest.to_string());
+    }
+    if !image.keep_output {
+        return;
     }
     let mut kinds = kinds;
     kinds.dedup();

@@ -201,7 +201,10 @@ impl BuildPlan {
             timeout_ms: timeout.map(|d| d.as_millis().min(u128::from(u64::MAX)) as u64),
         };
         let epoch = env.get("SOURCE_DATE_EPOCH");
-        let image = resolve_image(args.image, args.output, &sources.default_name, epoch)?;
+        let (output, keep, push) =
+            super::push::output_and_push(args.output, args.push, &args.registry, env)?;
+        let image =
+            resolve_image(args.image, output, &sources.default_name, epoch)?.pushed_to(push, keep);
         let inputs: Vec<std::path::PathBuf> = args
             .sources
             .iter()

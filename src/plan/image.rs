@@ -35,6 +35,10 @@ pub struct ImagePlan {
     pub epoch: u64,
     /// What follows the binary's name because no flag said otherwise.
     pub derived: Derived,
+    /// `--push REF`: the registry the image goes to once written.
+    pub push: Option<super::PushTo>,
+    /// False when `output` is a temporary file (`--push` without `-o`).
+    pub keep_output: bool,
 }
 
 /// Settings derived from the binary's name, which a project build learns late.
@@ -96,12 +100,15 @@ impl PackagePlan {
         } else {
             file_name(first)
         };
+        let (output, keep, push) =
+            super::push::output_and_push(args.output, args.push, &args.registry, env)?;
         let image = resolve_image(
             args.image,
-            args.output,
+            output,
             &default_name,
             env.get("SOURCE_DATE_EPOCH"),
-        )?;
+        )?
+        .pushed_to(push, keep);
         let mut inputs = image.host_inputs();
         inputs.extend(args.binaries.iter().cloned());
         super::refuse_overwriting(&image.output, &inputs)?;
@@ -253,6 +260,8 @@ pub fn resolve_image(
         exposed_ports,
     };
     Ok(ImagePlan {
+        push: None,
+        keep_output: true,
         output,
         format: match args.format {
             FormatArg::Archive => Format::Archive,

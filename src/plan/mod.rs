@@ -5,6 +5,7 @@
 mod build;
 mod image;
 mod project;
+mod push;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use crate::toolchain::find::HostEnv;
 
 pub use build::{BuildPlan, CompileOptions, ToolchainsPlan};
 pub use image::{ImagePlan, PackagePlan, resolve_image};
+pub use push::{PushPlan, PushTo};
 
 /// Where the binary goes in the image.
 pub const BIN_DIR: &str = "/usr/local/bin";
@@ -85,6 +87,8 @@ pub enum PlanError {
     },
     #[error(transparent)]
     Tag(#[from] ReferenceError),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::name::NameError),
     #[error("invalid --add destination")]
     AddPath(#[source] TreeError),
     #[error("SOURCE_DATE_EPOCH=`{0}` is not a number of seconds since 1970 before the year 10000")]
@@ -116,6 +120,9 @@ impl crate::error::Hint for PlanError {
             PlanError::Flag { flag, .. } => format!(
                 "see `scratchpack help build` or `scratchpack help package` for the form of {flag}"
             ),
+            PlanError::Registry(_) => "write it as docker does, e.g. 127.0.0.1:5000/team/app:1.0 \
+                or ghcr.io/org/app:latest"
+                .into(),
             PlanError::Tag(_) | PlanError::NoTag(_) => {
                 "pass --tag NAME[:TAG] with a lowercase name, e.g. --tag hello:1.0".into()
             }

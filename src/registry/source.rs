@@ -1,0 +1,555 @@
+//! The image to push, read from an OCI layout: a directory, or a tar holding one (what
+//! scratchpack, `podman save --format oci-archive` and `skopeo copy oci-archive:` write).
+//! Blobs are streamed from where they lie (a tar member is read in place), never
+//! extracted; names are looked up, never followed out of the layout. What to push is
+//! the one image or index `index.json` names (several: `index.json` itself, an index).
+//! Documents (indexes, manifests) are read whole, at most 4 MiB, and checked against
+//! their digest before anything is sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::digest::Digest;
+
+/// Largest document (index, manifest) read: the limit registries set.
+const MAX_DOCUMENT: u64 = 4 << 20;
+/// Members of a tar remembered, and indexes followed in depth.
+const MAX_MEMBERS: usize = 200_000;
+const MAX_DEPTH: usize = 4;
+const MAX_LINKS: usize = 16;
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read the image `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{}` is not an OCI layout (no index.json){}", path.display(), if *docker { ": it is a docker-archive (docker save)" } else { "" })]
+    NotLayout { path: PathBuf, docker: bool },
+    #[error("`{}` is compressed: push reads an uncompressed tar or a directory", path.display())]
+    Compressed { path: PathBuf },
+    #[error("the image `{}` is invalid: {why}", path.display())]
+    Invalid { path: PathBuf, why: String },
+}
+
+impl crate::error::Hint for SourceError {
+    fn hints(&self) -> Vec<String> {
+        match self {
+            SourceError::NotLayout { docker: true, .. } => vec![
+                "write an OCI archive instead (`podman save --format oci-archive`, or `skopeo \
+                 copy docker-archive:IN oci-archive:OUT`): a docker-archive holds no \
+                 registry manifest, so no digest could be kept"
+                    .into(),
+            ],
+            SourceError::NotLayout { .. } => {
+                vec!["give an image archive or an OCI layout directory".into()]
+            }
+            SourceError::Compressed { .. } => vec!["decompress it first (gunzip, zstd -d)".into()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A descriptor, as index and manifest documents write them.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    #[serde(default)]
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    /// Foreign layers (`urls`) are not distributed: never pushed.
+    #[serde(default)]
+    pub urls: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Document {
+    #[serde(default, rename = "mediaType")]
+    media_type: String,
+    #[serde(default)]
+    manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+/// A manifest or index to put: its exact bytes.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub digest: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Everything a push sends: blobs first, then manifests children before parents, the
+/// last one being the root (put under the tag).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub blobs: Vec<Descriptor>,
+    pub manifests: Vec<Manifest>,
+}
+
+impl Plan {
+    pub fn root(&self) -> &Manifest {
+        &self.manifests[self.manifests.len() - 1]
+    }
+}
+
+enum Where {
+    Dir(PathBuf),
+    /// The tar, and its regular members: name to (offset, size); links to their target.
+    Tar {
+        file: Arc<File>,
+        members: BTreeMap<String, (u64, u64)>,
+        links: BTreeMap<String, String>,
+    },
+}
+
+/// An opened image.
+pub struct Source {
+    path: PathBuf,
+    at: Where,
+}
+
+impl Source {
+    pub fn open(path: &Path) -> Result<Source, SourceError> {
+        let io_err = |source| SourceError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(io_err)?;
+        let at = if meta.is_dir() {
+            Where::Dir(path.to_path_buf())
+        } else {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)
+                .map_err(io_err)?;
+            if !file.metadata().map_err(io_err)?.is_file() {
+                return Err(io_err(io::Error::other("not a regular file or directory")));
+            }
+            let mut magic = [0u8; 4];
+            let n = file.read_at(&mut magic, 0).map_err(io_err)?;
+            if n >= 2
+                && (magic[..2] == [0x1f, 0x8b] || magic[..n.min(4)] == [0x28, 0xb5, 0x2f, 0xfd])
+            {
+                return Err(SourceError::Compressed {
+                    path: path.to_path_buf(),
+                });
+            }
+            let (members, links) = index_tar(&file).map_err(|why| SourceError::Invalid {
+                path: path.to_path_buf(),
+                why,
+            })?;
+            Where::Tar {
+                file: Arc::new(file),
+                members,
+                links,
+            }
+        };
+        let source = Source {
+            path: path.to_path_buf(),
+            at,
+        };
+        if !source.has("index.json") {
+            return Err(SourceError::NotLayout {
+                path: path.to_path_buf(),
+                docker: source.has("manifest.json"),
+            });
+        }
+        Ok(source)
+    }
+
+    fn invalid(&self, why: String) -> SourceError {
+        SourceError::Invalid {
+            path: self.path.clone(),
+            why,
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.locate(name).is_some()
+    }
+
+    /// The member `name`: a file of the directory (no link on the way), or a tar
+    /// member (links resolved inside the tar).
+    fn locate(&self, name: &str) -> Option<(Arc<File>, u64, u64)> {
+        match &self.at {
+            Where::Dir(root) => {
+                let at = root.join(name);
+                crate::beneath::no_symlink_below(root, &at).ok()?;
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                    .open(&at)
+                    .ok()?;
+                let meta = file.metadata().ok()?;
+                meta.is_file().then(|| (Arc::new(file), 0, meta.len()))
+            }
+            Where::Tar {
+                file,
+                members,
+                links,
+            } => {
+                let mut name = name.to_string();
+                for _ in 0..MAX_LINKS {
+                    if let Some(&(offset, size)) = members.get(&name) {
+                        return Some((file.clone(), offset, size));
+                    }
+                    name = links.get(&name)?.clone();
+                }
+                None
+            }
+        }
+    }
+
+    /// A whole document, checked against `digest` when one is given.
+    fn document(&self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, SourceError> {
+        let (file, offset, size) = self
+            .locate(name)
+            .ok_or_else(|| self.invalid(format!("`{name}` is missing")))?;
+        if size > MAX_DOCUMENT {
+            return Err(self.invalid(format!("`{name}` is larger than 4 MiB")));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        Range::new(file, offset, size)
+            .read_to_end(&mut bytes)
+            .map_err(|source| SourceError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        if let Some(d) = digest {
+            let actual = Digest::of(&bytes).to_string();
+            if actual != d {
+                return Err(self.invalid(format!("`{name}` is {actual}, not {d} as named")));
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// A blob's bytes, streamed, and its size on disk.
+    pub fn blob(&self, digest: &str) -> Result<(Range, u64), SourceError> {
+        let name =
+            blob_name(digest).ok_or_else(|| self.invalid(format!("bad digest `{digest}`")))?;
+        let (file, offset, size) = self
+            .locate(&name)
+            .ok_or_else(|| self.invalid(format!("blob {digest} is missing")))?;
+        Ok((Range::new(file, offset, size), size))
+    }
+
+    /// What to push: the image or index `index.json` names.
+    pub fn plan(&self) -> Result<Plan, SourceError> {
+        let index = self.document("index.json", None)?;
+        let doc: Document =
+            serde_json::from_slice(&index).map_err(|e| self.invalid(format!("index.json: {e}")))?;
+        let listed = doc.manifests.unwrap_or_default();
+        let mut plan = Plan {
+            blobs: Vec::new(),
+            manifests: Vec::new(),
+        };
+        let mut seen = BTreeSet::new();
+        match listed.as_slice() {
+            [] => return Err(self.invalid("index.json names no image".into())),
+            [one] => self.walk(one, 0, &mut plan, &mut seen)?,
+            several => {
+                // index.json itself is an index of them all.
+                for d in several {
+                    self.walk(d, 1, &mut plan, &mut seen)?;
+                }
+                plan.manifests.push(Manifest {
+                    digest: Digest::of(&index).to_string(),
+                    media_type: OCI_INDEX.into(),
+                    bytes: index,
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    fn walk(
+        &self,
+        d: &Descriptor,
+        depth: usize,
+        plan: &mut Plan,
+        seen: &mut BTreeSet<String>,
+    ) -> Result<(), SourceError> {
+        if depth > MAX_DEPTH {
+            return Err(self.invalid("indexes nested too deep".into()));
+        }
+        if !seen.insert(d.digest.clone()) {
+            return Ok(());
+        }
+        let name = blob_name(&d.digest)
+            .ok_or_else(|| self.invalid(format!("bad digest `{}`", d.digest)))?;
+        let bytes = self.document(&name, Some(&d.digest))?;
+        let doc: Document = serde_json::from_slice(&bytes)
+            .map_err(|e| self.invalid(format!("{}: {e}", d.digest)))?;
+        let media_type = [&d.media_type, &doc.media_type]
+            .into_iter()
+            .find(|m| !m.is_empty())
+            .cloned()
+            .unwrap_or_else(|| {
+                if doc.manifests.is_some() {
+                    OCI_INDEX.into()
+                } else {
+                    OCI_MANIFEST.into()
+                }
+            });
+        if let Some(children) = &doc.manifests {
+            for c in children {
+                self.walk(c, depth + 1, plan, seen)?;
+            }
+        } else {
+            let config = doc
+                .config
+                .as_ref()
+                .ok_or_else(|| self.invalid(format!("manifest {} has no config", d.digest)))?;
+            for b in std::iter::once(config).chain(&doc.layers) {
+                if b.urls.is_empty() && !plan.blobs.iter().any(|x| x.digest == b.digest) {
+                    blob_name(&b.digest)
+                        .ok_or_else(|| self.invalid(format!("bad digest `{}`", b.digest)))?;
+                    plan.blobs.push(b.clone());
+                }
+            }
+        }
+        plan.manifests.push(Manifest {
+            digest: d.digest.clone(),
+            media_type,
+            bytes,
+        });
+        Ok(())
+    }
+}
+
+/// `blobs/ALG/HEX` for a well-formed digest.
+fn blob_name(digest: &str) -> Option<String> {
+    let (alg, hex) = digest.split_once(':')?;
+    let ok = matches!(alg, "sha256" | "sha512")
+        && !hex.is_empty()
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    ok.then(|| format!("blobs/{alg}/{hex}"))
+}
+
+/// The regular members of a tar (offset and size of their data) and its links, by
+/// normalised name; `..` above the root, sparse members and devices are left out.
+type TarIndex = (BTreeMap<String, (u64, u64)>, BTreeMap<String, String>);
+
+fn index_tar(file: &File) -> Result<TarIndex, String> {
+    let mut archive = tar::Archive::new(file);
+    let mut members = BTreeMap::new();
+    let mut links = BTreeMap::new();
+    let entries = archive.entries().map_err(|e| e.to_string())?;
+    for (i, entry) in entries.enumerate() {
+        if i >= MAX_MEMBERS {
+            return Err(format!("more than {MAX_MEMBERS} members"));
+        }
+        let entry = entry.map_err(|e| format!("not a tar: {e}"))?;
+        let Ok(path) = entry.path() else { continue };
+        let Some(name) = normalize(&path.to_string_lossy()) else {
+            continue;
+        };
+        match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                members.insert(name, (entry.raw_file_position(), entry.size()));
+            }
+            tar::EntryType::Link => {
+                if let Some(t) = entry
+                    .link_name()
+                    .ok()
+                    .flatten()
+                    .and_then(|t| normalize(&t.to_string_lossy()))
+                {
+                    links.insert(name, t);
+                }
+            }
+            tar::EntryType::Symlink => {
+                if let Some(t) = entry.link_name().ok().flatten() {
+                    let t = t.to_string_lossy();
+                    let joined = match name.rsplit_once('/') {
+                        _ if t.starts_with('/') => t.to_string(),
+                        Some((dir, _)) => format!("{dir}/{t}"),
+                        None => t.to_string(),
+                    };
+                    if let Some(t) = normalize(&joined) {
+                        links.insert(name, t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((members, links))
+}
+
+/// `a/./b`, `./a//b` to `a/b`; `None` when it climbs above the root or is empty.
+fn normalize(name: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in name.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// A part of a file, read with `pread`: threads share one open file.
+pub struct Range {
+    file: Arc<File>,
+    offset: u64,
+    remaining: u64,
+}
+
+impl Range {
+    fn new(file: Arc<File>, offset: u64, size: u64) -> Range {
+        Range {
+            file,
+            offset,
+            remaining: size,
+        }
+    }
+}
+
+impl Read for Range {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
+        let n = self.file.read_at(&mut buf[..want], self.offset)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the image file is shorter than its tar headers say",
+            ));
+        }
+        self.offset += n as u64;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_inside_the_root() {
+        assert_eq!(
+            normalize("./blobs//sha256/ab").as_deref(),
+            Some("blobs/sha256/ab")
+        );
+        assert_eq!(normalize("a/../b").as_deref(), Some("b"));
+        assert_eq!(normalize("../etc/passwd"), None);
+        assert_eq!(normalize("."), None);
+        assert_eq!(
+            blob_name("sha256:ab12").as_deref(),
+            Some("blobs/sha256/ab12")
+        );
+        assert_eq!(blob_name("sha256:../../x"), None);
+        assert_eq!(blob_name("md5:ab"), None);
+    }
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, data, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            if let Some(l) = link {
+                h.set_link_name(l).unwrap();
+            }
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_tar_is_read_in_place_and_links_stay_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = br#"{"architecture":"amd64","os":"linux"}"#;
+        let cd = Digest::of(config).to_string();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"c","digest":"{cd}","size":{}}},"layers":[]}}"#,
+            config.len()
+        );
+        let md = Digest::of(manifest.as_bytes()).to_string();
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{md}","size":{}}}]}}"#,
+            manifest.len()
+        );
+        let cname = format!("blobs/sha256/{}", &cd[7..]);
+        let mname = format!("blobs/sha256/{}", &md[7..]);
+        let bytes = tar_of(&[
+            (
+                "index.json",
+                tar::EntryType::Regular,
+                index.as_bytes(),
+                None,
+            ),
+            ("config", tar::EntryType::Regular, config, None),
+            (&cname, tar::EntryType::Link, b"", Some("config")),
+            (&mname, tar::EntryType::Symlink, b"", Some("../../m")),
+            ("m", tar::EntryType::Regular, manifest.as_bytes(), None),
+        ]);
+        let path = dir.path().join("i.tar");
+        std::fs::write(&path, bytes).unwrap();
+        let plan = Source::open(&path).unwrap().plan().unwrap();
+        assert_eq!(plan.blobs.len(), 1);
+        assert_eq!(plan.blobs[0].digest, cd);
+        assert_eq!(plan.root().digest, md);
+        assert_eq!(plan.root().bytes, manifest.as_bytes());
+        let (mut r, size) = Source::open(&path).unwrap().blob(&cd).unwrap();
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        assert_eq!((got.as_slice(), size), (&config[..], config.len() as u64));
+
+        // A manifest whose bytes do not match its digest is refused.
+        let bad = tar_of(&[
+            (
+                "index.json",
+                tar::EntryType::Regular,
+                index.as_bytes(),
+                None,
+            ),
+            (&mname, tar::EntryType::Regular, b"{}", None),
+        ]);
+        std::fs::write(&path, bad).unwrap();
+        let err = Source::open(&path).unwrap().plan().unwrap_err().to_string();
+        assert!(err.contains("not sha256:"), "{err}");
+        // A link out of the archive resolves to nothing.
+        let escape = tar_of(&[(
+            "index.json",
+            tar::EntryType::Symlink,
+            b"",
+            Some("../../../etc/passwd"),
+        )]);
+        std::fs::write(&path, escape).unwrap();
+        assert!(matches!(
+            Source::open(&path),
+            Err(SourceError::NotLayout { docker: false, .. })
+        ));
+    }
+}
