@@ -18,5 +18,6 @@ mod outputs;
 mod package;
 mod platforms;
 mod projects;
+mod push;
 mod sandbox;
 mod start;

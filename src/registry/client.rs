@@ -133,9 +133,14 @@ impl Client {
             Err(e) if plain_allowed => {
                 client.base = format!("http://{}", target.api_host());
                 let ping = format!("{}/v2/", client.base);
-                client
-                    .once("GET", &ping, &[], &Body::Empty)
-                    .map_err(|_| e.at("checking the registry (GET /v2/)"))?
+                match client.once("GET", &ping, &[], &Body::Empty) {
+                    // It speaks TLS: the HTTPS failure is the one to tell.
+                    Ok(r) if r.status == 400 && r.message().contains("HTTPS server") => {
+                        return Err(e.at("checking the registry (GET /v2/)"));
+                    }
+                    Ok(r) => r,
+                    Err(_) => return Err(e.at("checking the registry (GET /v2/)")),
+                }
             }
             Err(e) => return Err(e.at("checking the registry (GET /v2/)")),
         };
@@ -272,18 +277,20 @@ impl Client {
 
     fn transport_error(&self, e: ureq::Error) -> RegistryError {
         let registry = self.target.registry.clone();
-        match e {
-            ureq::Error::Rustls(_) | ureq::Error::Tls(_) | ureq::Error::Pem(_) => {
-                RegistryError::Tls {
-                    registry,
-                    reason: e.to_string(),
-                }
-            }
-            other => RegistryError::Unreachable {
+        let reason = e.to_string();
+        // rustls' verdicts reach here wrapped in an I/O error.
+        let tls = matches!(
+            e,
+            ureq::Error::Rustls(_) | ureq::Error::Tls(_) | ureq::Error::Pem(_)
+        ) || reason.contains("certificate");
+        if tls {
+            RegistryError::Tls { registry, reason }
+        } else {
+            RegistryError::Unreachable {
                 registry,
                 step: String::new(),
-                reason: other.to_string(),
-            },
+                reason,
+            }
         }
     }
 

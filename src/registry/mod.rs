@@ -93,16 +93,15 @@ impl RegistryError {
         }
     }
 
-    /// Worth trying the whole upload again.
+    /// Worth trying the whole upload again: the registry was away, failed, or lost the
+    /// upload session (a restart forgets them: `BLOB_UPLOAD_UNKNOWN`).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            RegistryError::Unreachable { .. }
-                | RegistryError::Rejected {
-                    status: 500..=599,
-                    ..
-                }
-        )
+        match self {
+            RegistryError::Unreachable { .. } => true,
+            RegistryError::Rejected { status, .. } => (500..=599).contains(status),
+            RegistryError::NotFound { message, .. } => message.contains("BLOB_UPLOAD"),
+            _ => false,
+        }
     }
 
     /// The image is at fault (exit 1).

@@ -358,13 +358,24 @@ fn put_manifest(
 ) -> Result<(), RegistryError> {
     let step = format!("putting manifest {digest} as `{reference}`");
     let url = client.url(&format!("manifests/{reference}"));
-    let reply = client.send(
-        &step,
-        "PUT",
-        &url,
-        &[("Content-Type", media_type.to_string())],
-        &Body::Bytes(bytes),
-    )?;
+    let mut reply;
+    let mut attempt = 0;
+    loop {
+        reply = client.send(
+            &step,
+            "PUT",
+            &url,
+            &[("Content-Type", media_type.to_string())],
+            &Body::Bytes(bytes),
+        )?;
+        // A blob another push is linking into the repository at this moment can read as
+        // unknown (docker-registry's filesystem storage): it is there a moment later.
+        attempt += 1;
+        if reply.status != 400 || !reply.message().contains("BLOB_UNKNOWN") || attempt == 4 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200 << attempt));
+    }
     if reply.status != 201 && reply.status != 200 {
         return Err(client.rejected(&step, &reply));
     }

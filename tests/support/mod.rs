@@ -15,6 +15,7 @@ pub mod hostile;
 pub mod http;
 pub mod oci;
 pub mod projects;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
