@@ -16,12 +16,17 @@
 #   benches/bench.sh platforms  hello.c for six platforms: one `--platform` build against
 #                               six single-platform builds one after the other, warm
 #                               (zig's libc built for every target) and cold (once)
+#   benches/bench.sh push       a 64 MiB image pushed to a loopback docker-registry:
+#                               scratchpack push against skopeo copy oci-archive: and
+#                               podman push (empty registry each run), then the re-push
+#                               of the unchanged image
 #   benches/bench.sh lookup     warm builds of hello.c by where zig is: on PATH (search
 #                               remembered or not), fetched into the cache; with
 #                               SP_BEFORE=/path/to/an/older/scratchpack, that one too
 #                               (zig on PATH, and zig through the ziglang Python package)
 #
-# Needs: hyperfine, gzip, pigz, umoci, scanelf (pax-utils), musl-gcc, objcopy, go, python3
+# Needs: hyperfine, gzip, pigz, umoci, scanelf (pax-utils), musl-gcc, objcopy, go, python3,
+# docker-registry, skopeo, podman with runc
 # (.ci/run installs them all; zig is fetched by scratchpack) and ../shared/alpine (the
 # rootfs mirror).
 set -euo pipefail
@@ -32,10 +37,10 @@ WORK=$(mktemp -d /var/tmp/scratchpack-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 what=${1:-all}
 
-bench_package() {
-    echo "== package: a 64 MiB static binary into an image"
-    # A static hello world carrying 64 MiB of real machine code (this machine's shared
-    # libraries) in an extra section: compresses like a large real binary.
+# $WORK/big: a static hello world carrying 64 MiB of real machine code (this machine's
+# shared libraries) in an extra section: compresses like a large real binary.
+big_binary() {
+    [ -f "$WORK/big" ] && return
     printf '#include <stdio.h>\nint main(void){puts("hi");return 0;}\n' > "$WORK/hi.c"
     musl-gcc -static -Os -s -o "$WORK/hi" "$WORK/hi.c"
     local want=$((64 * 1024 * 1024 - $(stat -c %s "$WORK/hi") - 4096))
@@ -45,6 +50,11 @@ bench_package() {
         | xargs cat 2>/dev/null | head -c "$want" > "$WORK/payload")
     objcopy --add-section .payload="$WORK/payload" "$WORK/hi" "$WORK/big"
     rm "$WORK/payload"
+}
+
+bench_package() {
+    echo "== package: a 64 MiB static binary into an image"
+    big_binary
     ls -l "$WORK/big"
     "$SP" inspect "$WORK/big"
 
@@ -235,14 +245,70 @@ bench_projects() {
     echo
 }
 
+bench_push() {
+    echo "== push: a 64 MiB image to a loopback registry"
+    big_binary
+    "$SP" package "$WORK/big" -o "$WORK/big.tar" -q --tag big
+    ls -l "$WORK/big.tar"
+    local port=5099 reg="$WORK/registry"
+    mkdir -p "$reg"
+    printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
+        "$reg" "$port" > "$reg/config.yml"
+    docker-registry serve "$reg/config.yml" 2>"$reg/log" &
+    local registry_pid=$!
+    trap "kill $registry_pid 2>/dev/null || true; rm -rf '$WORK'" EXIT
+    sleep 1
+    kill -0 "$registry_pid" || { cat "$reg/log"; exit 1; }
+    # podman with storage of its own, as the tests run it.
+    printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$WORK/containers.conf"
+    local podman="env CONTAINERS_CONF=$WORK/containers.conf podman --root $WORK/podman/root --runroot $WORK/podman/run --tmpdir $WORK/podman/tmp --storage-driver vfs"
+    $podman load -q -i "$WORK/big.tar" >/dev/null
+    export SCRATCHPACK_CACHE_DIR="$WORK/push-cache"
+    # An empty registry before each run (and no memory of earlier pushes to mount from).
+    local empty="rm -rf $reg/data $SCRATCHPACK_CACHE_DIR/pushed"
+    local to="127.0.0.1:$port/bench"
+    # The registry's own floor: its layer alone, POST and PUT by curl.
+    local layer
+    layer=$(python3 - "$WORK/big.tar" <<'EOF'
+import json, sys, tarfile
+t = tarfile.open(sys.argv[1])
+idx = json.load(t.extractfile("index.json"))
+m = json.load(t.extractfile("blobs/sha256/" + idx["manifests"][0]["digest"][7:]))
+print(m["layers"][0]["digest"][7:])
+EOF
+)
+    tar -xf "$WORK/big.tar" -C "$WORK" "blobs/sha256/$layer"
+    cat > "$WORK/curl-put.sh" <<EOF
+loc=\$(curl -s -i -X POST http://127.0.0.1:$port/v2/bench/curl/blobs/uploads/ | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+curl -s -f -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' \\
+    --data-binary @$WORK/blobs/sha256/$layer "\$loc&digest=sha256:$layer"
+EOF
+    hyperfine --runs 5 --export-markdown "$WORK/push.md" \
+        -p "$empty" -n 'curl: POST + PUT of the layer alone' "sh $WORK/curl-put.sh" \
+        -p "$empty" -n 'scratchpack push' "$SP push -q $WORK/big.tar $to/app:v1" \
+        -p "$empty" -n 'skopeo copy oci-archive:' \
+        "skopeo copy -q --dest-tls-verify=false oci-archive:$WORK/big.tar docker://$to/app:v1" \
+        -p "$empty" -n 'podman push' "$podman push -q --tls-verify=false big:latest docker://$to/app:v1"
+    "$SP" push -q "$WORK/big.tar" "$to/app:v1" >/dev/null
+    hyperfine --warmup 2 --runs 20 -N --export-markdown "$WORK/repush.md" \
+        -n 'scratchpack push (unchanged image)' "$SP push -q $WORK/big.tar $to/app:v1" \
+        -n 'skopeo copy (unchanged image)' \
+        "skopeo copy -q --dest-tls-verify=false oci-archive:$WORK/big.tar docker://$to/app:v1"
+    kill "$registry_pid" 2>/dev/null || true
+    trap 'rm -rf "$WORK"' EXIT
+    $podman system reset --force >/dev/null 2>&1 || true
+    echo
+}
+
 case "$what" in
+    push) bench_push ;;
     package) bench_package ;;
     inspect) bench_inspect ;;
     build) bench_build ;;
     lookup) bench_lookup ;;
     platforms) bench_platforms ;;
     projects) bench_projects ;;
-    all) bench_package; bench_inspect; bench_build; bench_lookup; bench_projects; bench_platforms ;;
-    *) echo "usage: $0 [package|inspect|build|lookup|projects|platforms]" >&2; exit 2 ;;
+    all) bench_package; bench_inspect; bench_build; bench_lookup; bench_projects; bench_platforms; bench_push ;;
+    *) echo "usage: $0 [package|inspect|build|lookup|projects|platforms|push]" >&2; exit 2 ;;
 esac
 for md in "$WORK"/*.md; do cat "$md"; echo; done
