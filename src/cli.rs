@@ -80,6 +80,20 @@ pub enum Command {
     )]
     Push(PushArgs),
 
+    /// Run an image's program without a daemon (CI smoke tests); exits with its status
+    #[command(
+        long_about = "Run an image's program without a daemon, for CI smoke tests: `scratchpack \
+                      run app.tar --version`.\n\nIMAGE is an archive written by any tool \
+                      (scratchpack, docker save, podman save, skopeo) or an OCI layout \
+                      directory. Its root filesystem is unpacked into a private directory, \
+                      its config applied (Entrypoint, Cmd, Env, User, WorkingDir) and the \
+                      program run in scratchpack's sandbox: rootless, no network unless \
+                      --network host, a fresh /tmp. ARGs replace the image's Cmd. The exit \
+                      status is the program's; its output is shown when it ends; stdin is \
+                      empty."
+    )]
+    Run(RunArgs),
+
     /// List the toolchains and whether each is ready on this machine
     Toolchains(ToolchainsArgs),
 
@@ -170,6 +184,56 @@ pub struct PackageArgs {
     /// Refuse a binary that has warnings (glibc NSS, iconv or dlopen use)
     #[arg(long)]
     pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The image: an archive or an OCI layout directory
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+
+    /// Arguments replacing the image's Cmd (after the Entrypoint)
+    #[arg(
+        value_name = "ARG",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+
+    /// Environment variable, over the image's (repeatable)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Show a host file or directory at DST, read-write unless `:ro` (repeatable)
+    #[arg(long = "volume", value_name = "SRC:DST[:ro]")]
+    pub volumes: Vec<String>,
+
+    /// User to run as: UID[:GID] or a name of the image's /etc/passwd [default: the image's]
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Working directory [default: the image's]
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// Program to run instead of the image's Entrypoint (ARGs follow it)
+    #[arg(long, value_name = "PATH")]
+    pub entrypoint: Option<String>,
+
+    /// `none` (only a loopback) or `host` (this machine's network)
+    #[arg(long, value_enum, default_value_t = NetworkArg::None)]
+    pub network: NetworkArg,
+
+    /// The platform's image of a multi-platform archive [default: this machine's]
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+}
+
+/// Network of a `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkArg {
+    None,
+    Host,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +449,7 @@ pub const SUBCOMMANDS: &[&str] = &[
     "inspect",
     "package",
     "push",
+    "run",
     "toolchains",
     "cache",
     "help",

@@ -16,6 +16,8 @@ pub enum ExitStatus {
     Failure,
     /// 2: usage, environment or internal error.
     Error,
+    /// The exit status of a program `run` started.
+    Program(u8),
 }
 
 impl ExitStatus {
@@ -24,6 +26,7 @@ impl ExitStatus {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
             ExitStatus::Error => 2,
+            ExitStatus::Program(code) => code,
         }
     }
 }
@@ -48,6 +51,8 @@ pub enum Error {
     Build(#[from] BuildError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
 }
 
 impl Error {
@@ -56,6 +61,7 @@ impl Error {
             Error::Package(e) if e.is_input_fault() => ExitStatus::Failure,
             Error::Build(e) if e.is_input_fault() => ExitStatus::Failure,
             Error::Registry(e) if e.is_input_fault() => ExitStatus::Failure,
+            Error::Run(e) if e.is_input_fault() => ExitStatus::Failure,
             _ => ExitStatus::Error,
         }
     }
@@ -67,6 +73,7 @@ impl Error {
             Error::Package(e) => e.hints(),
             Error::Build(e) => e.hints(),
             Error::Registry(e) => e.hints(),
+            Error::Run(e) => e.hints(),
         };
         hints.extend(self.disk_full_hint());
         hints.dedup();

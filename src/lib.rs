@@ -9,6 +9,7 @@
 //! - [`package`]: a static binary in, a FROM-scratch image out, via [`image`] (layer and
 //!   JSON documents) and [`output`] (archive, OCI layout tar or directory).
 //! - [`registry`]: an image pushed to a registry, byte for byte.
+//! - [`run`]: an image's program started in the sandbox, without a daemon.
 //!
 //! [`plan`] is the only reader of flags and environment; [`ui`] the only writer to the
 //! terminal.
@@ -34,6 +35,7 @@ pub(crate) mod provision;
 pub(crate) mod reference;
 pub(crate) mod registry;
 pub mod rootfs;
+pub(crate) mod run;
 pub mod sandbox;
 pub(crate) mod source;
 pub mod toolchain;
@@ -41,7 +43,7 @@ pub mod ui;
 
 use cli::{Cli, Command};
 use error::{Error, ExitStatus};
-use plan::{BuildPlan, Environment, InspectPlan, PackagePlan, PushPlan, ToolchainsPlan};
+use plan::{BuildPlan, Environment, InspectPlan, PackagePlan, PushPlan, RunPlan, ToolchainsPlan};
 use ui::Ui;
 
 /// Runs one command line to completion.
@@ -52,6 +54,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         Command::Inspect(args) => commands::inspect::run(&InspectPlan::from(args), ui),
         Command::Package(args) => commands::package::run(&PackagePlan::resolve(args, &env)?, ui),
         Command::Push(args) => commands::push::run(&PushPlan::resolve(args, &env)?, ui),
+        Command::Run(args) => commands::run::run(&RunPlan::resolve(args, &env)?, ui),
         Command::Cache(command) => commands::cache::run(&command, &env, ui),
         Command::Toolchains(args) => {
             commands::toolchains::run(&ToolchainsPlan::resolve(args, &env)?, ui)

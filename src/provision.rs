@@ -338,6 +338,8 @@ fn install(
             timeout_ms: Some(PROVISION_TIMEOUT.as_millis() as u64),
         },
         token: String::new(),
+        ids: None,
+        search_path: false,
     };
     ui.status(&match &request.arch {
         None => format!("installing Alpine packages with apk: {packages}"),

@@ -60,6 +60,8 @@ fn the_sandbox_shows_only_what_it_should() {
         parent_pid: std::process::id(),
         limits: Default::default(),
         token: String::new(),
+        ids: None,
+        search_path: false,
     };
     std::fs::create_dir_all(&spec.newroot).unwrap();
     let r = run_in_sandbox(&spec);
@@ -139,6 +141,8 @@ fn setup_failures_come_back_as_data() {
         parent_pid: std::process::id(),
         limits: Default::default(),
         token: String::new(),
+        ids: None,
+        search_path: false,
     };
     let r = run_in_sandbox(&spec);
     assert_eq!(r.code, 125);
@@ -186,6 +190,8 @@ fn spec_running(script: &str, src: &std::path::Path, out: &std::path::Path) -> S
         parent_pid: std::process::id(),
         limits: Default::default(),
         token: String::new(),
+        ids: None,
+        search_path: false,
     }
 }
 

@@ -19,5 +19,6 @@ mod package;
 mod platforms;
 mod projects;
 mod push;
+mod run;
 mod sandbox;
 mod start;

@@ -737,5 +737,7 @@ fn sandbox_spec(
         parent_pid: std::process::id(),
         limits: plan.limits.clone(),
         token: String::new(),
+        ids: None,
+        search_path: false,
     })
 }

@@ -6,4 +6,5 @@ pub(crate) mod cache;
 pub(crate) mod inspect;
 pub(crate) mod package;
 pub(crate) mod push;
+pub(crate) mod run;
 pub(crate) mod toolchains;

@@ -6,6 +6,7 @@ mod build;
 mod image;
 mod project;
 mod push;
+mod run;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::toolchain::find::HostEnv;
 pub use build::{BuildPlan, CompileOptions, ToolchainsPlan};
 pub use image::{ImagePlan, PackagePlan, resolve_image};
 pub use push::{PushPlan, PushTo};
+pub use run::RunPlan;
 
 /// Where the binary goes in the image.
 pub const BIN_DIR: &str = "/usr/local/bin";

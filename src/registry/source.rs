@@ -125,7 +125,20 @@ pub struct Source {
 }
 
 impl Source {
+    /// An OCI layout (`index.json`), the only kind a registry can take as is.
     pub fn open(path: &Path) -> Result<Source, SourceError> {
+        let source = Source::open_any(path)?;
+        if !source.has("index.json") {
+            return Err(SourceError::NotLayout {
+                path: path.to_path_buf(),
+                docker: source.has("manifest.json"),
+            });
+        }
+        Ok(source)
+    }
+
+    /// An OCI layout or a docker-archive (`manifest.json`).
+    pub fn open_any(path: &Path) -> Result<Source, SourceError> {
         let io_err = |source| SourceError::Io {
             path: path.to_path_buf(),
             source,
@@ -165,10 +178,10 @@ impl Source {
             path: path.to_path_buf(),
             at,
         };
-        if !source.has("index.json") {
+        if !source.has("index.json") && !source.has("manifest.json") {
             return Err(SourceError::NotLayout {
                 path: path.to_path_buf(),
-                docker: source.has("manifest.json"),
+                docker: false,
             });
         }
         Ok(source)
@@ -181,13 +194,15 @@ impl Source {
         }
     }
 
-    fn has(&self, name: &str) -> bool {
+    pub fn has(&self, name: &str) -> bool {
         self.locate(name).is_some()
     }
 
     /// The member `name`: a file of the directory (no link on the way), or a tar
     /// member (links resolved inside the tar).
     fn locate(&self, name: &str) -> Option<(Arc<File>, u64, u64)> {
+        // Names come from the image's own documents: never above its root.
+        let name = &normalize(name)?;
         match &self.at {
             Where::Dir(root) => {
                 let at = root.join(name);
@@ -217,8 +232,8 @@ impl Source {
         }
     }
 
-    /// A whole document, checked against `digest` when one is given.
-    fn document(&self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, SourceError> {
+    /// A whole document (at most 4 MiB), checked against `digest` when one is given.
+    pub fn read(&self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, SourceError> {
         let (file, offset, size) = self
             .locate(name)
             .ok_or_else(|| self.invalid(format!("`{name}` is missing")))?;
@@ -241,6 +256,14 @@ impl Source {
         Ok(bytes)
     }
 
+    /// A member's bytes, streamed, and its size.
+    pub fn stream(&self, name: &str) -> Result<(Range, u64), SourceError> {
+        let (file, offset, size) = self
+            .locate(name)
+            .ok_or_else(|| self.invalid(format!("`{name}` is missing")))?;
+        Ok((Range::new(file, offset, size), size))
+    }
+
     /// A blob's bytes, streamed, and its size on disk.
     pub fn blob(&self, digest: &str) -> Result<(Range, u64), SourceError> {
         let name =
@@ -253,7 +276,7 @@ impl Source {
 
     /// What to push: the image or index `index.json` names.
     pub fn plan(&self) -> Result<Plan, SourceError> {
-        let index = self.document("index.json", None)?;
+        let index = self.read("index.json", None)?;
         let doc: Document =
             serde_json::from_slice(&index).map_err(|e| self.invalid(format!("index.json: {e}")))?;
         let listed = doc.manifests.unwrap_or_default();
@@ -295,7 +318,7 @@ impl Source {
         }
         let name = blob_name(&d.digest)
             .ok_or_else(|| self.invalid(format!("bad digest `{}`", d.digest)))?;
-        let bytes = self.document(&name, Some(&d.digest))?;
+        let bytes = self.read(&name, Some(&d.digest))?;
         let doc: Document = serde_json::from_slice(&bytes)
             .map_err(|e| self.invalid(format!("{}: {e}", d.digest)))?;
         let media_type = [&d.media_type, &doc.media_type]

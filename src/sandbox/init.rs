@@ -79,16 +79,27 @@ pub fn probe_main() -> ! {
     if let Err(e) = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS) {
         fail_errno("unshare", e);
     }
-    enter_as_root(uid, gid);
+    enter_as(uid, gid, (0, 0));
     std::process::exit(0);
 }
 
-/// Maps the caller's single uid and gid to root in the new user namespace.
-fn enter_as_root(uid: nix::unistd::Uid, gid: nix::unistd::Gid) {
+/// Maps the caller's single uid and gid to `inside` (root for builds) in the new user
+/// namespace. The helper keeps its capabilities there whatever the ids; the command
+/// loses them at exec unless it is root.
+fn enter_as(uid: nix::unistd::Uid, gid: nix::unistd::Gid, inside: (u32, u32)) {
+    let (in_uid, in_gid) = inside;
     for (step, file, text) in [
         ("setgroups", "/proc/self/setgroups", "deny".to_string()),
-        ("uid_map", "/proc/self/uid_map", format!("0 {uid} 1\n")),
-        ("gid_map", "/proc/self/gid_map", format!("0 {gid} 1\n")),
+        (
+            "uid_map",
+            "/proc/self/uid_map",
+            format!("{in_uid} {uid} 1\n"),
+        ),
+        (
+            "gid_map",
+            "/proc/self/gid_map",
+            format!("{in_gid} {gid} 1\n"),
+        ),
     ] {
         if let Err(e) = std::fs::write(file, text) {
             fail_io(step, &e);
@@ -123,7 +134,7 @@ pub fn helper_main() -> ! {
     if let Err(e) = unshare(flags) {
         fail_errno("unshare", e);
     }
-    enter_as_root(uid, gid);
+    enter_as(uid, gid, spec.ids.unwrap_or((0, 0)));
     // SAFETY: the helper is single-threaded (it runs before scratchpack starts any thread).
     #[allow(unsafe_code)]
     match unsafe { nix::unistd::fork() } {
@@ -179,9 +190,18 @@ fn namespace_init(spec: &Spec) -> ! {
         .iter()
         .map(|(k, v)| cstring(&format!("{k}={v}")))
         .collect();
-    let Some(program) = argv.first().cloned() else {
+    let Some(mut program) = argv.first().cloned() else {
         fail("exec", 0, "empty command")
     };
+    if spec.search_path && !spec.argv[0].contains('/') {
+        program = cstring(&search_path(spec).unwrap_or_else(|| {
+            fail(
+                &format!("running {}", spec.argv[0]),
+                libc::ENOENT,
+                "not found in PATH",
+            )
+        }));
+    }
     // SAFETY: still single-threaded.
     #[allow(unsafe_code)]
     match unsafe { nix::unistd::fork() } {
@@ -195,6 +215,22 @@ fn namespace_init(spec: &Spec) -> ! {
         Ok(ForkResult::Parent { child }) => reap_until(child),
         Err(e) => fail_errno("fork", e),
     }
+}
+
+/// `argv[0]` looked up in the command's PATH, in the sandbox's filesystem (as runc does).
+fn search_path(spec: &Spec) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = spec
+        .env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':').filter(|d| !d.is_empty()).find_map(|dir| {
+        let candidate = format!("{}/{}", dir.trim_end_matches('/'), spec.argv[0]);
+        let meta = std::fs::metadata(&candidate).ok()?;
+        (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(candidate)
+    })
 }
 
 fn cstring(s: &str) -> CString {

@@ -75,6 +75,14 @@ pub struct Spec {
     /// the helper's stderr, cannot forge one. Set by [`run`].
     #[serde(default)]
     pub token: String,
+    /// The uid and gid the command runs as (the caller's ids mapped to them); root when
+    /// `None`.
+    #[serde(default)]
+    pub ids: Option<(u32, u32)>,
+    /// Look a bare `argv[0]` up in the command's `PATH`, inside the sandbox (as runc
+    /// does); otherwise it must be an absolute path.
+    #[serde(default)]
+    pub search_path: bool,
 }
 
 /// How the helper reports a failed setup step.

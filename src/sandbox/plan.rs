@@ -230,6 +230,15 @@ pub fn plan(spec: &Spec, entries: &[RootEntry]) -> Result<Vec<Op>, PlanError> {
         });
     }
     if spec.network {
+        // A whole image as the root (`run`) may lack the file the resolver is bound on.
+        if spec.writable_root {
+            ops.push(Op::MkdirAll {
+                path: root.join("etc"),
+            });
+            ops.push(Op::Touch {
+                path: root.join("etc/resolv.conf"),
+            });
+        }
         ops.push(Op::Bind {
             src: "/etc/resolv.conf".into(),
             dst: root.join("etc/resolv.conf"),
@@ -330,6 +339,8 @@ mod tests {
             parent_pid: 1,
             limits: Default::default(),
             token: String::new(),
+            ids: None,
+            search_path: false,
         }
     }
 

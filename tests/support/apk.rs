@@ -198,6 +198,8 @@ fn index(dir: &Path) {
         parent_pid: std::process::id(),
         limits: Default::default(),
         token: String::new(),
+        ids: None,
+        search_path: false,
     };
     let out = super::run_in_sandbox(&spec);
     assert_eq!(out.code, 0, "apk index failed:\n{}", out.stderr);

@@ -66,6 +66,8 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
             parent_pid: std::process::id(),
             limits: cx.plan.limits.clone(),
             token: String::new(),
+            ids: None,
+            search_path: false,
         },
     };
     let host = vars.expand(&tools.host);
