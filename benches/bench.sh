@@ -20,6 +20,8 @@
 #                               scratchpack push against skopeo copy oci-archive: and
 #                               podman push (empty registry each run), then the re-push
 #                               of the unchanged image
+#   benches/bench.sh run        `scratchpack run hello.tar` against `podman run` of the
+#                               same image (loaded beforehand)
 #   benches/bench.sh lookup     warm builds of hello.c by where zig is: on PATH (search
 #                               remembered or not), fetched into the cache; with
 #                               SP_BEFORE=/path/to/an/older/scratchpack, that one too
@@ -300,7 +302,22 @@ EOF
     echo
 }
 
+bench_run() {
+    echo "== run: the hello image, started without a daemon"
+    "$SP" package fixtures/hello-amd64 -o "$WORK/hello.tar" -q --tag hello
+    printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$WORK/containers.conf"
+    local podman="env CONTAINERS_CONF=$WORK/containers.conf podman --root $WORK/podman/root --runroot $WORK/podman/run --tmpdir $WORK/podman/tmp --storage-driver vfs"
+    $podman load -q -i "$WORK/hello.tar" >/dev/null
+    SCRATCHPACK_CACHE_DIR="$WORK/run-cache" hyperfine --warmup 3 --runs 20 -N \
+        --export-markdown "$WORK/run.md" \
+        -n 'scratchpack run hello.tar' "$SP run $WORK/hello.tar" \
+        -n 'podman run --rm hello' "$podman run --rm --network none hello:latest"
+    $podman system reset --force >/dev/null 2>&1 || true
+    echo
+}
+
 case "$what" in
+    run) bench_run ;;
     push) bench_push ;;
     package) bench_package ;;
     inspect) bench_inspect ;;
@@ -308,7 +325,7 @@ case "$what" in
     lookup) bench_lookup ;;
     platforms) bench_platforms ;;
     projects) bench_projects ;;
-    all) bench_package; bench_inspect; bench_build; bench_lookup; bench_projects; bench_platforms; bench_push ;;
-    *) echo "usage: $0 [package|inspect|build|lookup|projects|platforms|push]" >&2; exit 2 ;;
+    all) bench_package; bench_inspect; bench_build; bench_lookup; bench_projects; bench_platforms; bench_push; bench_run ;;
+    *) echo "usage: $0 [package|inspect|build|lookup|projects|platforms|push|run]" >&2; exit 2 ;;
 esac
 for md in "$WORK"/*.md; do cat "$md"; echo; done
