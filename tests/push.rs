@@ -521,3 +521,122 @@ fn a_registry_restarting_mid_push_is_recovered_from_or_said() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, format!("{reference}@{digest}\n"));
 }
+
+/// A registry of the test's own for what docker-registry never answers: a quota (413), an
+/// unknown repository (404 NAME_UNKNOWN), and one that refuses a whole-body upload (405)
+/// so blobs go in PATCH chunks. Answers by method and path; counts PATCHes.
+fn fake_registry(patches: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let patches = patches.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut out = stream;
+                loop {
+                    let mut first = String::new();
+                    if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                length = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    let _ = reader.read_exact(&mut body);
+                    let mut parts = first.split(' ');
+                    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                    let repo = path.split('/').nth(2).unwrap_or("");
+                    let json = |code: &str, message: &str| {
+                        format!(r#"{{"errors":[{{"code":"{code}","message":"{message}"}}]}}"#)
+                    };
+                    let (status, headers, text) = match (method, repo) {
+                        ("GET", _) if path == "/v2/" => ("200 OK", String::new(), "{}".to_string()),
+                        ("HEAD", _) => ("404 Not Found", String::new(), String::new()),
+                        ("POST", "unknown") => (
+                            "404 Not Found",
+                            String::new(),
+                            json("NAME_UNKNOWN", "repository name not known to registry"),
+                        ),
+                        ("POST", _) => (
+                            "202 Accepted",
+                            format!("Location: /v2/{repo}/blobs/uploads/u1\r\n"),
+                            String::new(),
+                        ),
+                        ("PUT", "quota") => (
+                            "413 Payload Too Large",
+                            String::new(),
+                            json("DENIED", "storage quota exceeded"),
+                        ),
+                        ("PUT", "chunks") if path.contains("/blobs/") && length > 0 => {
+                            ("405 Method Not Allowed", String::new(), String::new())
+                        }
+                        ("PATCH", _) => {
+                            patches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            (
+                                "202 Accepted",
+                                format!("Location: /v2/{repo}/blobs/uploads/u1\r\n"),
+                                String::new(),
+                            )
+                        }
+                        ("PUT", _) => ("201 Created", String::new(), String::new()),
+                        _ => ("400 Bad Request", String::new(), String::new()),
+                    };
+                    let _ = write!(
+                        out,
+                        "HTTP/1.1 {status}\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                        text.len()
+                    );
+                }
+            });
+        }
+    });
+    host
+}
+
+#[test]
+fn quotas_unknown_repositories_and_chunked_uploads() {
+    let dir = tempdir();
+    let user = User::new();
+    let (tar, digest) = image(dir.path(), "hello", &[fixture("hello-amd64")], &[]);
+    let patches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let host = fake_registry(patches.clone());
+    let r = user.push(&tar, &format!("{host}/quota/app"), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_has(
+        &r.stderr,
+        &[
+            "refused the size",
+            "uploading blob",
+            "storage quota exceeded",
+            "quota",
+        ],
+    );
+    let r = user.push(&tar, &format!("{host}/unknown/app"), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_has(
+        &r.stderr,
+        &[
+            "does not know the repository",
+            "NAME_UNKNOWN",
+            "repository name",
+        ],
+    );
+    // A registry that wants chunks gets them (the layer is small: one chunk each). (A
+    // 413 is tried in chunks too before it is reported: the quota push sent some.)
+    let before = patches.load(std::sync::atomic::Ordering::Relaxed);
+    let r = user.push(&tar, &format!("{host}/chunks/app"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.ends_with(&format!("@{digest}\n")), "{}", r.stdout);
+    assert_eq!(patches.load(std::sync::atomic::Ordering::Relaxed) - before, 2);
+}

@@ -198,6 +198,13 @@ fn volumes_platforms_and_refusals() {
         ],
     );
 
+    // The host's network (and resolver) only when asked.
+    let out = sp_run(&archive, &["--network", "host"], &["cat=/etc/resolv.conf"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("cat /etc/resolv.conf (unreadable)"), "{}", out.stdout);
+    let out = sp_run(&archive, &[], &["cat=/etc/resolv.conf"]);
+    assert_has(&out.stdout, &["cat /etc/resolv.conf (unreadable)"]);
+
     // Another platform's image, under qemu-user through binfmt_misc.
     if crate::support::tool("qemu-aarch64-static").is_some()
         && Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists()

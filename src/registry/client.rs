@@ -105,6 +105,8 @@ pub struct Client {
     authorization: Mutex<Option<String>>,
     /// Repositories besides the target whose blobs may be mounted (pull scope asked).
     mount_from: Vec<String>,
+    /// Plain HTTP is acceptable (a loopback registry, `--insecure`).
+    plain_ok: bool,
     pub requests: AtomicU64,
 }
 
@@ -124,9 +126,10 @@ impl Client {
             creds,
             authorization: Mutex::new(None),
             mount_from,
+            plain_ok: target.is_loopback() || options.insecure,
             requests: AtomicU64::new(0),
         };
-        let plain_allowed = target.is_loopback() || options.insecure;
+        let plain_allowed = client.plain_ok;
         let ping = format!("{}/v2/", client.base);
         let reply = match client.once("GET", &ping, &[], &Body::Empty) {
             Ok(r) => r,
@@ -345,6 +348,15 @@ impl Client {
                 "scope={}",
                 encode(&format!("repository:{repo}:pull"))
             ));
+        }
+        if self.creds.is_some() && realm.starts_with("http://") && !self.plain_ok {
+            // Credentials never travel in clear text to a token server the registry names.
+            return Err(RegistryError::Tls {
+                registry: self.target.registry.clone(),
+                reason: format!(
+                    "its token server `{realm}` is plain HTTP: credentials are not sent there"
+                ),
+            });
         }
         let sep = if realm.contains('?') { '&' } else { '?' };
         let url = format!("{realm}{sep}{}", query.join("&"));

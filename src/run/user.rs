@@ -136,4 +136,3 @@ mod tests {
         assert!(ids("app:wheel").unwrap_err().contains("wheel"));
     }
 }
-
