@@ -638,5 +638,8 @@ fn quotas_unknown_repositories_and_chunked_uploads() {
     let r = user.push(&tar, &format!("{host}/chunks/app"), &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.ends_with(&format!("@{digest}\n")), "{}", r.stdout);
-    assert_eq!(patches.load(std::sync::atomic::Ordering::Relaxed) - before, 2);
+    assert_eq!(
+        patches.load(std::sync::atomic::Ordering::Relaxed) - before,
+        2
+    );
 }

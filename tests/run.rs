@@ -201,7 +201,11 @@ fn volumes_platforms_and_refusals() {
     // The host's network (and resolver) only when asked.
     let out = sp_run(&archive, &["--network", "host"], &["cat=/etc/resolv.conf"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(!out.stdout.contains("cat /etc/resolv.conf (unreadable)"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("cat /etc/resolv.conf (unreadable)"),
+        "{}",
+        out.stdout
+    );
     let out = sp_run(&archive, &[], &["cat=/etc/resolv.conf"]);
     assert_has(&out.stdout, &["cat /etc/resolv.conf (unreadable)"]);
 
