@@ -88,9 +88,9 @@ pub enum Command {
                       directory. Its root filesystem is unpacked into a private directory, \
                       its config applied (Entrypoint, Cmd, Env, User, WorkingDir) and the \
                       program run in scratchpack's sandbox: rootless, no network unless \
-                      --network host, a fresh /tmp. ARGs replace the image's Cmd. The exit \
-                      status is the program's; its output is shown when it ends; stdin is \
-                      empty."
+                      --network host, a fresh /tmp. ARGs replace the image's Cmd. The \
+                      program reads this stdin and writes to this stdout and stderr; the \
+                      exit status is the program's."
     )]
     Run(RunArgs),
 

@@ -29,6 +29,7 @@ pub struct Cmd {
     cwd: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
     passthrough: bool,
+    attached: bool,
 }
 
 /// What a finished program produced.
@@ -76,6 +77,7 @@ impl Cmd {
             cwd: None,
             stdin: None,
             passthrough: false,
+            attached: false,
         }
     }
 
@@ -83,6 +85,13 @@ impl Cmd {
     /// being captured: a download tool's own progress on a terminal.
     pub fn passthrough(mut self, yes: bool) -> Cmd {
         self.passthrough = yes;
+        self
+    }
+
+    /// With `yes`, the program shares scratchpack's stdin, stdout and stderr (nothing is
+    /// captured): a program `run` starts.
+    pub fn attached(mut self, yes: bool) -> Cmd {
+        self.attached = yes;
         self
     }
 
@@ -136,7 +145,12 @@ impl Cmd {
             std::os::unix::process::CommandExt::arg0(&mut command, arg0);
         }
         command.args(&self.args);
-        if self.passthrough {
+        if self.attached {
+            command
+                .stdin(Stdio::inherit())
+                .stdout(Stdio::inherit())
+                .stderr(Stdio::inherit());
+        } else if self.passthrough {
             use std::os::fd::AsFd;
             let stderr = io::stderr()
                 .as_fd()
@@ -153,11 +167,13 @@ impl Cmd {
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }
-        command.stdin(if self.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
+        if !self.attached {
+            command.stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        }
         let mut child = command.spawn().map_err(spawn_err)?;
         let writer = match (child.stdin.take(), self.stdin.clone()) {
             (Some(mut pipe), Some(bytes)) => Some(std::thread::spawn(move || {

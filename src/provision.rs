@@ -340,6 +340,7 @@ fn install(
         token: String::new(),
         ids: None,
         search_path: false,
+        attached: false,
     };
     ui.status(&match &request.arch {
         None => format!("installing Alpine packages with apk: {packages}"),

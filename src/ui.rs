@@ -130,13 +130,6 @@ impl Ui {
         let _ = write(&mut out).and_then(|()| out.flush());
     }
 
-    /// A program's own output (`run`), byte for byte: stdout to stdout, stderr to stderr.
-    pub fn program_output(&self, stdout: &[u8], stderr: &[u8]) {
-        let _ = io::stdout().lock().write_all(stdout);
-        let _ = io::stdout().lock().flush();
-        let _ = io::stderr().lock().write_all(stderr);
-    }
-
     /// A line of data on stdout. A closed pipe (`| head`) is not an error.
     pub fn data(&self, line: &str) {
         let mut out = io::stdout().lock();

@@ -235,6 +235,19 @@ fn volumes_platforms_and_refusals() {
         );
     }
 
+    // The program reads scratchpack's stdin.
+    let cache = dir.path().join("cache");
+    let mut cmd = crate::support::scratchpack_cmd();
+    cmd.env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args(["run", path_str(&archive), "stdin"]);
+    let out = crate::support::run_with_stdin(&mut cmd, b"typed in\n");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_has(&out.stdout, &["stdin typed in\n"]);
+    // A program the image does not have: the image's fault, said.
+    let out = sp_run(&archive, &["--entrypoint", "/nope"], &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_has(&out.stderr, &["cannot start `/nope`", "No such file"]);
+
     // A user the image does not define: the image's fault.
     let out = sp_run(&archive, &["--user", "ghost"], &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);

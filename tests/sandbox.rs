@@ -62,6 +62,7 @@ fn the_sandbox_shows_only_what_it_should() {
         token: String::new(),
         ids: None,
         search_path: false,
+        attached: false,
     };
     std::fs::create_dir_all(&spec.newroot).unwrap();
     let r = run_in_sandbox(&spec);
@@ -143,6 +144,7 @@ fn setup_failures_come_back_as_data() {
         token: String::new(),
         ids: None,
         search_path: false,
+        attached: false,
     };
     let r = run_in_sandbox(&spec);
     assert_eq!(r.code, 125);
@@ -192,6 +194,7 @@ fn spec_running(script: &str, src: &std::path::Path, out: &std::path::Path) -> S
         token: String::new(),
         ids: None,
         search_path: false,
+        attached: false,
     }
 }
 

@@ -739,5 +739,6 @@ fn sandbox_spec(
         token: String::new(),
         ids: None,
         search_path: false,
+        attached: false,
     })
 }

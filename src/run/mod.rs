@@ -35,6 +35,8 @@ pub enum RunError {
     NoEmulator { platform: String },
     #[error("the image has no program to run: neither Entrypoint nor Cmd, and no arguments")]
     NoCommand,
+    #[error("cannot start `{program}` in the image: {why}")]
+    Program { program: String, why: String },
     #[error("user `{user}`: {why}")]
     User { user: String, why: String },
     #[error(transparent)]
@@ -62,6 +64,11 @@ impl crate::error::Hint for RunError {
                     .into()
             }
             RunError::NoCommand => "give the program and its arguments after the image".into(),
+            RunError::Program { .. } => {
+                "check the image's Entrypoint and Cmd (or --entrypoint): `scratchpack inspect \
+                 IMAGE` says whether it would start"
+                    .into()
+            }
             RunError::User { .. } => {
                 "give --user UID[:GID], or a name the image's /etc/passwd defines".into()
             }
@@ -81,6 +88,7 @@ impl RunError {
             RunError::Image { .. }
                 | RunError::Layer { .. }
                 | RunError::NoCommand
+                | RunError::Program { .. }
                 | RunError::User { .. }
         )
     }
@@ -113,11 +121,11 @@ pub struct Request {
 
 /// What the program did.
 pub struct Ran {
-    pub output: crate::process::Output,
+    /// Its exit status (128 + the signal that killed it).
     pub code: i32,
 }
 
-/// Runs the image; the program's output comes back with its exit status.
+/// Runs the image, attached to this terminal; returns the program's exit status.
 pub fn run(request: &Request, ui: &Ui) -> Result<Ran, RunError> {
     let source = Source::open_any(&request.image)?;
     let chosen = image::choose(&source, request.platform.as_ref())?;
@@ -217,12 +225,24 @@ pub fn run(request: &Request, ui: &Ui) -> Result<Ran, RunError> {
         token: String::new(),
         ids: Some((ids.uid, ids.gid)),
         search_path: true,
+        attached: false,
     };
-    let output = sandbox::run(&spec)?;
-    let code = output.status.code().unwrap_or_else(|| {
-        128 + std::os::unix::process::ExitStatusExt::signal(&output.status).unwrap_or(0)
-    });
-    Ok(Ran { output, code })
+    // Attached: the program reads scratchpack's stdin and writes to its stdout and
+    // stderr as it runs.
+    let status = match sandbox::run_attached(&spec, dir.path()) {
+        Err(SandboxError::Setup { failure }) if failure.step.starts_with("running ") => {
+            return Err(RunError::Program {
+                program: spec.argv[0].clone(),
+                why: failure.detail,
+            });
+        }
+        other => other?,
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Ok(Ran { code })
 }
 
 /// Entrypoint and Cmd as runc joins them, with the command line's replacements.

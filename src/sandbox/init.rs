@@ -1,4 +1,5 @@
-//! The helper process: reads a [`Spec`] on stdin, enters new namespaces, maps the
+//! The helper process: reads a [`Spec`] on stdin (or from a file, when the command is
+//! attached to the caller's terminal), enters new namespaces, maps the
 //! caller's uid and gid to root inside (so it works unprivileged, with a single id
 //! mapped), forks the namespace's init, which builds the mount plan, pivots into the new
 //! root and runs the command as its child, reaping orphans until it exits. Every process
@@ -50,6 +51,12 @@ pub(super) fn is_mount_denial(f: &SetupFailure) -> bool {
 
 /// The spec's token, once read: what makes a report the helper's own.
 static TOKEN: OnceLock<String> = OnceLock::new();
+/// Where an attached helper (`--spec FILE --report FILE`) writes its failure report: its
+/// stderr is the command's, shown as it comes.
+static REPORT: OnceLock<std::path::PathBuf> = OnceLock::new();
+/// The report file, opened before the pivot hides its path (close-on-exec: the command
+/// never sees it).
+static REPORT_FILE: OnceLock<std::fs::File> = OnceLock::new();
 
 /// Reports a failed step to the parent scratchpack and exits.
 fn fail(step: &str, errno: i32, detail: impl Into<String>) -> ! {
@@ -60,7 +67,16 @@ fn fail(step: &str, errno: i32, detail: impl Into<String>) -> ! {
         token: TOKEN.get().cloned().unwrap_or_default(),
     };
     let json = serde_json::to_string(&failure).unwrap_or_default();
-    eprintln!("\n{MARKER}{json}");
+    match (REPORT_FILE.get(), REPORT.get()) {
+        (Some(mut file), _) => {
+            use std::io::Write;
+            let _ = file.write_all(json.as_bytes());
+        }
+        (None, Some(report)) => {
+            let _ = std::fs::write(report, json);
+        }
+        (None, None) => eprintln!("\n{MARKER}{json}"),
+    }
     std::process::exit(SETUP_FAILED);
 }
 
@@ -109,8 +125,21 @@ fn enter_as(uid: nix::unistd::Uid, gid: nix::unistd::Gid, inside: (u32, u32)) {
 
 /// The helper's `main`: never returns.
 pub fn helper_main() -> ! {
+    // `__sandbox --spec FILE --report FILE` (attached: stdin is the command's), else the
+    // spec on stdin.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(2).collect();
     let mut input = Vec::new();
-    if let Err(e) = std::io::stdin().read_to_end(&mut input) {
+    if let [flag, spec_file, report_flag, report] = args.as_slice() {
+        if flag != "--spec" || report_flag != "--report" {
+            fail("reading the spec", 0, "unexpected arguments");
+        }
+        let _ = REPORT.set(report.into());
+        match std::fs::read(spec_file) {
+            Ok(bytes) => input = bytes,
+            Err(e) => fail_io("reading the spec", &e),
+        }
+        let _ = std::fs::remove_file(spec_file);
+    } else if let Err(e) = std::io::stdin().read_to_end(&mut input) {
         fail_io("reading the spec", &e);
     }
     let spec: Spec = serde_json::from_slice(&input)
@@ -119,6 +148,20 @@ pub fn helper_main() -> ! {
     // Nothing the caller had open may reach the command (`/proc/self/fd/N/..`).
     if let Err((step, e)) = harden::close_inherited() {
         fail_errno(step, e);
+    }
+    if let Some(report) = REPORT.get() {
+        use std::os::unix::fs::OpenOptionsExt;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(report)
+        {
+            Ok(f) => {
+                let _ = REPORT_FILE.set(f);
+            }
+            Err(e) => fail_io("opening the report file", &e),
+        }
     }
     die_with_parent(Some(spec.parent_pid));
 
@@ -206,8 +249,10 @@ fn namespace_init(spec: &Spec) -> ! {
     #[allow(unsafe_code)]
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
-            if let Ok(null) = std::fs::File::open("/dev/null") {
-                let _ = nix::unistd::dup2_stdin(null);
+            if !spec.attached {
+                if let Ok(null) = std::fs::File::open("/dev/null") {
+                    let _ = nix::unistd::dup2_stdin(null);
+                }
             }
             let Err(e) = nix::unistd::execve(&program, &argv, &env);
             fail(&format!("running {}", spec.argv[0]), e as i32, e.desc())

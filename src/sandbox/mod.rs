@@ -83,6 +83,10 @@ pub struct Spec {
     /// does); otherwise it must be an absolute path.
     #[serde(default)]
     pub search_path: bool,
+    /// The command gets the caller's stdin (and [`run_attached`] its stdout and stderr);
+    /// otherwise its stdin is `/dev/null`.
+    #[serde(default)]
+    pub attached: bool,
 }
 
 /// How the helper reports a failed setup step.
@@ -226,4 +230,51 @@ pub fn run(spec: &Spec) -> Result<Output, SandboxError> {
         Some(failure) => Err(SandboxError::of(failure)),
         None => Ok(output),
     }
+}
+
+/// Runs `spec`'s command attached to scratchpack's own stdin, stdout and stderr (what
+/// `run` shows as it comes); returns its exit status. The spec goes through a file in
+/// `scratch` (a private directory) and a setup failure comes back through another, as
+/// the command's stderr is the terminal's.
+pub fn run_attached(
+    spec: &Spec,
+    scratch: &std::path::Path,
+) -> Result<std::process::ExitStatus, SandboxError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    plan::plan(spec, &[])?;
+    let spec = Spec {
+        token: new_token()?,
+        attached: true,
+        ..spec.clone()
+    };
+    let (spec_file, report) = (scratch.join("spec.json"), scratch.join("report.json"));
+    let json = serde_json::to_vec(&spec).map_err(|e| SandboxError::Exe(e.into()))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&spec_file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &json))
+        .map_err(SandboxError::Exe)?;
+    let status = helper(HELPER_ARG)?
+        .arg("--spec")
+        .arg(&spec_file)
+        .arg("--report")
+        .arg(&report)
+        .attached(true)
+        .output()
+        .map_err(SandboxError::Helper)?
+        .status;
+    let _ = std::fs::remove_file(&spec_file);
+    if status.code() == Some(SETUP_FAILED) {
+        let failure = std::fs::read(&report)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<SetupFailure>(&b).ok())
+            .filter(|f| f.token == spec.token);
+        let _ = std::fs::remove_file(&report);
+        if let Some(f) = failure {
+            return Err(SandboxError::of(f));
+        }
+    }
+    Ok(status)
 }

@@ -341,6 +341,7 @@ mod tests {
             token: String::new(),
             ids: None,
             search_path: false,
+            attached: false,
         }
     }
 

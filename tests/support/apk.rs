@@ -200,6 +200,7 @@ fn index(dir: &Path) {
         token: String::new(),
         ids: None,
         search_path: false,
+        attached: false,
     };
     let out = super::run_in_sandbox(&spec);
     assert_eq!(out.code, 0, "apk index failed:\n{}", out.stderr);

@@ -68,6 +68,7 @@ pub fn build(cx: &Context, scratch: &Path, ui: &Ui) -> Result<Artifact, BuildErr
             token: String::new(),
             ids: None,
             search_path: false,
+            attached: false,
         },
     };
     let host = vars.expand(&tools.host);
