@@ -12,6 +12,8 @@ unset SOURCE_DATE_EPOCH
 manifest=$("$bin" package fixtures/hello-amd64 -o "$tmp/hello.tar")
 tar_sha=$(sha256sum "$tmp/hello.tar" | cut -d' ' -f1)
 epoch=$(SOURCE_DATE_EPOCH=1700000000 "$bin" package fixtures/hello-amd64 -o "$tmp/epoch.tar")
+two=$("$bin" package fixtures/hello-amd64 fixtures/hello-arm64 -o "$tmp/two.tar")
 echo "const GOLDEN_TAR_SHA256: &str = \"$tar_sha\";"
 echo "const GOLDEN_MANIFEST: &str = \"$manifest\";"
 echo "const GOLDEN_MANIFEST_EPOCH: &str = \"$epoch\";"
+echo "const GOLDEN_TWO_PLATFORMS: &str = \"$two\";"

@@ -121,10 +121,14 @@ fn same_digest_twice_and_from_another_directory() {
     require!("zig");
     let dir = tempdir();
     let a = dir.path().join("a.tar");
-    let first = build(&[path_str(&fixture("hello.c")), "-o", path_str(&a)])
+    // Copies outside any git repository: a checkout names its commit in the image (see
+    // the test below), so only copies of the same commit give the same bytes.
+    let one = tempdir();
+    std::fs::copy(fixture("hello.c"), one.path().join("hello.c")).unwrap();
+    let first = build(&[path_str(&one.path().join("hello.c")), "-o", path_str(&a)])
         .expect_code(0)
         .stdout;
-    let second = build(&[path_str(&fixture("hello.c")), "-o", path_str(&a)])
+    let second = build(&[path_str(&one.path().join("hello.c")), "-o", path_str(&a)])
         .expect_code(0)
         .stdout;
     assert_eq!(first, second);
@@ -146,6 +150,87 @@ fn same_digest_twice_and_from_another_directory() {
         std::fs::read(a).unwrap(),
         std::fs::read(copy.path().join("b.tar")).unwrap()
     );
+}
+
+/// Without SOURCE_DATE_EPOCH, an image built from a git repository is dated by its last
+/// commit (the same commit, the same bytes), names the commit and the repository (its
+/// URL without credentials), and its history says which scratchpack and compiler.
+#[test]
+fn a_git_checkout_dates_and_names_the_image() {
+    require!("zig", "git");
+    let dir = tempdir();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    std::fs::copy(fixture("hello.c"), repo.join("hello.c")).unwrap();
+    let git = |args: &[&str]| {
+        crate::support::check(
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(&repo)
+                .args(args)
+                .env("GIT_AUTHOR_DATE", "1700000000 +0000")
+                .env("GIT_COMMITTER_DATE", "1700000000 +0000"),
+        )
+    };
+    git(&["init", "-q"]);
+    git(&["add", "hello.c"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "-m",
+        "hello",
+    ]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://bot:tok3n@git.example/team/hello.git",
+    ]);
+    let revision = git(&["rev-parse", "HEAD"]).trim().to_string();
+    let out = dir.path().join("hello.tar");
+    let first = build(&[path_str(&repo.join("hello.c")), "-o", path_str(&out)]).expect_code(0);
+    let image = crate::support::oci::ImageTar::open(&out);
+    assert_eq!(image.config()["created"], "2023-11-14T22:13:20Z");
+    let created_by = image.config()["history"][0]["created_by"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        created_by.starts_with(&format!(
+            "scratchpack {} build: zig (zig ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{created_by}"
+    );
+    let annotations = &image.manifest()["annotations"];
+    assert_eq!(
+        annotations["org.opencontainers.image.created"],
+        "2023-11-14T22:13:20Z"
+    );
+    assert_eq!(
+        annotations["org.opencontainers.image.revision"],
+        revision.as_str()
+    );
+    assert_eq!(
+        annotations["org.opencontainers.image.source"],
+        "https://git.example/team/hello.git"
+    );
+    // The same commit: the same digest. SOURCE_DATE_EPOCH still wins.
+    let again = build(&[path_str(&repo.join("hello.c")), "-o", path_str(&out)]).expect_code(0);
+    assert_eq!(again.stdout, first.stdout);
+    let r = run(build_cmd().env("SOURCE_DATE_EPOCH", "86400").args([
+        path_str(&repo.join("hello.c")),
+        "-o",
+        path_str(&out),
+    ]))
+    .expect_code(0);
+    assert_ne!(r.stdout, first.stdout);
+    let image = crate::support::oci::ImageTar::open(&out);
+    assert_eq!(image.config()["created"], "1970-01-02T00:00:00Z");
 }
 
 #[test]

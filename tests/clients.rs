@@ -197,6 +197,8 @@ fn skopeo_reads_both_transports_and_verifies_digests() {
         path_str(&oci_only),
         "--format",
         "oci",
+        "--tag",
+        "hello:1",
     ])
     .expect_code(0);
     assert_eq!(

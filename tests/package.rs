@@ -14,17 +14,17 @@ use crate::support::{
 
 /// `package fixtures/hello-amd64` with default flags and SOURCE_DATE_EPOCH unset.
 /// Regenerate with `scripts/golden.sh` after a deliberate format change.
-const GOLDEN_TAR_SHA256: &str = "3c764662934a396531c09b13567172a9b92a36a5b554e28f48f2aa094ba12ef4";
+const GOLDEN_TAR_SHA256: &str = "4a2ef54d80a4ce8a640beef13257c06954acf4893908b1a0e73b83a9309b8e80";
 const GOLDEN_MANIFEST: &str =
-    "sha256:f3af813c8684e29386c60c3259d5802e0e9a9ea0b030da2da0f167204ed657bb";
+    "sha256:cc284ec901137e1f4b7494d53e02366bf5688e4accfc449f7590c2f283ccdbd3";
 /// The same with SOURCE_DATE_EPOCH=1700000000.
 const GOLDEN_MANIFEST_EPOCH: &str =
-    "sha256:3112170ef0e6f0c75aafcc551de2969229e1adf4df7182f5eb5c295c1a94223c";
+    "sha256:e0f60bc706eefe9c6cc41c0db43b1410a63428014a8c35b56e0e5ec422fd8947";
 
 /// `package fixtures/hello-amd64 fixtures/hello-arm64`: the index's digest (stdout),
 /// which no host or order changes.
 const GOLDEN_TWO_PLATFORMS: &str =
-    "sha256:5adf36ab9fd2c4a25cf178dff21111cdce11be2803afd61707d0d3c866b57ad3";
+    "sha256:1794e2ec00c7b92d1b7d90e13ed68ab34f222286c0eda12eae2bb914495c65a7";
 
 fn hello() -> PathBuf {
     fixture("hello-amd64")
@@ -264,9 +264,19 @@ fn every_config_flag_lands_in_the_config() {
         json!({"b": "2", "org.opencontainers.image.source": "https://example.org"})
     );
     assert_eq!(c["ExposedPorts"], json!({"53/udp": {}, "8080/tcp": {}}));
+    // The user's annotations beside the standard ones (a scratch image has no base).
     assert_eq!(
         image.manifest()["annotations"],
-        json!({"org.example.note": "x"})
+        json!({
+            "org.example.note": "x",
+            "org.opencontainers.image.base.name": "",
+            "org.opencontainers.image.created": "1970-01-01T00:00:00Z",
+            "org.opencontainers.image.version": "1.2",
+        })
+    );
+    assert_eq!(
+        image.config()["history"],
+        json!([{"created": "1970-01-01T00:00:00Z", "created_by": format!("scratchpack {}", env!("CARGO_PKG_VERSION"))}])
     );
     assert_eq!(
         image.json("manifest.json")[0]["RepoTags"],

@@ -35,7 +35,9 @@ pub(super) fn select(
         }
         return Ok((t, tool));
     }
+    // Reasons shown beside the chosen one once per cache; when none is chosen, all.
     let mut skipped = Vec::new();
+    let mut all = Vec::new();
     for t in toolchain::builtin()? {
         if !t.compile.contains_key(&language) {
             continue;
@@ -46,8 +48,9 @@ pub(super) fn select(
                 t.name, plan.machine
             );
             if ui.is_verbose() || first_time(plan, &line) {
-                skipped.push(line);
+                skipped.push(line.clone());
             }
+            all.push(line);
             continue;
         }
         let why_not = match &t.host {
@@ -76,10 +79,11 @@ pub(super) fn select(
         };
         let line = format!("{} skipped: {why_not}", t.name);
         if ui.is_verbose() || first_time(plan, &line) {
-            skipped.push(line);
+            skipped.push(line.clone());
         }
+        all.push(line);
     }
-    let tried = skipped.into_iter().map(|s| format!("  {s}")).collect();
+    let tried = all.into_iter().map(|s| format!("  {s}")).collect();
     Err(BuildError::NoToolchain { language, tried })
 }
 

@@ -17,6 +17,14 @@ pub fn run(plan: &BuildPlan, ui: &Ui) -> Result<ExitStatus, Error> {
     let first = &builds[0];
     let mut image = plan.image.clone();
     image.rename_binary(&first.name);
+    // The compiler's version, not where it lies on this machine: same bytes anywhere.
+    let version = first.compiler.split(',').next().unwrap_or_default();
+    let version = version.split(" at ").next().unwrap_or_default();
+    image.created_by = format!(
+        "scratchpack {} build: {} ({version})",
+        env!("CARGO_PKG_VERSION"),
+        first.toolchain,
+    );
     if !first.installed.is_empty() {
         let packages: Vec<String> = first.installed.iter().map(ToString::to_string).collect();
         image

@@ -42,6 +42,8 @@ pub struct ImageMeta {
     /// Seconds since the epoch: the image's creation time and history date.
     pub epoch: u64,
     pub annotations: BTreeMap<String, String>,
+    /// The history entry: which scratchpack made the image, and with what.
+    pub created_by: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +114,7 @@ pub fn image(run: &RunConfig, meta: &ImageMeta, layer: LayerBlob) -> Result<Imag
         .history(vec![
             HistoryBuilder::default()
                 .created(created)
-                .created_by("scratchpack")
+                .created_by(meta.created_by.clone())
                 .build()
                 .map_err(spec_err("config"))?,
         ]);
@@ -184,14 +186,18 @@ fn descriptor(
     descriptor.build().map_err(spec_err("index"))
 }
 
-fn index(manifests: Vec<oci_spec::image::Descriptor>) -> Result<Vec<u8>, SpecError> {
-    let index = ImageIndexBuilder::default()
+fn index(
+    manifests: Vec<oci_spec::image::Descriptor>,
+    annotations: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, SpecError> {
+    let mut index = ImageIndexBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageIndex)
-        .manifests(manifests)
-        .build()
-        .map_err(spec_err("index"))?;
-    canonical(&index)
+        .manifests(manifests);
+    if !annotations.is_empty() {
+        index = index.annotations(annotations.clone().into_iter().collect::<HashMap<_, _>>());
+    }
+    canonical(&index.build().map_err(spec_err("index"))?)
 }
 
 /// The layout of `images` (at least one): a single image is named directly by
@@ -202,6 +208,7 @@ pub fn assemble(
     mut images: Vec<Image>,
     reference: Option<&Reference>,
     host: Option<&Platform>,
+    annotations: &BTreeMap<String, String>,
 ) -> Result<Built, SpecError> {
     images.sort_by(|a, b| a.platform.cmp(&b.platform));
     let (index_blob, layout_index) = match images.as_slice() {
@@ -218,7 +225,7 @@ pub fn assemble(
                 Some(&one.platform),
                 reference,
             )?;
-            (None, index(vec![named])?)
+            (None, index(vec![named], &BTreeMap::new())?)
         }
         several => {
             let manifests = several
@@ -232,9 +239,10 @@ pub fn assemble(
                     )
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let blob = Blob::bytes(index(manifests)?);
+            // The image index carries the images' annotations (created, version...).
+            let blob = Blob::bytes(index(manifests, annotations)?);
             let named = descriptor(MediaType::ImageIndex, &blob.digest, None, reference)?;
-            (Some(blob), index(vec![named])?)
+            (Some(blob), index(vec![named], &BTreeMap::new())?)
         }
     };
     let several = images.len() > 1;
@@ -327,6 +335,7 @@ mod tests {
             platform: platform("linux/arm/v7"),
             epoch: 0,
             annotations: BTreeMap::new(),
+            created_by: "scratchpack".into(),
         };
         let reference = Reference::parse("hello").unwrap();
         let one = image(&run, &meta, layer(dir.path(), b"layer")).unwrap();
@@ -337,14 +346,14 @@ mod tests {
         assert!(manifest.contains(&one.config.digest.to_string()));
         assert!(manifest.contains(&Digest::of(b"layer").to_string()));
         let manifest_digest = one.manifest.digest.clone();
-        let built = assemble(vec![one], Some(&reference), None).unwrap();
+        let built = assemble(vec![one], Some(&reference), None, &BTreeMap::new()).unwrap();
         let index = String::from_utf8(built.layout_index.clone()).unwrap();
         assert!(index.contains(&manifest_digest.to_string()));
         assert!(index.contains(r#""org.opencontainers.image.ref.name":"hello:latest""#));
         assert_eq!(built.digest(), &manifest_digest);
         assert!(built.index.is_none());
         let again = image(&run, &meta, layer(dir.path(), b"layer")).unwrap();
-        let again = assemble(vec![again], Some(&reference), None).unwrap();
+        let again = assemble(vec![again], Some(&reference), None, &BTreeMap::new()).unwrap();
         assert_eq!(again.layout_index, built.layout_index);
     }
 
@@ -366,6 +375,7 @@ mod tests {
                         platform: platform(p),
                         epoch: 0,
                         annotations: BTreeMap::new(),
+                        created_by: "scratchpack".into(),
                     };
                     image(&run, &meta, layer(dir.path(), p.as_bytes())).unwrap()
                 })
@@ -377,11 +387,16 @@ mod tests {
             images(&["linux/arm64", "linux/amd64", "linux/arm/v7"]),
             Some(&reference),
             Some(&host),
+            &BTreeMap::from([("k".to_string(), "v".to_string())]),
         )
         .unwrap();
         let index = built.index.as_ref().expect("an index of three");
         assert_eq!(built.digest(), &index.digest);
         let parsed: serde_json::Value = serde_json::from_slice(&bytes(index)).unwrap();
+        assert_eq!(
+            parsed["annotations"]["k"], "v",
+            "the index carries the annotations"
+        );
         let platforms: Vec<String> = parsed["manifests"]
             .as_array()
             .unwrap()
@@ -414,6 +429,7 @@ mod tests {
             images(&["linux/arm/v7", "linux/amd64", "linux/arm64"]),
             Some(&reference),
             Some(&host),
+            &BTreeMap::from([("k".to_string(), "v".to_string())]),
         )
         .unwrap();
         assert_eq!(again.digest(), built.digest());

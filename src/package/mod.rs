@@ -230,7 +230,12 @@ pub fn package(
         packaged.push(done);
     }
     packaged.sort_by(|a, b| a.platform.cmp(&b.platform));
-    let built = spec::assemble(images, Some(&plan.reference), Platform::host().as_ref())?;
+    let built = spec::assemble(
+        images,
+        Some(&plan.reference),
+        Platform::host().as_ref(),
+        &plan.annotations,
+    )?;
     let size = output::write(plan.format, &plan.output, &built, plan.epoch)?;
     Ok(Packaged {
         digest: built.digest().clone(),
@@ -311,6 +316,7 @@ fn image(
         platform: info.platform.clone(),
         epoch: plan.epoch,
         annotations: plan.annotations.clone(),
+        created_by: plan.created_by.clone(),
     };
     let image = spec::image(&plan.run, &meta, layer)?;
     let packaged = PackagedImage {

@@ -200,11 +200,28 @@ impl BuildPlan {
             memory,
             timeout_ms: timeout.map(|d| d.as_millis().min(u128::from(u64::MAX)) as u64),
         };
-        let epoch = env.get("SOURCE_DATE_EPOCH");
+        // The date: SOURCE_DATE_EPOCH, else the sources' last commit (the same commit
+        // gives the same bytes), else 1970.
+        let git = crate::source::git::describe(&sources.root);
+        let epoch = env
+            .get("SOURCE_DATE_EPOCH")
+            .or_else(|| git.as_ref().map(|g| g.time.to_string()));
         let (output, keep, push) =
             super::push::output_and_push(args.output, args.push, &args.registry, env)?;
-        let image =
+        let mut image =
             resolve_image(args.image, output, &sources.default_name, epoch)?.pushed_to(push, keep);
+        if let Some(g) = &git {
+            let mut add = |key: &str, value: &str| {
+                image
+                    .annotations
+                    .entry(format!("org.opencontainers.image.{key}"))
+                    .or_insert_with(|| value.to_string());
+            };
+            add("revision", &g.revision);
+            if let Some(url) = &g.url {
+                add("source", url);
+            }
+        }
         let inputs: Vec<std::path::PathBuf> = args
             .sources
             .iter()

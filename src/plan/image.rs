@@ -39,6 +39,8 @@ pub struct ImagePlan {
     pub push: Option<super::PushTo>,
     /// False when `output` is a temporary file (`--push` without `-o`).
     pub keep_output: bool,
+    /// The history entry (`scratchpack VERSION`, and the toolchain for builds).
+    pub created_by: String,
 }
 
 /// Settings derived from the binary's name, which a project build learns late.
@@ -227,7 +229,7 @@ pub fn resolve_image(
         .iter()
         .map(|kv| key_value("--label", kv))
         .collect::<Result<_, _>>()?;
-    let annotations = args
+    let annotations: BTreeMap<String, String> = args
         .annotations
         .iter()
         .map(|kv| key_value("--annotation", kv))
@@ -259,9 +261,30 @@ pub fn resolve_image(
         labels,
         exposed_ports,
     };
+    // The standard annotations (image-spec's annotations.md), under the user's own.
+    // `version` is the tag asked for (`--tag app:1.2`), not a default `latest`.
+    let mut all_annotations: BTreeMap<String, String> = BTreeMap::from([
+        (
+            "org.opencontainers.image.created".to_string(),
+            crate::image::spec::rfc3339(epoch),
+        ),
+        (
+            "org.opencontainers.image.base.name".to_string(),
+            String::new(),
+        ),
+    ]);
+    if args.tag.is_some() && reference.tag != "latest" {
+        all_annotations.insert(
+            "org.opencontainers.image.version".to_string(),
+            reference.tag.clone(),
+        );
+    }
+    all_annotations.extend(annotations);
+    let annotations = all_annotations;
     Ok(ImagePlan {
         push: None,
         keep_output: true,
+        created_by: format!("scratchpack {}", env!("CARGO_PKG_VERSION")),
         output,
         format: match args.format {
             FormatArg::Archive => Format::Archive,

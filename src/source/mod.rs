@@ -4,6 +4,7 @@
 //! or a directory (every `.c` file below it). Go: `.go` files of one directory, or a
 //! module directory (`go.mod`; `vendor/` honoured by go itself).
 
+pub(crate) mod git;
 pub(crate) mod gopkg;
 mod readable;
 mod shown;
