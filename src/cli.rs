@@ -510,9 +510,10 @@ pub struct ImageArgs {
     #[arg(long, value_enum, default_value_t = FormatArg::Archive)]
     pub format: FormatArg,
 
-    /// Image name, used by docker load and podman load [default: the binary's name]
+    /// Image name, used by docker load and podman load; repeatable, as `docker build -t
+    /// a -t b` (the first is the image's name in reports) [default: the binary's name]
     #[arg(short, long, value_name = "NAME[:TAG]")]
-    pub tag: Option<String>,
+    pub tag: Vec<String>,
 
     /// File name of the binary in the image, at /usr/local/bin/NAME [default: BINARY's name]
     #[arg(long, value_name = "NAME")]

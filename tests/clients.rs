@@ -434,3 +434,51 @@ fn a_two_platform_archive_loads_in_every_client() {
         .stdout;
     assert_eq!(arch.trim(), "arm64");
 }
+
+/// `--tag` repeated, as `docker build -t a -t b`: one image under every name, in docker,
+/// podman and skopeo; a push sends the image, not the list of names.
+#[test]
+fn several_tags_name_one_image() {
+    let dir = tempdir();
+    let archive = dir.path().join("tags.tar");
+    let digest = scratchpack(&[
+        "package",
+        path_str(&fixture("hello-amd64")),
+        "-o",
+        path_str(&archive),
+        "--tag",
+        "app:1.0",
+        "-t",
+        "registry.example/team/app:stable",
+        "--json",
+    ])
+    .expect_code(0)
+    .json();
+    assert_eq!(
+        digest["tags"],
+        serde_json::json!(["app:1.0", "registry.example/team/app:stable"])
+    );
+    let digest = digest["digest"].as_str().unwrap().to_string();
+    if tool("skopeo").is_some() {
+        for name in ["app:1.0", "registry.example/team/app:stable"] {
+            let view = skopeo_inspect(&format!("oci-archive:{}:{name}", archive.display()), &[])
+                .expect("skopeo");
+            assert_eq!(view["Digest"], digest.as_str(), "{name}");
+        }
+    }
+    if let Some(docker) = Dockerd::start() {
+        docker.load(&archive);
+        for name in ["app:1.0", "registry.example/team/app:stable"] {
+            assert_eq!(
+                docker.run_image(name, &[]),
+                "hello from scratch\n",
+                "{name}"
+            );
+        }
+    }
+    if let Some(podman) = Podman::new() {
+        let loaded = podman.load(&archive);
+        assert!(loaded.contains("app:1.0"), "{loaded}");
+        assert_eq!(podman.run_image("app:1.0", &[]), "hello from scratch\n");
+    }
+}

@@ -55,6 +55,10 @@ pub fn report(
             "output": image.output.display().to_string(),
             "format": image.format.as_str(),
             "tag": image.reference.to_string(),
+            "tags": std::iter::once(&image.reference)
+                .chain(&image.more_tags)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
             "platform": platforms.join(","),
             "digest": p.digest.to_string(),
             "size": p.size,

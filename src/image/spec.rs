@@ -206,10 +206,16 @@ fn index(
 /// others `reference` with `-ARCH[-VARIANT]` appended to the tag.
 pub fn assemble(
     mut images: Vec<Image>,
-    reference: Option<&Reference>,
+    references: &[Reference],
     host: Option<&Platform>,
     annotations: &BTreeMap<String, String>,
 ) -> Result<Built, SpecError> {
+    // `index.json` names the image once per tag (none: once, unnamed).
+    let names: Vec<Option<&Reference>> = if references.is_empty() {
+        vec![None]
+    } else {
+        references.iter().map(Some).collect()
+    };
     images.sort_by(|a, b| a.platform.cmp(&b.platform));
     let (index_blob, layout_index) = match images.as_slice() {
         [] => {
@@ -219,13 +225,18 @@ pub fn assemble(
             });
         }
         [one] => {
-            let named = descriptor(
-                MediaType::ImageManifest,
-                &one.manifest.digest,
-                Some(&one.platform),
-                reference,
-            )?;
-            (None, index(vec![named], &BTreeMap::new())?)
+            let named = names
+                .iter()
+                .map(|r| {
+                    descriptor(
+                        MediaType::ImageManifest,
+                        &one.manifest.digest,
+                        Some(&one.platform),
+                        *r,
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (None, index(named, &BTreeMap::new())?)
         }
         several => {
             let manifests = several
@@ -241,25 +252,31 @@ pub fn assemble(
                 .collect::<Result<Vec<_>, _>>()?;
             // The image index carries the images' annotations (created, version...).
             let blob = Blob::bytes(index(manifests, annotations)?);
-            let named = descriptor(MediaType::ImageIndex, &blob.digest, None, reference)?;
-            (Some(blob), index(vec![named], &BTreeMap::new())?)
+            let named = names
+                .iter()
+                .map(|r| descriptor(MediaType::ImageIndex, &blob.digest, None, *r))
+                .collect::<Result<Vec<_>, _>>()?;
+            (Some(blob), index(named, &BTreeMap::new())?)
         }
     };
     let several = images.len() > 1;
     let entries: Vec<serde_json::Value> = images
         .iter()
         .map(|i| {
-            let tag = reference.map(|r| {
-                if several && host != Some(&i.platform) {
-                    let arch = i.platform.arch_with_variant().replace('/', "-");
-                    format!("{}:{}-{arch}", r.name, r.tag)
-                } else {
-                    r.to_string()
-                }
-            });
+            let tags: Vec<String> = references
+                .iter()
+                .map(|r| {
+                    if several && host != Some(&i.platform) {
+                        let arch = i.platform.arch_with_variant().replace('/', "-");
+                        format!("{}:{}-{arch}", r.name, r.tag)
+                    } else {
+                        r.to_string()
+                    }
+                })
+                .collect();
             serde_json::json!({
                 "Config": i.config.digest.blob_path(),
-                "RepoTags": tag.map(|t| vec![t]),
+                "RepoTags": (!tags.is_empty()).then_some(tags),
                 "Layers": i.layers.iter().map(|l| l.digest.blob_path()).collect::<Vec<_>>(),
             })
         })
@@ -346,14 +363,26 @@ mod tests {
         assert!(manifest.contains(&one.config.digest.to_string()));
         assert!(manifest.contains(&Digest::of(b"layer").to_string()));
         let manifest_digest = one.manifest.digest.clone();
-        let built = assemble(vec![one], Some(&reference), None, &BTreeMap::new()).unwrap();
+        let built = assemble(
+            vec![one],
+            std::slice::from_ref(&reference),
+            None,
+            &BTreeMap::new(),
+        )
+        .unwrap();
         let index = String::from_utf8(built.layout_index.clone()).unwrap();
         assert!(index.contains(&manifest_digest.to_string()));
         assert!(index.contains(r#""org.opencontainers.image.ref.name":"hello:latest""#));
         assert_eq!(built.digest(), &manifest_digest);
         assert!(built.index.is_none());
         let again = image(&run, &meta, layer(dir.path(), b"layer")).unwrap();
-        let again = assemble(vec![again], Some(&reference), None, &BTreeMap::new()).unwrap();
+        let again = assemble(
+            vec![again],
+            std::slice::from_ref(&reference),
+            None,
+            &BTreeMap::new(),
+        )
+        .unwrap();
         assert_eq!(again.layout_index, built.layout_index);
     }
 
@@ -385,7 +414,7 @@ mod tests {
         let host = platform("linux/amd64");
         let built = assemble(
             images(&["linux/arm64", "linux/amd64", "linux/arm/v7"]),
-            Some(&reference),
+            std::slice::from_ref(&reference),
             Some(&host),
             &BTreeMap::from([("k".to_string(), "v".to_string())]),
         )
@@ -427,7 +456,7 @@ mod tests {
         // The order the platforms came in does not matter.
         let again = assemble(
             images(&["linux/arm/v7", "linux/amd64", "linux/arm64"]),
-            Some(&reference),
+            std::slice::from_ref(&reference),
             Some(&host),
             &BTreeMap::from([("k".to_string(), "v".to_string())]),
         )

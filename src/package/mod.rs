@@ -230,9 +230,11 @@ pub fn package(
         packaged.push(done);
     }
     packaged.sort_by(|a, b| a.platform.cmp(&b.platform));
+    let mut references = vec![plan.reference.clone()];
+    references.extend(plan.more_tags.iter().cloned());
     let built = spec::assemble(
         images,
-        Some(&plan.reference),
+        &references,
         Platform::host().as_ref(),
         &plan.annotations,
     )?;

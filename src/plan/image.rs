@@ -31,6 +31,8 @@ pub struct ImagePlan {
     pub run: RunConfig,
     pub annotations: BTreeMap<String, String>,
     pub reference: Reference,
+    /// Further `--tag`s: the same image under more names.
+    pub more_tags: Vec<Reference>,
     /// SOURCE_DATE_EPOCH, or 0.
     pub epoch: u64,
     /// What follows the binary's name because no flag said otherwise.
@@ -193,7 +195,7 @@ pub fn resolve_image(
     let derived = Derived {
         name: args.name.is_none(),
         entrypoint: args.entrypoint.is_none(),
-        reference: args.tag.is_none(),
+        reference: args.tag.is_empty(),
     };
     let name = args.name.unwrap_or_else(|| default_name.to_string());
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
@@ -203,10 +205,17 @@ pub fn resolve_image(
             "a file name without `/` is needed",
         ));
     }
-    let reference = match &args.tag {
+    let reference = match args.tag.first() {
         Some(tag) => Reference::parse(tag)?,
         None => Reference::from_binary_name(&name).ok_or_else(|| PlanError::NoTag(name.clone()))?,
     };
+    let mut more_tags: Vec<Reference> = Vec::new();
+    for tag in args.tag.iter().skip(1) {
+        let r = Reference::parse(tag)?;
+        if r != reference && !more_tags.contains(&r) {
+            more_tags.push(r);
+        }
+    }
     let epoch = match source_date_epoch.as_deref().map(str::trim) {
         None | Some("") => 0,
         Some(v) => v
@@ -273,7 +282,7 @@ pub fn resolve_image(
             String::new(),
         ),
     ]);
-    if args.tag.is_some() && reference.tag != "latest" {
+    if !args.tag.is_empty() && reference.tag != "latest" {
         all_annotations.insert(
             "org.opencontainers.image.version".to_string(),
             reference.tag.clone(),
@@ -298,6 +307,7 @@ pub fn resolve_image(
         run,
         annotations,
         reference,
+        more_tags,
         epoch,
         derived,
     })

@@ -279,7 +279,10 @@ impl Source {
         let index = self.read("index.json", None)?;
         let doc: Document =
             serde_json::from_slice(&index).map_err(|e| self.invalid(format!("index.json: {e}")))?;
-        let listed = doc.manifests.unwrap_or_default();
+        // The same image under several names (`--tag a --tag b`) is one image.
+        let mut listed = doc.manifests.unwrap_or_default();
+        let mut distinct = BTreeSet::new();
+        listed.retain(|d| distinct.insert(d.digest.clone()));
         let mut plan = Plan {
             blobs: Vec::new(),
             manifests: Vec::new(),
@@ -548,6 +551,28 @@ mod tests {
         let mut got = Vec::new();
         r.read_to_end(&mut got).unwrap();
         assert_eq!((got.as_slice(), size), (&config[..], config.len() as u64));
+
+        // The same image under two names is pushed as that image, not as an index.
+        let twice = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{md}","size":{n}}},{{"mediaType":"{OCI_MANIFEST}","digest":"{md}","size":{n}}}]}}"#,
+            n = manifest.len()
+        );
+        let bytes = tar_of(&[
+            (
+                "index.json",
+                tar::EntryType::Regular,
+                twice.as_bytes(),
+                None,
+            ),
+            (&cname, tar::EntryType::Regular, config, None),
+            (&mname, tar::EntryType::Regular, manifest.as_bytes(), None),
+        ]);
+        std::fs::write(&path, bytes).unwrap();
+        let plan = Source::open(&path).unwrap().plan().unwrap();
+        assert_eq!(
+            (plan.manifests.len(), plan.root().digest.as_str()),
+            (1, md.as_str())
+        );
 
         // A manifest whose bytes do not match its digest is refused.
         let bad = tar_of(&[
