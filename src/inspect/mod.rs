@@ -13,7 +13,7 @@ mod images;
 mod layers;
 pub(crate) mod planned;
 mod report;
-mod start;
+pub(crate) mod start;
 mod tar_reader;
 mod unpack;
 mod verify;

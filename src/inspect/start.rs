@@ -44,7 +44,7 @@ const MAX_INTERPRETERS: usize = 4;
 /// The part of an image config a runtime reads to start it.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
-pub(super) struct RunConfig {
+pub(crate) struct RunConfig {
     #[serde(rename = "Entrypoint")]
     pub entrypoint: Option<Vec<String>>,
     #[serde(rename = "Cmd")]

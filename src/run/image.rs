@@ -22,21 +22,8 @@ pub struct Chosen {
     pub layers: Vec<String>,
 }
 
-/// What a runtime reads of the config.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    #[serde(rename = "Entrypoint")]
-    pub entrypoint: Option<Vec<String>>,
-    #[serde(rename = "Cmd")]
-    pub cmd: Option<Vec<String>>,
-    #[serde(rename = "Env")]
-    pub env: Option<Vec<String>>,
-    #[serde(rename = "WorkingDir")]
-    pub working_dir: Option<String>,
-    #[serde(rename = "User")]
-    pub user: Option<String>,
-}
+/// What a runtime reads of the config: the inspector's start checks read the same.
+pub(crate) use crate::inspect::start::RunConfig as Config;
 
 #[derive(Deserialize)]
 struct ConfigFile {
