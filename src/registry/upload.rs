@@ -211,17 +211,17 @@ fn start_upload(client: &Client, memory: &Memory, digest: &str) -> Result<Starte
             _ => {}
         }
     }
-    let reply = client.send(
-        &step,
-        "POST",
-        &client.url("blobs/uploads/"),
-        &[],
-        &Body::Empty,
-    )?;
+    Ok(Started::At(open_session(client, &step)?))
+}
+
+/// A new upload session (POST): where to send the blob.
+fn open_session(client: &Client, step: &str) -> Result<String, RegistryError> {
+    let url = client.url("blobs/uploads/");
+    let reply = client.send(step, "POST", &url, &[], &Body::Empty)?;
     if reply.status != 202 {
-        return Err(client.rejected(&step, &reply));
+        return Err(client.rejected(step, &reply));
     }
-    Ok(Started::At(location(client, &step, &reply)?))
+    location(client, step, &reply)
 }
 
 fn location(client: &Client, step: &str, reply: &Reply) -> Result<String, RegistryError> {
@@ -286,17 +286,7 @@ fn upload(
 fn chunked(source: &Source, client: &Client, blob: &Descriptor) -> Result<(), RegistryError> {
     let digest = &blob.digest;
     let step = format!("uploading blob {digest} in chunks");
-    let reply = client.send(
-        &step,
-        "POST",
-        &client.url("blobs/uploads/"),
-        &[],
-        &Body::Empty,
-    )?;
-    if reply.status != 202 {
-        return Err(client.rejected(&step, &reply));
-    }
-    let mut at = location(client, &step, &reply)?;
+    let mut at = open_session(client, &step)?;
     let mut offset = 0u64;
     let (mut range, _) = source.blob(digest)?;
     while offset < blob.size {
