@@ -52,6 +52,26 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A response read whole, its body up to [`MAX_REPLY`] (a registry that sends more
+    /// is cut off there).
+    fn read(mut response: http::Response<ureq::Body>) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_REPLY)
+            .reader()
+            .take(MAX_REPLY)
+            .read_to_end(&mut body);
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -224,8 +244,12 @@ impl Client {
         for (k, v) in headers {
             builder = builder.header(*k, v);
         }
-        if let Some(a) = self.current_authorization() {
-            builder = builder.header("Authorization", a);
+        // A Location the registry hands out may name another host (a storage backend,
+        // or a lie): the registry's credentials go to the registry only.
+        if same_origin(url, &self.base) {
+            if let Some(a) = self.current_authorization() {
+                builder = builder.header("Authorization", a);
+            }
         }
         let unreachable = |e: String| RegistryError::Unreachable {
             registry: self.target.registry.clone(),
@@ -253,22 +277,7 @@ impl Client {
                 self.agent.run(request)
             }
         };
-        let mut response = sent.map_err(|e| self.transport_error(e))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let mut body = Vec::new();
-        let _ = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_REPLY)
-            .reader()
-            .take(MAX_REPLY)
-            .read_to_end(&mut body);
-        Ok(Reply {
-            status,
-            headers,
-            body,
-        })
+        Ok(Reply::read(sent.map_err(|e| self.transport_error(e))?))
     }
 
     fn current_authorization(&self) -> Option<String> {
@@ -371,23 +380,12 @@ impl Client {
             reason: e.to_string(),
         })?;
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut response = self
-            .agent
-            .run(request)
-            .map_err(|e| self.transport_error(e).at(&step))?;
-        let status = response.status().as_u16();
-        let mut body = Vec::new();
-        let _ = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_REPLY)
-            .reader()
-            .read_to_end(&mut body);
-        let reply = Reply {
-            status,
-            headers: http::HeaderMap::new(),
-            body,
-        };
+        let reply = Reply::read(
+            self.agent
+                .run(request)
+                .map_err(|e| self.transport_error(e).at(&step))?,
+        );
+        let status = reply.status;
         match status {
             200 => {}
             401 | 403 => {
@@ -458,6 +456,12 @@ impl Client {
             },
         }
     }
+}
+
+/// Whether `url` is on the scheme, host and port of `base` (`https://host[:port]`).
+fn same_origin(url: &str, base: &str) -> bool {
+    url.strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'))
 }
 
 /// The pause a 429 or 503 asks for (`Retry-After: SECONDS`).
@@ -561,6 +565,25 @@ fn load_pem(file: &Path, into: &mut Vec<ureq::tls::Certificate<'static>>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_go_to_the_registry_only() {
+        let base = "https://registry.example:5000";
+        assert!(same_origin(
+            "https://registry.example:5000/v2/a/blobs/uploads/1?x=y",
+            base
+        ));
+        assert!(!same_origin("https://registry.example:50001/v2/", base));
+        assert!(!same_origin(
+            "https://registry.example:5000.evil.example/v2/",
+            base
+        ));
+        assert!(!same_origin(
+            "https://evil.example/registry.example:5000/v2/",
+            base
+        ));
+        assert!(!same_origin("http://registry.example:5000/v2/", base));
+    }
 
     #[test]
     fn query_values_are_encoded() {
