@@ -1,8 +1,8 @@
 //! What the sources' git repository says about them, for the image's date and its
 //! `source` and `revision` annotations: the last commit (hash and time) and the `origin`
-//! remote, credentials removed. Asked of `git` itself (no hooks, no fsmonitor, no pager
-//! run for `log` and `config --get`); nothing when git is missing or the directory is no
-//! repository.
+//! remote, credentials removed. Asked of `git` itself, with every program a repository's
+//! config could name for `log` turned off (fsmonitor, pager, signature checks); nothing
+//! when git is missing or the directory is no repository.
 
 use std::path::Path;
 
@@ -23,11 +23,17 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
     let out = Cmd::new(program)
         .arg("-C")
         .arg(dir)
+        // A hostile repository's own config must run nothing on the host: no fsmonitor,
+        // no pager, no signature check (`log.showSignature` would run `gpg.program`).
         .args([
             "-c",
             "core.fsmonitor=false",
             "-c",
             "core.pager=cat",
+            "-c",
+            "log.showSignature=false",
+            "-c",
+            "gpg.program=false",
             "--no-pager",
         ])
         .args(args)
@@ -124,7 +130,39 @@ mod tests {
             "origin",
             "https://u:p@example.com/team/app.git",
         ]);
+        // The repository's config names programs: none of them runs. (HEAD carries a
+        // signature, so `log.showSignature` would have git call `gpg.program`.)
+        let head = String::from_utf8(git(&["cat-file", "-p", "HEAD"]).stdout).unwrap();
+        let tree = head.lines().next().unwrap().strip_prefix("tree ").unwrap();
+        std::fs::write(
+            d.join("signed.txt"),
+            format!(
+                "tree {tree}\nauthor t <t@t> 1700000000 +0000\ncommitter t <t@t> 1700000000 +0000\n\
+                 gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEz\n -----END PGP SIGNATURE-----\n\nsigned\n"
+            ),
+        )
+        .unwrap();
+        let signed = git(&["hash-object", "-t", "commit", "-w", "signed.txt"]).stdout;
+        git(&[
+            "update-ref",
+            "HEAD",
+            String::from_utf8(signed).unwrap().trim(),
+        ]);
+        let marker = d.join("ran");
+        let evil = d.join("evil.sh");
+        std::fs::write(&evil, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+        std::fs::set_permissions(&evil, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        for (k, v) in [
+            ("log.showSignature", "true"),
+            ("gpg.program", evil.to_str().unwrap()),
+            ("core.fsmonitor", evil.to_str().unwrap()),
+            ("core.pager", evil.to_str().unwrap()),
+        ] {
+            git(&["config", k, v]);
+        }
         let info = describe(d).unwrap();
+        assert!(!marker.exists(), "the repository's config ran a program");
         assert_eq!(info.time, 1_700_000_000);
         assert_eq!(info.revision.len(), 40);
         assert_eq!(
