@@ -8,6 +8,8 @@
 //! - [`inspect`]: the gate over files, directories and image archives.
 //! - [`package`]: a static binary in, a FROM-scratch image out, via [`image`] (layer and
 //!   JSON documents) and [`output`] (archive, OCI layout tar or directory).
+//! - [`layout`]: image archives and layouts of any tool, read (shared by `inspect`,
+//!   `push` and `run`).
 //! - [`registry`]: an image pushed to a registry, byte for byte.
 //! - [`run`]: an image's program started in the sandbox, without a daemon.
 //!
@@ -26,6 +28,7 @@ pub mod error;
 pub(crate) mod image;
 pub mod inspect;
 pub mod interrupt;
+pub(crate) mod layout;
 pub(crate) mod output;
 pub(crate) mod package;
 pub(crate) mod plan;

@@ -490,6 +490,29 @@ fn a_fifo_in_a_layout_directory_is_refused_not_waited_on() {
     assert_has(&r.stdout, &["not a regular file"]);
 }
 
+/// A layout directory whose layer is a link to a file elsewhere on the host: the link is
+/// not followed (the same reader serves `push` and `run`), so no host file is judged or
+/// sent as if it were the image's.
+#[test]
+fn a_symlinked_blob_in_a_layout_directory_is_not_followed() {
+    let dir = tempdir();
+    let layout = dir.path().join("layout");
+    let layer = RawTar::default().file(b"app", &static_elf()).finish();
+    let (members, _) = oci_members(&[("amd64", vec![layer.clone()])]);
+    for (name, data) in &members {
+        let path = layout.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, data).unwrap();
+    }
+    let blob = layout.join(format!("blobs/sha256/{}", sha256_hex(&layer)));
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::rename(&blob, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &blob).unwrap();
+    let (r, json) = judge(&layout);
+    assert_finding(&r, &json, "invalid", "layout");
+    assert_has(&r.stdout, &["symbolic link"]);
+}
+
 #[test]
 fn legacy_and_climbing_archives_are_refused() {
     let dir = tempdir();

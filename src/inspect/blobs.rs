@@ -10,16 +10,18 @@
 //! directory is read by name, opening only regular files (a FIFO never blocks it).
 
 use std::collections::HashMap;
-use std::fs::File;
+
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+
+use std::path::Path;
 use std::sync::Arc;
 
 use super::compress::decompress;
 use super::layers::{self, Budget, LayerScan};
 use super::tar_reader::{Kind, Reader};
-use super::verify::{self, Algorithm};
+use crate::layout::images::Documents;
+use crate::layout::source::Source;
+use crate::layout::verify::{self, Algorithm};
 
 /// Largest JSON document read (index, manifest, config): 4 MiB, the limit registries set.
 pub(super) const MAX_JSON: u64 = 4 << 20;
@@ -29,10 +31,8 @@ const MAX_KEPT: u64 = 256 << 20;
 /// Links followed in a row before a name is declared unresolvable.
 const MAX_LINK_DEPTH: usize = 16;
 
-/// Named access to the blobs of an archive or layout.
-pub(super) trait Blobs {
-    /// A small member, verified against `digest` when one is given.
-    fn document(&mut self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, String>;
+/// Named access to the blobs of an archive or layout: its documents, and its layers.
+pub(super) trait Blobs: Documents {
     /// A layer, read and verified against `digest` when one is given.
     fn layer(
         &mut self,
@@ -40,17 +40,9 @@ pub(super) trait Blobs {
         digest: Option<&str>,
         budget: &Budget,
     ) -> Result<Arc<LayerScan>, String>;
-    fn contains(&self, name: &str) -> bool;
 }
 
-/// Normalises an archive member name; `None` if it climbs above the archive's root.
-pub(super) fn member_name(name: &str) -> Option<String> {
-    let (path, climbed) = layers::normalize(name.as_bytes());
-    if climbed {
-        return None;
-    }
-    String::from_utf8(path).ok()
-}
+pub(super) use crate::layout::member_name;
 
 fn check_digest(name: &str, digest: Option<&str>, actual: &str) -> Result<(), String> {
     match digest {
@@ -198,7 +190,7 @@ fn resolve<'a>(
     Err(format!("too many levels of links at `{name}`"))
 }
 
-impl Blobs for ArchiveBlobs {
+impl Documents for ArchiveBlobs {
     fn document(&mut self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, String> {
         match self.resolve(name)? {
             (_, Member::Small(bytes)) => {
@@ -210,6 +202,12 @@ impl Blobs for ArchiveBlobs {
         }
     }
 
+    fn contains(&self, name: &str) -> bool {
+        self.resolve(name).is_ok()
+    }
+}
+
+impl Blobs for ArchiveBlobs {
     fn layer(
         &mut self,
         name: &str,
@@ -238,67 +236,36 @@ impl Blobs for ArchiveBlobs {
         };
         verified(name, digest, scan)
     }
-
-    fn contains(&self, name: &str) -> bool {
-        self.resolve(name).is_ok()
-    }
 }
 
-/// An OCI image layout directory.
+/// An OCI image layout directory, read by name through [`Source`] (regular files only,
+/// no link followed), its layers scanned once each.
 pub(super) struct DirBlobs {
-    root: PathBuf,
+    source: Source,
     scanned: HashMap<(String, &'static str), Result<Arc<LayerScan>, String>>,
 }
 
 impl DirBlobs {
     pub fn new(root: &Path) -> Result<DirBlobs, String> {
+        let source = Source::open_any(root).map_err(|e| e.to_string())?;
         Ok(DirBlobs {
-            root: root
-                .canonicalize()
-                .map_err(|e| format!("{}: {e}", root.display()))?,
+            source,
             scanned: HashMap::new(),
         })
     }
+}
 
-    /// Opens a regular file of the layout, never one that resolves outside it, never
-    /// blocking (a FIFO is refused, not waited on).
-    fn open(&self, name: &str) -> Result<File, String> {
-        let path = self
-            .root
-            .join(name)
-            .canonicalize()
-            .map_err(|_| format!("`{name}` is not in the layout"))?;
-        if !path.starts_with(&self.root) {
-            return Err(format!("`{name}` points outside the layout"));
-        }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| format!("{name}: {e}"))?;
-        match file.metadata() {
-            Ok(m) if m.is_file() => Ok(file),
-            Ok(_) => Err(format!("`{name}` is not a regular file")),
-            Err(e) => Err(format!("{name}: {e}")),
-        }
+impl Documents for DirBlobs {
+    fn document(&mut self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, String> {
+        self.source.document(name, digest)
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.source.has(name)
     }
 }
 
 impl Blobs for DirBlobs {
-    fn document(&mut self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, String> {
-        let mut bytes = Vec::new();
-        self.open(name)?
-            .take(MAX_JSON + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("{name}: {e}"))?;
-        if bytes.len() as u64 > MAX_JSON {
-            return Err(too_large_document(name));
-        }
-        let actual = verify::of_bytes(alg_for(name, digest), &bytes);
-        check_digest(name, digest, &actual)?;
-        Ok(bytes)
-    }
-
     fn layer(
         &mut self,
         name: &str,
@@ -308,36 +275,22 @@ impl Blobs for DirBlobs {
         let alg = alg_for(name, digest);
         let key = (name.to_string(), alg.name());
         if !self.scanned.contains_key(&key) {
-            let scan = self.open(name).and_then(|file| {
-                layers::scan(file, alg, budget)
+            let scan = match self.source.stream(name) {
+                Ok((range, _)) => layers::scan(range, alg, budget)
                     .map(Arc::new)
-                    .map_err(|e| format!("layer {name}: {e}"))
-            });
+                    .map_err(|e| format!("layer {name}: {e}")),
+                Err(e) => Err(e.to_string()),
+            };
             self.scanned.insert(key.clone(), scan);
         }
         let scan = self.scanned[&key].clone()?;
         verified(name, digest, scan)
-    }
-
-    fn contains(&self, name: &str) -> bool {
-        self.open(name).is_ok()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn member_names_stay_inside() {
-        assert_eq!(
-            member_name("./blobs/sha256/ab").as_deref(),
-            Some("blobs/sha256/ab")
-        );
-        assert_eq!(member_name("/etc//passwd").as_deref(), Some("etc/passwd"));
-        assert_eq!(member_name("a/../b").as_deref(), Some("b"));
-        assert_eq!(member_name("../../etc/passwd"), None);
-    }
 
     #[test]
     fn links_are_followed_inside_only() {

@@ -15,8 +15,8 @@ use super::Outcome;
 use super::compress::decompress;
 use super::tar_reader::{Kind, Reader};
 use super::unpack::{Problems, add_problem, short};
-use super::verify::{Algorithm, Hashing};
 use crate::elf;
+use crate::layout::verify::{Algorithm, Hashing};
 
 const WHITEOUT: &[u8] = b".wh.";
 const OPAQUE: &[u8] = b".wh..wh..opq";

@@ -16,7 +16,6 @@ mod report;
 pub(crate) mod start;
 mod tar_reader;
 mod unpack;
-mod verify;
 mod walk;
 
 use std::io::Read;

@@ -26,8 +26,6 @@
 //!
 //! Each problem names the check, the file, what the runtime would say, and the fix.
 
-use serde::Deserialize;
-
 use super::Outcome;
 use super::unpack::{Filesystem, Node};
 use crate::platform::Platform;
@@ -41,21 +39,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// `#!` interpreters followed at most (the kernel allows a few levels).
 const MAX_INTERPRETERS: usize = 4;
 
-/// The part of an image config a runtime reads to start it.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub(crate) struct RunConfig {
-    #[serde(rename = "Entrypoint")]
-    pub entrypoint: Option<Vec<String>>,
-    #[serde(rename = "Cmd")]
-    pub cmd: Option<Vec<String>>,
-    #[serde(rename = "Env")]
-    pub env: Option<Vec<String>>,
-    #[serde(rename = "WorkingDir")]
-    pub working_dir: Option<String>,
-    #[serde(rename = "User")]
-    pub user: Option<String>,
-}
+pub(crate) use crate::layout::doc::RunConfig;
 
 /// Why an image will not start, or may fail once it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

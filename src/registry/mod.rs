@@ -2,14 +2,13 @@
 //! pushed to a registry over the OCI distribution API, byte for byte, so the digest
 //! printed is the digest the registry serves. [`name`] parses where to, [`auth`] finds
 //! the credentials users already have, [`client`] speaks HTTP(S) with authentication and
-//! retries, [`source`] reads the image, [`upload`] sends it, [`memory`] remembers which
+//! retries, [`crate::layout::source`] reads the image, [`upload`] sends it, [`memory`] remembers which
 //! repository holds which blob (cross-repository mounts).
 
 pub mod auth;
 pub mod client;
 pub mod memory;
 pub mod name;
-pub mod source;
 pub mod upload;
 
 use std::path::Path;
@@ -22,7 +21,7 @@ pub use name::Target;
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error(transparent)]
-    Source(#[from] source::SourceError),
+    Source(#[from] crate::layout::source::SourceError),
     #[error("credentials for {registry}: {why}")]
     Credentials { registry: String, why: String },
     #[error("{registry} cannot be reached{}: {reason}", step_of(step))]
@@ -168,7 +167,7 @@ pub fn push(
     cache: &Cache,
     ui: &Ui,
 ) -> Result<Pushed, RegistryError> {
-    let source = source::Source::open(image)?;
+    let source = crate::layout::source::Source::open(image)?;
     let plan = source.plan()?;
     if let Some(d) = &target.digest {
         if *d != plan.root().digest {

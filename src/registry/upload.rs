@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use super::RegistryError;
 use super::client::{Body, Client, Reply, encode};
 use super::memory::Memory;
-use super::source::{Descriptor, Plan, Source};
 use crate::digest::HashWriter;
+use crate::layout::doc::Descriptor;
+use crate::layout::source::{Plan, Source};
 use crate::ui::Ui;
 
 /// Blobs uploaded at the same time.

@@ -1,17 +1,13 @@
-//! Which image of an archive `run` starts, and what it is made of: in an OCI layout, the
-//! image `index.json` names (in an index, the one for the platform asked for, else this
-//! machine's); in a docker-archive (`docker save`, `podman save`), the first image of
-//! `manifest.json`. Its config (Entrypoint, Cmd, Env, User, WorkingDir, platform) and
-//! its layers, bottom first, as names of the archive.
-
-use serde::Deserialize;
+//! Which image of an archive `run` starts: of the images it holds (the same list the gate
+//! judges, [`crate::layout::images::list`]: OCI `index.json`, nested indexes, docker's
+//! `manifest.json`), the one for the platform asked for, else this machine's; the only
+//! one when there is one and none was asked for. Its config (Entrypoint, Cmd, Env, User,
+//! WorkingDir), platform and layers, bottom first, as names of the archive.
 
 use super::RunError;
+use crate::layout::images::{Image, list};
+use crate::layout::source::Source;
 use crate::platform::Platform;
-use crate::registry::source::Source;
-
-/// Indexes followed in depth.
-const MAX_DEPTH: usize = 4;
 
 /// The image to run.
 #[derive(Debug, Clone)]
@@ -23,177 +19,91 @@ pub struct Chosen {
 }
 
 /// What a runtime reads of the config: the inspector's start checks read the same.
-pub(crate) use crate::inspect::start::RunConfig as Config;
-
-#[derive(Deserialize)]
-struct ConfigFile {
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    variant: Option<String>,
-    #[serde(default)]
-    config: Option<Config>,
-}
-
-#[derive(Deserialize)]
-struct Descriptor {
-    digest: String,
-    #[serde(default)]
-    platform: Option<DescriptorPlatform>,
-}
-
-#[derive(Deserialize)]
-struct DescriptorPlatform {
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    variant: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Document {
-    #[serde(default)]
-    manifests: Option<Vec<Descriptor>>,
-    #[serde(default)]
-    config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
-}
-
-#[derive(Deserialize)]
-struct DockerEntry {
-    #[serde(rename = "Config")]
-    config: String,
-    #[serde(rename = "Layers", default)]
-    layers: Vec<String>,
-}
+pub(crate) use crate::layout::doc::RunConfig as Config;
 
 /// The image of `source` for `want` (else this machine's platform).
-pub fn choose(source: &Source, want: Option<&Platform>) -> Result<Chosen, RunError> {
-    let invalid = |why: String| RunError::Image { why };
-    if source.has("index.json") {
-        let index: Document = parse(&source.read("index.json", None)?, "index.json")?;
-        return oci(source, index, want, 0);
-    }
-    let entries: Vec<DockerEntry> = parse(&source.read("manifest.json", None)?, "manifest.json")?;
-    let first = entries
-        .into_iter()
-        .next()
-        .ok_or_else(|| invalid("manifest.json names no image".into()))?;
-    let config = source.read(&first.config, None)?;
-    finish(&config, first.layers, want)
-}
-
-fn oci(
-    source: &Source,
-    doc: Document,
-    want: Option<&Platform>,
-    depth: usize,
-) -> Result<Chosen, RunError> {
-    if depth > MAX_DEPTH {
-        return Err(RunError::Image {
-            why: "indexes nested too deep".into(),
-        });
-    }
-    if let Some(manifests) = doc.manifests {
-        let target = want.cloned().or_else(Platform::host);
-        let matching = |d: &&Descriptor| match (&d.platform, &target) {
-            (Some(p), Some(t)) => {
-                p.os == t.os
-                    && p.architecture == t.architecture
-                    && (t.variant.is_none() || p.variant == t.variant)
-            }
-            (None, _) => true,
-            (Some(_), None) => false,
-        };
-        let pick = if manifests.len() == 1 {
-            manifests.first()
-        } else {
-            manifests.iter().find(matching)
-        };
-        let Some(d) = pick else {
-            let have: Vec<String> = manifests
-                .iter()
-                .filter_map(|d| d.platform.as_ref())
-                .map(|p| {
-                    let mut s = format!("{}/{}", p.os, p.architecture);
-                    if let Some(v) = &p.variant {
-                        s.push('/');
-                        s.push_str(v);
-                    }
-                    s
-                })
-                .collect();
-            return Err(RunError::NoPlatform {
-                want: target.map(|t| t.to_string()).unwrap_or_default(),
-                have: have.join(", "),
-            });
-        };
-        let bytes = source.read(&blob(&d.digest)?, Some(&d.digest))?;
-        let next: Document = parse(&bytes, &d.digest)?;
-        return oci(source, next, want, depth + 1);
-    }
-    let config = doc.config.ok_or_else(|| RunError::Image {
-        why: "a manifest without config".into(),
+pub fn choose(source: &mut Source, want: Option<&Platform>) -> Result<Chosen, RunError> {
+    let images = list(source).map_err(|why| RunError::Image { why })?;
+    let image = pick(&images, want)?;
+    let platform = image.platform.clone().ok_or_else(|| RunError::Image {
+        why: "its config names no os and architecture".into(),
     })?;
-    let bytes = source.read(&blob(&config.digest)?, Some(&config.digest))?;
-    let layers = doc
-        .layers
-        .iter()
-        .map(|l| blob(&l.digest))
-        .collect::<Result<Vec<_>, _>>()?;
-    finish(&bytes, layers, want)
-}
-
-fn finish(config: &[u8], layers: Vec<String>, want: Option<&Platform>) -> Result<Chosen, RunError> {
-    let file: ConfigFile = parse(config, "the config")?;
-    let platform = Platform {
-        os: if file.os.is_empty() {
-            "linux".into()
-        } else {
-            file.os
-        },
-        architecture: file.architecture,
-        variant: file.variant,
-    };
-    if let Some(w) = want {
-        if w.architecture != platform.architecture {
-            return Err(RunError::NoPlatform {
-                want: w.to_string(),
-                have: platform.to_string(),
-            });
-        }
-    }
     Ok(Chosen {
         platform,
-        config: file.config.unwrap_or_default(),
-        layers,
+        config: image.run.clone(),
+        layers: image.layers.iter().map(|(name, _)| name.clone()).collect(),
     })
 }
 
-fn blob(digest: &str) -> Result<String, RunError> {
-    let (alg, hex) = digest.split_once(':').ok_or_else(|| RunError::Image {
-        why: format!("bad digest `{digest}`"),
-    })?;
-    let ok = matches!(alg, "sha256" | "sha512")
-        && !hex.is_empty()
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-    if !ok {
-        return Err(RunError::Image {
-            why: format!("bad digest `{digest}`"),
-        });
+fn pick<'a>(images: &'a [Image], want: Option<&Platform>) -> Result<&'a Image, RunError> {
+    if let ([one], None) = (images, want) {
+        return Ok(one);
     }
-    Ok(format!("blobs/{alg}/{hex}"))
+    let target = want.cloned().or_else(Platform::host);
+    let fits = |p: &Platform, t: &Platform| {
+        p.os == t.os
+            && p.architecture == t.architecture
+            && (t.variant.is_none() || p.variant == t.variant)
+    };
+    let found = images.iter().find(|i| match (&i.platform, &target) {
+        (Some(p), Some(t)) => fits(p, t),
+        _ => false,
+    });
+    found.ok_or_else(|| {
+        let have: Vec<String> = images
+            .iter()
+            .filter_map(|i| i.platform.as_ref().map(Platform::to_string))
+            .collect();
+        if have.is_empty() {
+            return RunError::Image {
+                why: "it holds no image".into(),
+            };
+        }
+        RunError::NoPlatform {
+            want: target.map(|t| t.to_string()).unwrap_or_default(),
+            have: have.join(", "),
+        }
+    })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, RunError> {
-    serde_json::from_slice(bytes).map_err(|e| RunError::Image {
-        why: format!("{what}: {e}"),
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(arch: &str, variant: Option<&str>) -> Image {
+        Image {
+            platform: Some(Platform {
+                os: "linux".into(),
+                architecture: arch.into(),
+                variant: variant.map(str::to_string),
+            }),
+            run: Default::default(),
+            reference: None,
+            config: String::new(),
+            layers: vec![],
+        }
+    }
+
+    #[test]
+    fn the_platform_asked_for_is_picked_or_refused() {
+        let arm64 = Platform::parse("linux/arm64").unwrap();
+        let armv6 = Platform::parse("linux/arm/v6").unwrap();
+        let images = [image("amd64", None), image("arm64", Some("v8"))];
+        assert_eq!(
+            pick(&images, Some(&arm64)).unwrap().platform,
+            images[1].platform
+        );
+        match pick(&images, Some(&armv6)) {
+            Err(RunError::NoPlatform { want, have }) => {
+                assert_eq!(want, "linux/arm/v6");
+                assert!(have.contains("linux/amd64") && have.contains("linux/arm64"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // One image and nothing asked: that one, whatever its platform.
+        let only = [image("s390x", None)];
+        assert!(pick(&only, None).is_ok());
+        assert!(pick(&only, Some(&arm64)).is_err());
+        assert!(pick(&[], None).is_err());
+    }
 }

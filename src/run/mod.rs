@@ -13,8 +13,8 @@ pub mod user;
 use std::path::PathBuf;
 
 use crate::cache::{Cache, CacheError};
+use crate::layout::source::{Source, SourceError};
 use crate::platform::Platform;
-use crate::registry::source::{Source, SourceError};
 use crate::sandbox::{self, Bind, SandboxError};
 use crate::ui::Ui;
 
@@ -127,8 +127,8 @@ pub struct Ran {
 
 /// Runs the image, attached to this terminal; returns the program's exit status.
 pub fn run(request: &Request, ui: &Ui) -> Result<Ran, RunError> {
-    let source = Source::open_any(&request.image)?;
-    let chosen = image::choose(&source, request.platform.as_ref())?;
+    let mut source = Source::open_any(&request.image)?;
+    let chosen = image::choose(&mut source, request.platform.as_ref())?;
     if Platform::host().as_ref() != Some(&chosen.platform) && !emulated(&chosen.platform) {
         return Err(RunError::NoEmulator {
             platform: chosen.platform.to_string(),

@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use sha2::{Digest as _, Sha256, Sha512};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Algorithm {
+pub(crate) enum Algorithm {
     Sha256,
     Sha512,
 }
@@ -32,7 +32,7 @@ impl Algorithm {
 }
 
 /// Checks the form of `digest`; returns its algorithm and hex.
-pub(super) fn parse(digest: &str) -> Result<(Algorithm, &str), String> {
+pub(crate) fn parse(digest: &str) -> Result<(Algorithm, &str), String> {
     let (alg, hex) = digest
         .split_once(':')
         .ok_or_else(|| format!("bad digest `{digest}`"))?;
@@ -57,20 +57,20 @@ pub(super) fn parse(digest: &str) -> Result<(Algorithm, &str), String> {
 }
 
 /// `sha256:<hex>` to `blobs/sha256/<hex>`.
-pub(super) fn blob_name(digest: &str) -> Result<String, String> {
+pub(crate) fn blob_name(digest: &str) -> Result<String, String> {
     let (alg, hex) = parse(digest)?;
     Ok(format!("blobs/{}/{hex}", alg.name()))
 }
 
 /// `blobs/sha256/<hex>` to `sha256:<hex>`: what a content-addressed store name claims
 /// (checked like any other digest when used); `None` for other names.
-pub(super) fn digest_of_name(name: &str) -> Option<String> {
+pub(crate) fn digest_of_name(name: &str) -> Option<String> {
     let (alg, hex) = name.strip_prefix("blobs/")?.split_once('/')?;
     Some(format!("{alg}:{hex}"))
 }
 
 /// Checks that `actual` (as computed) is `expected`.
-pub(super) fn check(name: &str, expected: &str, actual: &str) -> Result<(), String> {
+pub(crate) fn check(name: &str, expected: &str, actual: &str) -> Result<(), String> {
     parse(expected)?;
     if expected != actual {
         return Err(format!(
@@ -87,7 +87,7 @@ enum State {
 }
 
 /// Hashes every byte read through it.
-pub(super) struct Hashing<R> {
+pub(crate) struct Hashing<R> {
     inner: R,
     state: State,
 }
@@ -123,7 +123,7 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 /// `alg:hex` of `bytes`.
-pub(super) fn of_bytes(alg: Algorithm, bytes: &[u8]) -> String {
+pub(crate) fn of_bytes(alg: Algorithm, bytes: &[u8]) -> String {
     match alg {
         Algorithm::Sha256 => format!("sha256:{}", hex(&Sha256::digest(bytes))),
         Algorithm::Sha512 => format!("sha512:{}", hex(&Sha512::digest(bytes))),

@@ -1,8 +1,10 @@
-//! The image to push, read from an OCI layout: a directory, or a tar holding one (what
-//! scratchpack, `podman save --format oci-archive` and `skopeo copy oci-archive:` write).
+//! Random access to an image archive: an OCI layout or a docker-archive, a directory or
+//! an uncompressed tar holding one (what scratchpack, `podman save`, `docker save` and
+//! `skopeo copy` write), for `push` and `run`.
 //! Blobs are streamed from where they lie (a tar member is read in place), never
 //! extracted; names are looked up, never followed out of the layout. What to push is
-//! the one image or index `index.json` names (several: `index.json` itself, an index).
+//! the one image or index `index.json` names (several: `index.json` itself, an index);
+//! what to run, [`super::images::list`] over [`Documents`].
 //! Documents (indexes, manifests) are read whole, at most 4 MiB, and checked against
 //! their digest before anything is sent.
 
@@ -13,8 +15,9 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
-
+use super::doc::{Descriptor, Document, OCI_INDEX};
+use super::images::Documents;
+use super::verify::{self, blob_name};
 use crate::digest::Digest;
 
 /// Largest document (index, manifest) read: the limit registries set.
@@ -23,9 +26,6 @@ const MAX_DOCUMENT: u64 = 4 << 20;
 const MAX_MEMBERS: usize = 200_000;
 const MAX_DEPTH: usize = 4;
 const MAX_LINKS: usize = 16;
-
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -59,31 +59,6 @@ impl crate::error::Hint for SourceError {
             _ => Vec::new(),
         }
     }
-}
-
-/// A descriptor, as index and manifest documents write them.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    #[serde(default)]
-    pub media_type: String,
-    pub digest: String,
-    pub size: u64,
-    /// Foreign layers (`urls`) are not distributed: never pushed.
-    #[serde(default)]
-    pub urls: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Document {
-    #[serde(default, rename = "mediaType")]
-    media_type: String,
-    #[serde(default)]
-    manifests: Option<Vec<Descriptor>>,
-    #[serde(default)]
-    config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
 }
 
 /// A manifest or index to put: its exact bytes.
@@ -195,48 +170,58 @@ impl Source {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.locate(name).is_some()
+        self.locate(name).is_ok()
     }
 
-    /// The member `name`: a file of the directory (no link on the way), or a tar
-    /// member (links resolved inside the tar).
-    fn locate(&self, name: &str) -> Option<(Arc<File>, u64, u64)> {
+    /// The member `name`: a regular file of the directory (no link on the way), or a
+    /// tar member (links resolved inside the tar); else why not.
+    fn locate(&self, name: &str) -> Result<(Arc<File>, u64, u64), String> {
         // Names come from the image's own documents: never above its root.
-        let name = &normalize(name)?;
+        let normal =
+            normalize(name).ok_or_else(|| format!("`{name}` is not a name inside the image"))?;
         match &self.at {
             Where::Dir(root) => {
-                let at = root.join(name);
-                crate::beneath::no_symlink_below(root, &at).ok()?;
+                let at = root.join(&normal);
+                let missing = || format!("`{name}` is missing");
+                crate::beneath::no_symlink_below(root, &at)
+                    .map_err(|_| format!("`{name}` is behind a symbolic link, not followed"))?;
                 let file = std::fs::OpenOptions::new()
                     .read(true)
                     .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
                     .open(&at)
-                    .ok()?;
-                let meta = file.metadata().ok()?;
-                meta.is_file().then(|| (Arc::new(file), 0, meta.len()))
+                    .map_err(|e| match e.kind() {
+                        io::ErrorKind::NotFound => missing(),
+                        _ => format!("`{name}`: {e}"),
+                    })?;
+                let meta = file.metadata().map_err(|e| format!("`{name}`: {e}"))?;
+                if !meta.is_file() {
+                    return Err(format!("`{name}` is not a regular file"));
+                }
+                Ok((Arc::new(file), 0, meta.len()))
             }
             Where::Tar {
                 file,
                 members,
                 links,
             } => {
-                let mut name = name.to_string();
+                let mut at = normal;
                 for _ in 0..MAX_LINKS {
-                    if let Some(&(offset, size)) = members.get(&name) {
-                        return Some((file.clone(), offset, size));
+                    if let Some(&(offset, size)) = members.get(&at) {
+                        return Ok((file.clone(), offset, size));
                     }
-                    name = links.get(&name)?.clone();
+                    at = links
+                        .get(&at)
+                        .ok_or_else(|| format!("`{name}` is missing"))?
+                        .clone();
                 }
-                None
+                Err(format!("`{name}`: too many levels of links"))
             }
         }
     }
 
     /// A whole document (at most 4 MiB), checked against `digest` when one is given.
     pub fn read(&self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, SourceError> {
-        let (file, offset, size) = self
-            .locate(name)
-            .ok_or_else(|| self.invalid(format!("`{name}` is missing")))?;
+        let (file, offset, size) = self.locate(name).map_err(|why| self.invalid(why))?;
         if size > MAX_DOCUMENT {
             return Err(self.invalid(format!("`{name}` is larger than 4 MiB")));
         }
@@ -248,7 +233,8 @@ impl Source {
                 source,
             })?;
         if let Some(d) = digest {
-            let actual = Digest::of(&bytes).to_string();
+            let (alg, _) = verify::parse(d).map_err(|why| self.invalid(why))?;
+            let actual = verify::of_bytes(alg, &bytes);
             if actual != d {
                 return Err(self.invalid(format!("`{name}` is {actual}, not {d} as named")));
             }
@@ -258,19 +244,16 @@ impl Source {
 
     /// A member's bytes, streamed, and its size.
     pub fn stream(&self, name: &str) -> Result<(Range, u64), SourceError> {
-        let (file, offset, size) = self
-            .locate(name)
-            .ok_or_else(|| self.invalid(format!("`{name}` is missing")))?;
+        let (file, offset, size) = self.locate(name).map_err(|why| self.invalid(why))?;
         Ok((Range::new(file, offset, size), size))
     }
 
     /// A blob's bytes, streamed, and its size on disk.
     pub fn blob(&self, digest: &str) -> Result<(Range, u64), SourceError> {
-        let name =
-            blob_name(digest).ok_or_else(|| self.invalid(format!("bad digest `{digest}`")))?;
+        let name = blob_name(digest).map_err(|why| self.invalid(why))?;
         let (file, offset, size) = self
             .locate(&name)
-            .ok_or_else(|| self.invalid(format!("blob {digest} is missing")))?;
+            .map_err(|why| self.invalid(format!("blob {digest}: {why}")))?;
         Ok((Range::new(file, offset, size), size))
     }
 
@@ -319,22 +302,14 @@ impl Source {
         if !seen.insert(d.digest.clone()) {
             return Ok(());
         }
-        let name = blob_name(&d.digest)
-            .ok_or_else(|| self.invalid(format!("bad digest `{}`", d.digest)))?;
+        let name = blob_name(&d.digest).map_err(|why| self.invalid(why))?;
         let bytes = self.read(&name, Some(&d.digest))?;
         let doc: Document = serde_json::from_slice(&bytes)
             .map_err(|e| self.invalid(format!("{}: {e}", d.digest)))?;
-        let media_type = [&d.media_type, &doc.media_type]
-            .into_iter()
-            .find(|m| !m.is_empty())
-            .cloned()
-            .unwrap_or_else(|| {
-                if doc.manifests.is_some() {
-                    OCI_INDEX.into()
-                } else {
-                    OCI_MANIFEST.into()
-                }
-            });
+        let media_type = match d.media_type.as_str() {
+            "" => doc.kind().to_string(),
+            declared => declared.to_string(),
+        };
         if let Some(children) = &doc.manifests {
             for c in children {
                 self.walk(c, depth + 1, plan, seen)?;
@@ -346,8 +321,7 @@ impl Source {
                 .ok_or_else(|| self.invalid(format!("manifest {} has no config", d.digest)))?;
             for b in std::iter::once(config).chain(&doc.layers) {
                 if b.urls.is_empty() && !plan.blobs.iter().any(|x| x.digest == b.digest) {
-                    blob_name(&b.digest)
-                        .ok_or_else(|| self.invalid(format!("bad digest `{}`", b.digest)))?;
+                    blob_name(&b.digest).map_err(|why| self.invalid(why))?;
                     plan.blobs.push(b.clone());
                 }
             }
@@ -359,17 +333,6 @@ impl Source {
         });
         Ok(())
     }
-}
-
-/// `blobs/ALG/HEX` for a well-formed digest.
-fn blob_name(digest: &str) -> Option<String> {
-    let (alg, hex) = digest.split_once(':')?;
-    let ok = matches!(alg, "sha256" | "sha512")
-        && !hex.is_empty()
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-    ok.then(|| format!("blobs/{alg}/{hex}"))
 }
 
 /// The regular members of a tar (offset and size of their data) and its links, by
@@ -423,19 +386,23 @@ fn index_tar(file: &File) -> Result<TarIndex, String> {
     Ok((members, links))
 }
 
-/// `a/./b`, `./a//b` to `a/b`; `None` when it climbs above the root or is empty.
+/// A member name inside the root, not the root itself.
 fn normalize(name: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for p in name.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
+    super::member_name(name).filter(|n| !n.is_empty())
+}
+
+impl Documents for Source {
+    fn document(&mut self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, String> {
+        self.read(name, digest)
+            .map_err(|e| match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            })
     }
-    (!parts.is_empty()).then(|| parts.join("/"))
+
+    fn contains(&self, name: &str) -> bool {
+        self.has(name)
+    }
 }
 
 /// A part of a file, read with `pread`: threads share one open file.
@@ -479,6 +446,7 @@ impl Read for Range {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::doc::OCI_MANIFEST;
 
     #[test]
     fn names_are_normalised_inside_the_root() {
@@ -489,12 +457,8 @@ mod tests {
         assert_eq!(normalize("a/../b").as_deref(), Some("b"));
         assert_eq!(normalize("../etc/passwd"), None);
         assert_eq!(normalize("."), None);
-        assert_eq!(
-            blob_name("sha256:ab12").as_deref(),
-            Some("blobs/sha256/ab12")
-        );
-        assert_eq!(blob_name("sha256:../../x"), None);
-        assert_eq!(blob_name("md5:ab"), None);
+        assert!(blob_name("sha256:../../x").is_err());
+        assert!(blob_name("md5:ab").is_err());
     }
 
     fn tar_of(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
