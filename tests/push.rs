@@ -8,6 +8,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 
@@ -522,16 +524,33 @@ fn a_registry_restarting_mid_push_is_recovered_from_or_said() {
     assert_eq!(r.stdout, format!("{reference}@{digest}\n"));
 }
 
+/// What the test's own registry does, and what it saw.
+#[derive(Default)]
+struct Fake {
+    /// PATCH requests received.
+    patches: AtomicUsize,
+    /// 429 answers still to give to the `busy` repository.
+    busy: AtomicUsize,
+    /// Asks for basic credentials (401 with a challenge) on every request without them.
+    basic: bool,
+    /// Where an upload of the `away` repository goes on: an absolute `Location`.
+    away: Mutex<Option<String>>,
+    /// Every request: method, path, and whether it carried an Authorization header.
+    seen: Mutex<Vec<(String, String, bool)>>,
+}
+
 /// A registry of the test's own for what docker-registry never answers: a quota (413), an
-/// unknown repository (404 NAME_UNKNOWN), and one that refuses a whole-body upload (405)
-/// so blobs go in PATCH chunks. Answers by method and path; counts PATCHes.
-fn fake_registry(patches: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> String {
+/// unknown repository (404 NAME_UNKNOWN), one that refuses a whole-body upload (405) so
+/// blobs go in PATCH chunks, one that limits the rate (429 with Retry-After, `busy`
+/// until its count runs out, `overloaded` always), and one that sends uploads to another
+/// server (`away`). Answers by method and path.
+fn fake_registry(fake: Arc<Fake>) -> String {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let host = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let patches = patches.clone();
+            let fake = fake.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut out = stream;
@@ -541,6 +560,7 @@ fn fake_registry(patches: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Str
                         return;
                     }
                     let mut length = 0usize;
+                    let mut authorized = false;
                     loop {
                         let mut line = String::new();
                         if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
@@ -550,23 +570,57 @@ fn fake_registry(patches: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Str
                             if k.eq_ignore_ascii_case("content-length") {
                                 length = v.trim().parse().unwrap_or(0);
                             }
+                            if k.eq_ignore_ascii_case("authorization") {
+                                authorized = true;
+                            }
                         }
                     }
                     let mut body = vec![0u8; length];
                     let _ = reader.read_exact(&mut body);
                     let mut parts = first.split(' ');
                     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                    fake.seen.lock().unwrap().push((
+                        method.to_string(),
+                        path.to_string(),
+                        authorized,
+                    ));
                     let repo = path.split('/').nth(2).unwrap_or("");
                     let json = |code: &str, message: &str| {
                         format!(r#"{{"errors":[{{"code":"{code}","message":"{message}"}}]}}"#)
                     };
+                    let busy = repo == "overloaded"
+                        || (repo == "busy"
+                            && fake
+                                .busy
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                    n.checked_sub(1)
+                                })
+                                .is_ok());
                     let (status, headers, text) = match (method, repo) {
+                        _ if fake.basic && !authorized => (
+                            "401 Unauthorized",
+                            "WWW-Authenticate: Basic realm=\"fake\"\r\n".to_string(),
+                            json("UNAUTHORIZED", "authentication required"),
+                        ),
                         ("GET", _) if path == "/v2/" => ("200 OK", String::new(), "{}".to_string()),
+                        _ if busy => (
+                            "429 Too Many Requests",
+                            "Retry-After: 1\r\n".to_string(),
+                            json("TOOMANYREQUESTS", "slow down"),
+                        ),
                         ("HEAD", _) => ("404 Not Found", String::new(), String::new()),
                         ("POST", "unknown") => (
                             "404 Not Found",
                             String::new(),
                             json("NAME_UNKNOWN", "repository name not known to registry"),
+                        ),
+                        ("POST", "away") => (
+                            "202 Accepted",
+                            format!(
+                                "Location: {}\r\n",
+                                fake.away.lock().unwrap().clone().unwrap()
+                            ),
+                            String::new(),
                         ),
                         ("POST", _) => (
                             "202 Accepted",
@@ -582,7 +636,7 @@ fn fake_registry(patches: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Str
                             ("405 Method Not Allowed", String::new(), String::new())
                         }
                         ("PATCH", _) => {
-                            patches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            fake.patches.fetch_add(1, Ordering::Relaxed);
                             (
                                 "202 Accepted",
                                 format!("Location: /v2/{repo}/blobs/uploads/u1\r\n"),
@@ -609,8 +663,8 @@ fn quotas_unknown_repositories_and_chunked_uploads() {
     let dir = tempdir();
     let user = User::new();
     let (tar, digest) = image(dir.path(), "hello", &[fixture("hello-amd64")], &[]);
-    let patches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let host = fake_registry(patches.clone());
+    let fake = Arc::new(Fake::default());
+    let host = fake_registry(fake.clone());
     let r = user.push(&tar, &format!("{host}/quota/app"), &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_has(
@@ -634,12 +688,132 @@ fn quotas_unknown_repositories_and_chunked_uploads() {
     );
     // A registry that wants chunks gets them (the layer is small: one chunk each). (A
     // 413 is tried in chunks too before it is reported: the quota push sent some.)
-    let before = patches.load(std::sync::atomic::Ordering::Relaxed);
+    let before = fake.patches.load(Ordering::Relaxed);
     let r = user.push(&tar, &format!("{host}/chunks/app"), &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.ends_with(&format!("@{digest}\n")), "{}", r.stdout);
-    assert_eq!(
-        patches.load(std::sync::atomic::Ordering::Relaxed) - before,
-        2
+    assert_eq!(fake.patches.load(Ordering::Relaxed) - before, 2);
+}
+
+/// A registry that limits the rate: 429 with Retry-After is waited out and the push
+/// goes on; one that never lets up fails, saying so, after a bounded number of tries.
+#[test]
+fn rate_limits_are_waited_out_or_reported() {
+    let dir = tempdir();
+    let user = User::new();
+    let (tar, digest) = image(dir.path(), "hello", &[fixture("hello-amd64")], &[]);
+    let fake = Arc::new(Fake::default());
+    fake.busy.store(3, Ordering::SeqCst);
+    let host = fake_registry(fake.clone());
+    let r = user.push(&tar, &format!("{host}/busy/app"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.ends_with(&format!("@{digest}\n")), "{}", r.stdout);
+    assert_eq!(fake.busy.load(Ordering::SeqCst), 0, "every 429 was retried");
+    let r = user.push(&tar, &format!("{host}/overloaded/app"), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_has(
+        &r.stderr,
+        &[
+            &host,
+            "answered 429",
+            "Too Many Requests",
+            "try again later",
+        ],
     );
+    let tries = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, path, _)| path.starts_with("/v2/overloaded/"))
+        .count();
+    assert!(
+        (2..=20).contains(&tries),
+        "{tries} requests to a registry that always says 429"
+    );
+}
+
+/// A registry (or a liar) that sends an upload to another server: the upload goes
+/// there, but the credentials for the registry never do.
+#[test]
+fn credentials_never_follow_a_location_to_another_server() {
+    let dir = tempdir();
+    let user = User::new();
+    let (tar, digest) = image(dir.path(), "hello", &[fixture("hello-amd64")], &[]);
+    let other = Arc::new(Fake::default());
+    let other_host = fake_registry(other.clone());
+    let fake = Arc::new(Fake {
+        basic: true,
+        ..Fake::default()
+    });
+    *fake.away.lock().unwrap() = Some(format!("http://{other_host}/v2/away/blobs/uploads/u9"));
+    let host = fake_registry(fake.clone());
+    user.docker_config(&format!(
+        r#"{{"auths":{{"{host}":{{"auth":"{}"}}}}}}"#,
+        basic_auth()
+    ));
+    let r = user.push(&tar, &format!("{host}/away/app"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.ends_with(&format!("@{digest}\n")), "{}", r.stdout);
+    // The registry got the credentials; the other server got the uploads, without them.
+    let seen = fake.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|(m, _, auth)| m == "PUT" && *auth),
+        "{seen:?}"
+    );
+    let elsewhere = other.seen.lock().unwrap().clone();
+    assert!(
+        elsewhere.iter().any(|(m, _, _)| m == "PUT"),
+        "{elsewhere:?}"
+    );
+    assert!(elsewhere.iter().all(|(_, _, auth)| !auth), "{elsewhere:?}");
+}
+
+/// On a terminal, a push says what it sends and how far it is (bytes, not just blobs);
+/// in a pipe or a CI log only its one-line summary, and stdout holds only the reference.
+#[test]
+fn progress_on_a_terminal_only() {
+    let dir = tempdir();
+    let user = User::new();
+    let (tar, digest) = image(dir.path(), "hello", &[fixture("hello-amd64")], &[]);
+    let fake = Arc::new(Fake::default());
+    let host = fake_registry(fake.clone());
+    // `script` gives the command a terminal of its own (util-linux, in every Debian).
+    let line = format!(
+        "{} push {} {host}/tty/app",
+        env!("CARGO_BIN_EXE_scratchpack"),
+        path_str(&tar)
+    );
+    let r = run(Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("HOME", user.home())
+        .env("SCRATCHPACK_CACHE_DIR", user.home().join("cache"))
+        .env("NO_COLOR", "1")
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE"));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_has(
+        &r.stdout,
+        &[
+            "pushing 2 blobs",
+            "and 1 manifests to",
+            "KiB (100%)",
+            "\r\x1b[2K",
+            &format!("/tty/app:latest@{digest}"),
+        ],
+    );
+    let r = user.push(&tar, &format!("{host}/pipe/app"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The summary stays (worth keeping in a CI log); no progress lines, no escapes.
+    assert!(
+        r.stderr.starts_with("pushed ") && r.stderr.lines().count() == 1,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains('\r') && !r.stderr.contains("pushing"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout, format!("{host}/pipe/app:latest@{digest}\n"));
 }

@@ -180,14 +180,6 @@ fn is_hidden(p: &std::path::Path) -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
-fn human(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b => format!("{:.1} KiB", b as f64 / 1024.0),
-    }
-}
-
 pub fn run(command: &CacheCommand, env: &Environment, ui: &Ui) -> Result<ExitStatus, Error> {
     let cache = env.cache().map_err(crate::plan::PlanError::from)?;
     match command {
@@ -209,7 +201,7 @@ pub fn run(command: &CacheCommand, env: &Environment, ui: &Ui) -> Result<ExitSta
                     ui.data(&format!(
                         "{:<9}{:>11}  {}",
                         kind_name(e.kind),
-                        human(e.size),
+                        crate::ui::size(e.size),
                         e.what
                     ));
                 }
@@ -217,7 +209,7 @@ pub fn run(command: &CacheCommand, env: &Environment, ui: &Ui) -> Result<ExitSta
                 ui.note(&format!(
                     "{} entries, {} in {}",
                     all.len(),
-                    human(total),
+                    crate::ui::size(total),
                     cache.root().display()
                 ));
             }
@@ -255,7 +247,10 @@ pub fn run(command: &CacheCommand, env: &Environment, ui: &Ui) -> Result<ExitSta
             if kinds.contains(&CacheKind::Tools) {
                 let _ = crate::atomic::remove_tree(&cache.root().join("probes"));
             }
-            ui.note(&format!("removed {count} entries, {}", human(freed)));
+            ui.note(&format!(
+                "removed {count} entries, {}",
+                crate::ui::size(freed)
+            ));
         }
     }
     Ok(ExitStatus::Success)

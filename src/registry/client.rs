@@ -76,7 +76,8 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The registry's own words: `errors[].message` of its JSON, else the body's start.
+    /// The registry's own words: `errors[].message` of its JSON, else the body's start,
+    /// else the status's reason phrase.
     pub fn message(&self) -> String {
         #[derive(serde::Deserialize)]
         struct Errors {
@@ -100,7 +101,16 @@ impl Reply {
             }
         }
         let text = String::from_utf8_lossy(&self.body);
-        text.trim().chars().take(300).collect()
+        let text: String = text.trim().chars().take(300).collect();
+        if !text.is_empty() {
+            return text;
+        }
+        // A HEAD reply, or a terse server: the status's own words.
+        http::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or_default()
+            .to_string()
     }
 }
 

@@ -2,12 +2,14 @@
 //! pushed to a registry over the OCI distribution API, byte for byte, so the digest
 //! printed is the digest the registry serves. [`name`] parses where to, [`auth`] finds
 //! the credentials users already have, [`client`] speaks HTTP(S) with authentication and
-//! retries, [`crate::layout::source`] reads the image, [`upload`] sends it, [`memory`] remembers which
+//! retries, [`crate::layout::source`] reads the image,
+//! [`meter`] shows the bytes sent, [`upload`] sends it, [`memory`] remembers which
 //! repository holds which blob (cross-repository mounts).
 
 pub mod auth;
 pub mod client;
 pub mod memory;
+pub mod meter;
 pub mod name;
 pub mod upload;
 
@@ -137,6 +139,12 @@ impl crate::error::Hint for RegistryError {
             }
             RegistryError::Quota { .. } => {
                 "the registry limits sizes or storage: free space there or raise the quota".into()
+            }
+            RegistryError::Rejected { status: 429, .. } => {
+                "the registry limits how fast clients may send (429 Too Many Requests, still \
+                 refused after 5 tries): try again later, or log in, as \
+                 registries limit anonymous clients first"
+                    .into()
             }
             RegistryError::Rejected { .. } => "the registry's message says why".into(),
             RegistryError::Corrupt { .. } => {

@@ -6,12 +6,13 @@
 //! exact bytes of the image, so the digest printed is the registry's.
 
 use std::io::Read;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::RegistryError;
 use super::client::{Body, Client, Reply, encode};
 use super::memory::Memory;
+use super::meter::Meter;
 use crate::digest::HashWriter;
 use crate::layout::doc::Descriptor;
 use crate::layout::source::{Plan, Source};
@@ -58,9 +59,9 @@ pub fn push(
     }
     let total: u64 = plan.blobs.iter().map(|b| b.size).sum();
     ui.status(&format!(
-        "pushing {} blobs ({:.1} MiB) and {} manifests to {}",
+        "pushing {} blobs ({}) and {} manifests to {}",
         plan.blobs.len(),
-        total as f64 / (1024.0 * 1024.0),
+        crate::ui::size(total),
         plan.manifests.len(),
         client.target
     ));
@@ -69,6 +70,7 @@ pub fn push(
     let skipped = AtomicUsize::new(0);
     let mounted = AtomicUsize::new(0);
     let bytes = AtomicU64::new(0);
+    let meter = Meter::new(ui, total);
     let failure: Mutex<Option<RegistryError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL.min(plan.blobs.len()) {
@@ -79,7 +81,7 @@ pub fn push(
                     if failure.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
                         break;
                     }
-                    match push_blob(source, client, memory, blob) {
+                    match push_blob(source, client, memory, blob, &meter) {
                         Ok(Done::Skipped) => {
                             skipped.fetch_add(1, Ordering::Relaxed);
                         }
@@ -88,12 +90,7 @@ pub fn push(
                         }
                         Ok(Done::Uploaded) => {
                             uploaded.fetch_add(1, Ordering::Relaxed);
-                            let done = bytes.fetch_add(blob.size, Ordering::Relaxed) + blob.size;
-                            ui.progress(&format!(
-                                "pushed {:.1} of {:.1} MiB",
-                                done as f64 / (1024.0 * 1024.0),
-                                total as f64 / (1024.0 * 1024.0)
-                            ));
+                            bytes.fetch_add(blob.size, Ordering::Relaxed);
                         }
                         Err(e) => {
                             failure
@@ -106,7 +103,7 @@ pub fn push(
             });
         }
     });
-    ui.progress_done();
+    meter.done();
     if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
@@ -155,6 +152,7 @@ fn push_blob(
     client: &Client,
     memory: &Memory,
     blob: &Descriptor,
+    meter: &Arc<Meter>,
 ) -> Result<Done, RegistryError> {
     let digest = &blob.digest;
     let step = format!("checking blob {digest} (HEAD)");
@@ -172,12 +170,14 @@ fn push_blob(
         return Err(client.rejected(&step, &head));
     }
     let mut last = None;
+    // What the current attempt counted, taken back when it is retried.
+    let attempt = Arc::new(AtomicU64::new(0));
     for _ in 0..UPLOAD_ATTEMPTS {
         let location = match start_upload(client, memory, digest)? {
             Started::Mounted => return Ok(Done::Mounted),
             Started::At(location) => location,
         };
-        match upload(source, client, blob, &location) {
+        match upload(source, client, blob, &location, meter, &attempt) {
             Ok(()) => return Ok(Done::Uploaded),
             Err(e) if e.is_transient() => last = Some(e),
             Err(e) => return Err(e),
@@ -249,6 +249,8 @@ fn upload(
     client: &Client,
     blob: &Descriptor,
     location: &str,
+    meter: &Arc<Meter>,
+    attempt: &Arc<AtomicU64>,
 ) -> Result<(), RegistryError> {
     let digest = &blob.digest;
     let step = format!("uploading blob {digest}");
@@ -260,7 +262,7 @@ fn upload(
                 why: format!("{size} bytes, the manifest says {}", blob.size),
             });
         }
-        Ok(Box::new(range))
+        Ok(meter.count(Box::new(range), attempt))
     };
     let headers = [("Content-Type", "application/octet-stream".to_string())];
     let reply = client.send(
@@ -278,13 +280,22 @@ fn upload(
         400 if reply.message().contains("DIGEST_INVALID") => {
             Err(corrupt_or_rejected(source, client, blob, &step, &reply))
         }
-        405 | 411 | 413 | 416 => chunked(source, client, blob),
+        405 | 411 | 413 | 416 => {
+            meter.restart(attempt);
+            chunked(source, client, blob, meter, attempt)
+        }
         _ => Err(client.rejected(&step, &reply)),
     }
 }
 
 /// The blob sent as PATCH chunks of 4 MiB in a new session, then PUT with the digest.
-fn chunked(source: &Source, client: &Client, blob: &Descriptor) -> Result<(), RegistryError> {
+fn chunked(
+    source: &Source,
+    client: &Client,
+    blob: &Descriptor,
+    meter: &Meter,
+    attempt: &AtomicU64,
+) -> Result<(), RegistryError> {
     let digest = &blob.digest;
     let step = format!("uploading blob {digest} in chunks");
     let mut at = open_session(client, &step)?;
@@ -310,6 +321,7 @@ fn chunked(source: &Source, client: &Client, blob: &Descriptor) -> Result<(), Re
         }
         at = location(client, &step, &reply)?;
         offset += len;
+        meter.sent(attempt, len);
     }
     let reply = client.send(&step, "PUT", &with_digest(&at, digest), &[], &Body::Empty)?;
     if reply.status != 201 {
