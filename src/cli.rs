@@ -94,6 +94,25 @@ pub enum Command {
     )]
     Run(RunArgs),
 
+    /// Print the SPDX SBOM of an image (what went into it), as JSON
+    #[command(
+        long_about = "Print the SPDX 2.3 SBOM scratchpack stored beside an image: the binary, \
+                      the toolchain, the Alpine rootfs and its packages, the Go modules and \
+                      the source files. It is an OCI referrer of the image's manifest, kept \
+                      in the archive and pushed with it. With several platforms, the one of \
+                      this machine unless --platform says."
+    )]
+    Sbom(DescribeArgs),
+
+    /// Print the SLSA provenance of an image (how it was built), as in-toto JSON
+    #[command(
+        long_about = "Print the in-toto statement with the SLSA provenance v1 scratchpack \
+                      stored beside an image: the command, the platform, the toolchain and \
+                      rootfs by digest, the packages, modules and sources. With several \
+                      platforms, the one of this machine unless --platform says."
+    )]
+    Provenance(DescribeArgs),
+
     /// List the toolchains and whether each is ready on this machine
     Toolchains(ToolchainsArgs),
 
@@ -184,6 +203,17 @@ pub struct PackageArgs {
     /// Refuse a binary that has warnings (glibc NSS, iconv or dlopen use)
     #[arg(long)]
     pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The image: an archive or an OCI layout directory
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+
+    /// The platform whose image is described, of a multi-platform image
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -569,6 +599,15 @@ pub struct ImageArgs {
     /// Only the binary: no passwd, group, /tmp or home directories
     #[arg(long)]
     pub bare: bool,
+
+    /// Leave out the SBOM and provenance (kept as OCI referrers of the image)
+    #[arg(long)]
+    pub no_sbom: bool,
+
+    /// Record when the build started and ended in the provenance (the archive's bytes
+    /// then differ on every run; the image's digest does not)
+    #[arg(long, conflicts_with = "no_sbom")]
+    pub provenance_times: bool,
 }
 
 #[cfg(test)]

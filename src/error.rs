@@ -53,6 +53,8 @@ pub enum Error {
     Registry(#[from] crate::registry::RegistryError),
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
+    #[error(transparent)]
+    Describe(#[from] crate::commands::describe::DescribeError),
 }
 
 impl Error {
@@ -62,6 +64,7 @@ impl Error {
             Error::Build(e) if e.is_input_fault() => ExitStatus::Failure,
             Error::Registry(e) if e.is_input_fault() => ExitStatus::Failure,
             Error::Run(e) if e.is_input_fault() => ExitStatus::Failure,
+            Error::Describe(e) if e.is_input_fault() => ExitStatus::Failure,
             _ => ExitStatus::Error,
         }
     }
@@ -74,6 +77,7 @@ impl Error {
             Error::Build(e) => e.hints(),
             Error::Registry(e) => e.hints(),
             Error::Run(e) => e.hints(),
+            Error::Describe(e) => e.hints(),
         };
         hints.extend(self.disk_full_hint());
         hints.dedup();

@@ -17,6 +17,7 @@
 //! terminal.
 
 pub(crate) mod atomic;
+pub(crate) mod attest;
 pub(crate) mod beneath;
 pub mod builder;
 pub mod cache;
@@ -46,7 +47,10 @@ pub mod ui;
 
 use cli::{Cli, Command};
 use error::{Error, ExitStatus};
-use plan::{BuildPlan, Environment, InspectPlan, PackagePlan, PushPlan, RunPlan, ToolchainsPlan};
+use plan::{
+    BuildPlan, DescribePlan, Environment, InspectPlan, PackagePlan, PushPlan, RunPlan,
+    ToolchainsPlan,
+};
 use ui::Ui;
 
 /// Runs one command line to completion.
@@ -58,6 +62,12 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<ExitStatus, Error> {
         Command::Package(args) => commands::package::run(&PackagePlan::resolve(args, &env)?, ui),
         Command::Push(args) => commands::push::run(&PushPlan::resolve(args, &env)?, ui),
         Command::Run(args) => commands::run::run(&RunPlan::resolve(args, &env)?, ui),
+        Command::Sbom(args) => {
+            commands::describe::run(&DescribePlan::resolve(args, attest::SPDX_TYPE)?, ui)
+        }
+        Command::Provenance(args) => {
+            commands::describe::run(&DescribePlan::resolve(args, attest::INTOTO_TYPE)?, ui)
+        }
         Command::Cache(command) => commands::cache::run(&command, &env, ui),
         Command::Toolchains(args) => {
             commands::toolchains::run(&ToolchainsPlan::resolve(args, &env)?, ui)

@@ -97,6 +97,23 @@ fn apk_installs_a_static_library_that_is_linked_in() {
     build_with(&cache, &src, &out, &args).expect_code(0);
     assert_eq!(annotation(&out), "libgreet=1.0-r0");
     crate::support::scratchpack(&["inspect", path_str(&out)]).expect_code(0);
+    // The SBOM lists the installed package beside the rootfs's own.
+    let sbom = crate::support::scratchpack(&["sbom", path_str(&out)])
+        .expect_code(0)
+        .json();
+    let purls: Vec<String> = sbom["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["externalRefs"][0]["referenceLocator"].as_str())
+        .map(str::to_string)
+        .collect();
+    for want in ["pkg:apk/alpine/libgreet@1.0-r0?", "pkg:apk/alpine/musl@"] {
+        assert!(
+            purls.iter().any(|p| p.starts_with(want)),
+            "{want}: {purls:?}"
+        );
+    }
     let prepared = dir_entries(&cache.join("prepared"));
     assert_eq!(prepared.len(), 1, "{prepared:?}");
 

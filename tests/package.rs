@@ -14,7 +14,7 @@ use crate::support::{
 
 /// `package fixtures/hello-amd64` with default flags and SOURCE_DATE_EPOCH unset.
 /// Regenerate with `scripts/golden.sh` after a deliberate format change.
-const GOLDEN_TAR_SHA256: &str = "4a2ef54d80a4ce8a640beef13257c06954acf4893908b1a0e73b83a9309b8e80";
+const GOLDEN_TAR_SHA256: &str = "d91cd94562fcb6da80169a9cd91435119ef5324da124d16e0dbbe55563c00f93";
 const GOLDEN_MANIFEST: &str =
     "sha256:cc284ec901137e1f4b7494d53e02366bf5688e4accfc449f7590c2f283ccdbd3";
 /// The same with SOURCE_DATE_EPOCH=1700000000.
@@ -115,21 +115,29 @@ fn same_bytes_as_another_user() {
 fn default_image_contents_and_config() {
     let dir = tempdir();
     let out = dir.path().join("hello.tar");
-    package(&hello(), &out, &[]).expect_code(0);
-    let image = ImageTar::open(&out);
+    // The image alone: its manifest, config and layer.
+    package(&hello(), &out, &["--no-sbom"]).expect_code(0);
+    let bare = ImageTar::open(&out);
     assert_eq!(
-        image.names,
+        bare.names,
         [
             "blobs/",
             "blobs/sha256/",
-            &image.names[2],
-            &image.names[3],
-            &image.names[4],
+            &bare.names[2],
+            &bare.names[3],
+            &bare.names[4],
             "index.json",
             "manifest.json",
             "oci-layout"
         ]
     );
+    // By default also its SBOM and provenance: two artifact manifests, their documents
+    // and the empty config, which index.json does not list (clients see one image).
+    package(&hello(), &out, &[]).expect_code(0);
+    let image = ImageTar::open(&out);
+    assert_eq!(image.names.len(), bare.names.len() + 5, "{:?}", image.names);
+    assert_eq!(image.json("index.json"), bare.json("index.json"));
+    assert_eq!(image.json("manifest.json"), bare.json("manifest.json"));
     let layer: Vec<String> = image.layer().iter().map(oci::Entry::short).collect();
     let mut want: Vec<String> = oci::MINIMAL_LAYER.iter().map(|s| s.to_string()).collect();
     want.push("usr/local/bin/hello-amd64 755 0:0".into());
@@ -399,13 +407,17 @@ fn bare_add_and_ca_certificates() {
 fn images_of_small_binaries_are_tiny() {
     let dir = tempdir();
     let out = dir.path().join("zig.tar");
-    package(&hello(), &out, &[]).expect_code(0);
+    package(&hello(), &out, &["--no-sbom"]).expect_code(0);
     let size = std::fs::metadata(&out).unwrap().len();
     assert!(size <= 16 * 1024, "{size} bytes");
+    // The SBOM and provenance of a packaged binary cost a few KiB.
+    package(&hello(), &out, &[]).expect_code(0);
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!(size <= 24 * 1024, "{size} bytes with the SBOM");
     let Some(musl) = binaries::get(Bin::MuslStatic) else {
         return;
     };
-    package(&musl, &out, &[]).expect_code(0);
+    package(&musl, &out, &["--no-sbom"]).expect_code(0);
     let size = std::fs::metadata(&out).unwrap().len();
     assert!(size <= 16 * 1024, "musl-gcc hello: {size} bytes");
 }

@@ -63,8 +63,13 @@ fn basic_auth() -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
 }
 
-/// `package BINARIES -o DIR/NAME.tar`; returns the archive and the digest printed.
+/// `package BINARIES -o DIR/NAME.tar`, without SBOM and provenance (their push has a
+/// test of its own); returns the archive and the digest printed.
 fn image(dir: &Path, name: &str, binaries: &[PathBuf], extra: &[&str]) -> (PathBuf, String) {
+    image_with(dir, name, binaries, &[&["--no-sbom"], extra].concat())
+}
+
+fn image_with(dir: &Path, name: &str, binaries: &[PathBuf], extra: &[&str]) -> (PathBuf, String) {
     let out = dir.join(format!("{name}.tar"));
     let mut args: Vec<&str> = vec!["package"];
     args.extend(binaries.iter().map(|b| path_str(b)));
@@ -152,6 +157,103 @@ fn push_keeps_the_digest_skips_what_is_there_and_mounts_across_repositories() {
         .run(&["pull", "-q", "--tls-verify=false", &by_digest])
         .expect_code(0);
     assert_eq!(podman.run_image(&by_digest, &[]), "hello from scratch\n");
+}
+
+/// The SBOM and provenance go with the image: pushed by digest with their subject, and
+/// (docker-registry 2.8 has no referrers API) listed under the fallback tag
+/// `sha256-HEX` of each platform's manifest, merged with what it listed before.
+#[test]
+fn sbom_and_provenance_are_pushed_as_referrers() {
+    require!("skopeo");
+    let Some(registry) = Registry::plain() else {
+        return;
+    };
+    let dir = tempdir();
+    let user = User::new();
+    let (tar, digest) = image_with(
+        dir.path(),
+        "two",
+        &[fixture("hello-amd64"), fixture("hello-arm64")],
+        &[],
+    );
+    let reference = format!("{}/team/two:v1", registry.host);
+    let r = user.push(&tar, &reference, &["--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(summary["digest"], digest.as_str());
+    let (index, _) = raw_manifest(&reference, &["--tls-verify=false"]);
+    let children = index["manifests"].as_array().unwrap();
+    assert_eq!(children.len(), 2, "{index}");
+    for child in children {
+        let hex = child["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let tag = format!("{}/team/two:sha256-{hex}", registry.host);
+        let (listed, _) = raw_manifest(&tag, &["--tls-verify=false"]);
+        let mut types: Vec<&str> = listed["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["artifactType"].as_str())
+            .collect();
+        types.sort_unstable();
+        assert_eq!(
+            types,
+            ["application/spdx+json", "application/vnd.in-toto+json"]
+        );
+        for d in listed["manifests"].as_array().unwrap() {
+            let by_digest = format!(
+                "{}/team/two@{}",
+                registry.host,
+                d["digest"].as_str().unwrap()
+            );
+            let (artifact, served) = raw_manifest(&by_digest, &["--tls-verify=false"]);
+            assert_eq!(served, d["digest"].as_str().unwrap());
+            assert_eq!(artifact["subject"]["digest"], child["digest"]);
+        }
+    }
+    // The SBOM the registry serves is the one in the archive.
+    let platform = children[0]["platform"]["architecture"].as_str().unwrap();
+    let local = crate::support::scratchpack(&[
+        "sbom",
+        path_str(&tar),
+        "--platform",
+        &format!("linux/{platform}"),
+    ])
+    .expect_code(0)
+    .json();
+    let hex = children[0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let (listed, _) = raw_manifest(
+        &format!("{}/team/two:sha256-{hex}", registry.host),
+        &["--tls-verify=false"],
+    );
+    let sbom_manifest = listed["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["artifactType"] == "application/spdx+json")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (artifact, _) = raw_manifest(
+        &format!("{}/team/two@{sbom_manifest}", registry.host),
+        &["--tls-verify=false"],
+    );
+    let layer = artifact["layers"][0]["digest"].as_str().unwrap();
+    let blob = crate::support::check(std::process::Command::new("python3").args([
+        "-c",
+        "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+        &format!("http://{}/v2/team/two/blobs/{layer}", registry.host),
+    ]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&blob).unwrap(),
+        local
+    );
 }
 
 #[test]
@@ -466,7 +568,24 @@ fn package_pushes_without_writing_a_file_and_eight_pushes_share_blobs() {
         &format!("docker://{}/many/hello", registry.host),
     ]));
     let tags: serde_json::Value = serde_json::from_str(&tags.stdout).unwrap();
-    assert_eq!(tags["Tags"].as_array().unwrap().len(), 8, "{tags}");
+    let (fallback, named): (Vec<&serde_json::Value>, Vec<&serde_json::Value>) = tags["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .partition(|t| t.as_str().is_some_and(|t| t.starts_with("sha256-")));
+    assert_eq!(named.len(), 8, "{tags}");
+    // The SBOM and provenance of the one image: one fallback tag, both listed, however
+    // the eight pushes raced to write it.
+    assert_eq!(fallback.len(), 1, "{tags}");
+    let (listed, _) = raw_manifest(
+        &format!(
+            "{}/many/hello:{}",
+            registry.host,
+            fallback[0].as_str().unwrap()
+        ),
+        &["--tls-verify=false"],
+    );
+    assert_eq!(listed["manifests"].as_array().unwrap().len(), 2, "{listed}");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod support;
 
 mod alpine;
+mod attest;
 mod build;
 mod cli;
 mod clients;

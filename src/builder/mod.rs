@@ -7,6 +7,7 @@ mod cgo;
 pub mod command;
 mod hints;
 pub(crate) mod project;
+mod record;
 pub(crate) mod select;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +42,8 @@ pub struct Built {
     pub diagnostics: String,
     /// Alpine packages installed into the rootfs, dependencies included.
     pub installed: Vec<Installed>,
+    /// What the build used, for the SBOM and provenance.
+    pub record: crate::attest::BuildRecord,
     _dir: TempPath,
 }
 
@@ -421,7 +424,15 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             target: target.as_ref().map(target_bind),
         };
         let artifact = project::run::build(&context, dir.path(), ui)?;
+        let record = record::record(
+            plan,
+            &toolchain,
+            tool.as_ref(),
+            Some(&context.rootfs),
+            target.as_ref().map(|t| t.dir.as_path()),
+        );
         return Ok(Built {
+            record,
             binary: artifact.path,
             name: artifact.name,
             more: artifact.more,
@@ -463,9 +474,11 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         })?;
     }
     let mut installed = Vec::new();
+    let mut build_root = None;
     let output = if plan.sandbox {
         let rootfs;
         (rootfs, installed) = prepared_rootfs(plan, &toolchain, &request, ui)?;
+        build_root = Some(rootfs.clone());
         installed.extend(target_installed());
         let paths = Paths::sandboxed(&toolchain).with_sysroot(sysroot(plan));
         let cmd = compile_command(&job, &paths);
@@ -519,7 +532,15 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     } else {
         (take_binary(dir.path(), &plan.image.name)?, Vec::new())
     };
+    let record = record::record(
+        plan,
+        &toolchain,
+        tool.as_ref(),
+        build_root.as_deref(),
+        target.as_ref().map(|t| t.dir.as_path()),
+    );
     Ok(Built {
+        record,
         binary,
         name: plan.image.name.clone(),
         more,

@@ -38,6 +38,7 @@ pub fn run(plan: &BuildPlan, ui: &Ui) -> Result<ExitStatus, Error> {
             binary: b.binary.clone(),
             more: b.more.clone(),
             platform: Some(platform.clone()),
+            record: plan.image.attest.as_ref().map(|_| b.record.clone()),
         })
         .collect();
     let packaged = package::package(&inputs, &image, plan.strict, ui)?;

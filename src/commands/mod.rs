@@ -3,6 +3,7 @@
 
 pub(crate) mod build;
 pub(crate) mod cache;
+pub(crate) mod describe;
 pub(crate) mod inspect;
 pub(crate) mod package;
 pub(crate) mod push;

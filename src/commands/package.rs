@@ -48,6 +48,8 @@ pub fn report(
                     "config": i.config_digest.to_string(),
                     "layer": { "digest": i.layer_digest.to_string(), "size": i.layer_digest.size, "diff_id": i.diff_id.to_string() },
                     "binary": { "path": image.binary_path(), "kind": i.binary.kind.as_str(), "warnings": i.binary.warnings },
+                    "sbom": i.sbom.as_ref().map(ToString::to_string),
+                    "provenance": i.provenance.as_ref().map(ToString::to_string),
                 })
             })
             .collect();
@@ -65,7 +67,7 @@ pub fn report(
             "images": images,
         });
         if let [one] = images.as_slice() {
-            for key in ["config", "layer", "binary"] {
+            for key in ["config", "layer", "binary", "sbom", "provenance"] {
                 summary[key] = one[key].clone();
             }
         }

@@ -89,6 +89,9 @@ pub struct Image {
     pub manifest: Blob,
     pub config: Blob,
     pub layers: Vec<Blob>,
+    /// What describes the image (SBOM, provenance): artifact manifests whose subject
+    /// is this manifest, and their blobs. In the layout, not in `index.json`.
+    pub referrers: Vec<Blob>,
 }
 
 /// The result of packaging: the images and the documents of their layout.
@@ -112,7 +115,12 @@ impl Built {
         let mut all: Vec<&Blob> = self
             .images
             .iter()
-            .flat_map(|i| [&i.manifest, &i.config].into_iter().chain(&i.layers))
+            .flat_map(|i| {
+                [&i.manifest, &i.config]
+                    .into_iter()
+                    .chain(&i.layers)
+                    .chain(&i.referrers)
+            })
             .chain(&self.index)
             .collect();
         all.sort_by(|a, b| a.digest.hex.cmp(&b.digest.hex));

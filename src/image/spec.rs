@@ -54,6 +54,15 @@ pub struct SpecError {
     source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+impl SpecError {
+    pub fn json(what: &'static str, e: serde_json::Error) -> SpecError {
+        SpecError {
+            what,
+            source: Box::new(e),
+        }
+    }
+}
+
 fn spec_err<E: std::error::Error + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> SpecError {
@@ -151,6 +160,7 @@ pub fn image(run: &RunConfig, meta: &ImageMeta, layer: LayerBlob) -> Result<Imag
         manifest,
         config,
         layers: vec![layer],
+        referrers: Vec::new(),
     })
 }
 

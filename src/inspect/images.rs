@@ -121,6 +121,7 @@ mod tests {
             }),
             run: Default::default(),
             reference: r.map(str::to_string),
+            manifest: None,
             config: String::new(),
             layers: vec![],
         };

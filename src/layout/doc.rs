@@ -67,6 +67,11 @@ pub struct Document {
     pub config: Option<Descriptor>,
     #[serde(default)]
     pub layers: Vec<Descriptor>,
+    /// The manifest an artifact describes (OCI 1.1 referrers).
+    #[serde(default)]
+    pub subject: Option<Descriptor>,
+    #[serde(default)]
+    pub artifact_type: String,
 }
 
 impl Document {

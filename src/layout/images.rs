@@ -34,6 +34,8 @@ pub struct Image {
     /// What a runtime reads of the config to start it.
     pub run: RunConfig,
     pub reference: Option<String>,
+    /// The digest of its manifest (OCI images; a docker-archive's have none).
+    pub manifest: Option<String>,
     /// Store name of the config.
     pub config: String,
     /// Store names of the layers, bottom first, with the digest to verify if known.
@@ -158,6 +160,7 @@ impl Walk {
                 platform,
                 run,
                 reference,
+                manifest: Some(desc.digest.clone()),
                 config: config_name,
                 layers,
             },
@@ -179,6 +182,7 @@ fn docker_image(blobs: &mut dyn Documents, entry: DockerEntry) -> Result<Image, 
         .collect::<Result<_, String>>()?;
     let (platform, run) = read_config(blobs, &config, digest_of_name(&config).as_deref())?;
     Ok(Image {
+        manifest: None,
         platform,
         run,
         reference: entry.repo_tags.and_then(|t| t.into_iter().next()),
@@ -211,4 +215,44 @@ fn read_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, String> {
     let bytes = blobs.document(name, digest)?;
     serde_json::from_slice(&bytes).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Why no image fits a platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PickError {
+    /// The archive holds no image.
+    Empty,
+    /// None for the platform wanted; the platforms it has.
+    NoPlatform { want: String, have: String },
+}
+
+/// The image for `want`, else this machine's platform; the only one when there is one and
+/// none was asked for.
+pub fn pick<'a>(images: &'a [Image], want: Option<&Platform>) -> Result<&'a Image, PickError> {
+    if let ([one], None) = (images, want) {
+        return Ok(one);
+    }
+    let target = want.cloned().or_else(Platform::host);
+    let fits = |p: &Platform, t: &Platform| {
+        p.os == t.os
+            && p.architecture == t.architecture
+            && (t.variant.is_none() || p.variant == t.variant)
+    };
+    let found = images.iter().find(|i| match (&i.platform, &target) {
+        (Some(p), Some(t)) => fits(p, t),
+        _ => false,
+    });
+    found.ok_or_else(|| {
+        let have: Vec<String> = images
+            .iter()
+            .filter_map(|i| i.platform.as_ref().map(Platform::to_string))
+            .collect();
+        if have.is_empty() {
+            return PickError::Empty;
+        }
+        PickError::NoPlatform {
+            want: target.map(|t| t.to_string()).unwrap_or_default(),
+            have: have.join(", "),
+        }
+    })
 }

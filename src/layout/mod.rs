@@ -7,6 +7,7 @@
 
 pub mod doc;
 pub mod images;
+pub mod referrers;
 pub mod source;
 pub mod verify;
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use super::doc::{Descriptor, Document, OCI_INDEX};
 use super::images::Documents;
+use super::referrers::Referrer;
 use super::verify::{self, blob_name};
 use crate::digest::Digest;
 
@@ -70,11 +71,13 @@ pub struct Manifest {
 }
 
 /// Everything a push sends: blobs first, then manifests children before parents, the
-/// last one being the root (put under the tag).
+/// last one being the root (put under the tag), then the referrers of its images (SBOM,
+/// provenance).
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub blobs: Vec<Descriptor>,
     pub manifests: Vec<Manifest>,
+    pub referrers: Vec<Referrer>,
 }
 
 impl Plan {
@@ -162,7 +165,7 @@ impl Source {
         Ok(source)
     }
 
-    fn invalid(&self, why: String) -> SourceError {
+    pub fn invalid(&self, why: String) -> SourceError {
         SourceError::Invalid {
             path: self.path.clone(),
             why,
@@ -219,6 +222,40 @@ impl Source {
         }
     }
 
+    /// The digests of the blobs it holds (`blobs/ALG/HEX`) no larger than `max` bytes.
+    pub fn small_blobs(&self, max: u64) -> Vec<String> {
+        let mut names: Vec<(String, u64)> = Vec::new();
+        match &self.at {
+            Where::Dir(root) => {
+                for alg in ["sha256", "sha512"] {
+                    let Ok(entries) = std::fs::read_dir(root.join("blobs").join(alg)) else {
+                        continue;
+                    };
+                    for e in entries.flatten().take(MAX_MEMBERS) {
+                        let size = e.metadata().map_or(u64::MAX, |m| m.len());
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        names.push((format!("{alg}:{name}"), size));
+                    }
+                }
+            }
+            Where::Tar { members, .. } => {
+                for (name, &(_, size)) in members.range("blobs/".to_string()..) {
+                    let Some(rest) = name.strip_prefix("blobs/") else {
+                        break;
+                    };
+                    if let Some((alg, hex)) = rest.split_once('/') {
+                        names.push((format!("{alg}:{hex}"), size));
+                    }
+                }
+            }
+        }
+        names
+            .into_iter()
+            .filter(|(d, size)| *size <= max && verify::parse(d).is_ok())
+            .map(|(d, _)| d)
+            .collect()
+    }
+
     /// A whole document (at most 4 MiB), checked against `digest` when one is given.
     pub fn read(&self, name: &str, digest: Option<&str>) -> Result<Vec<u8>, SourceError> {
         let (file, offset, size) = self.locate(name).map_err(|why| self.invalid(why))?;
@@ -269,6 +306,7 @@ impl Source {
         let mut plan = Plan {
             blobs: Vec::new(),
             manifests: Vec::new(),
+            referrers: Vec::new(),
         };
         let mut seen = BTreeSet::new();
         match listed.as_slice() {
@@ -284,6 +322,19 @@ impl Source {
                     media_type: OCI_INDEX.into(),
                     bytes: index,
                 });
+            }
+        }
+        let images: Vec<String> = plan
+            .manifests
+            .iter()
+            .filter(|m| m.media_type != OCI_INDEX && !m.media_type.contains("list"))
+            .map(|m| m.digest.clone())
+            .collect();
+        plan.referrers = super::referrers::find(self, &images)?;
+        for b in plan.referrers.iter().flat_map(|r| &r.blobs) {
+            if !plan.blobs.iter().any(|x| x.digest == b.digest) {
+                blob_name(&b.digest).map_err(|why| self.invalid(why))?;
+                plan.blobs.push(b.clone());
             }
         }
         Ok(plan)

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 
+use crate::attest::{self, BuildRecord};
 use crate::digest::Digest;
 use crate::elf::{self, ElfError, ElfInfo};
 use crate::image::layer::{self, LayerError};
@@ -27,6 +28,8 @@ pub struct Input {
     /// The platform it was built for: the binary must be for it (a toolchain that
     /// ignored the target is caught), and it names an ARM variant the file cannot say.
     pub platform: Option<Platform>,
+    /// What the build used, for the SBOM and provenance (none for `package`).
+    pub record: Option<BuildRecord>,
 }
 
 impl Input {
@@ -35,6 +38,7 @@ impl Input {
             binary: binary.to_path_buf(),
             more: Vec::new(),
             platform: None,
+            record: None,
         }
     }
 }
@@ -48,6 +52,9 @@ pub struct PackagedImage {
     pub layer_digest: Digest,
     pub diff_id: Digest,
     pub binary: ElfInfo,
+    /// The manifests of its SBOM and provenance (none with `--no-sbom`).
+    pub sbom: Option<Digest>,
+    pub provenance: Option<Digest>,
 }
 
 /// What was written.
@@ -225,7 +232,15 @@ pub fn package(
             plan.adds
                 .push((path.clone(), format!("{}/{name}", crate::plan::BIN_DIR)));
         }
-        let (image, done) = image(bytes, info, &plan, strict, several, ui)?;
+        let (image, done) = image(
+            bytes,
+            info,
+            &plan,
+            input.record.as_ref(),
+            strict,
+            several,
+            ui,
+        )?;
         images.push(image);
         packaged.push(done);
     }
@@ -289,10 +304,15 @@ fn image(
     bytes: Vec<u8>,
     info: ElfInfo,
     plan: &ImagePlan,
+    record: Option<&BuildRecord>,
     strict: bool,
     several: bool,
     ui: &Ui,
 ) -> Result<(Image, PackagedImage), PackageError> {
+    let described = plan
+        .attest
+        .as_ref()
+        .map(|a| (a, attest::Binary::of(&plan.name, &bytes)));
     let tree = contents::tree(plan, bytes)?;
     // The gate's start checks, on what is about to be written.
     let binary_path = plan.binary_path();
@@ -320,8 +340,36 @@ fn image(
         annotations: plan.annotations.clone(),
         created_by: plan.created_by.clone(),
     };
-    let image = spec::image(&plan.run, &meta, layer)?;
+    let mut image = spec::image(&plan.run, &meta, layer)?;
+    let mut attested = None;
+    if let Some((a, binary)) = described {
+        let context = attest::Context {
+            kind: a.kind,
+            reference: plan.reference.to_string(),
+            epoch: plan.epoch,
+            command: a.command.clone(),
+            inputs: a.inputs.clone(),
+            source: plan
+                .annotations
+                .get("org.opencontainers.image.source")
+                .zip(plan.annotations.get("org.opencontainers.image.revision"))
+                .map(|(u, r)| (u.clone(), r.clone())),
+            started: a.started,
+        };
+        let subject = attest::Subject {
+            manifest: &image.manifest.digest,
+            platform: &info.platform,
+            binary: &binary,
+        };
+        let referrers = attest::referrers(&context, record, &subject)
+            .map_err(|e| SpecError::json("SBOM", e))?;
+        image.referrers = referrers.blobs;
+        attested = Some((referrers.sbom, referrers.provenance));
+    }
+    let (sbom, provenance) = attested.unzip();
     let packaged = PackagedImage {
+        sbom,
+        provenance,
         platform: info.platform.clone(),
         manifest_digest: image.manifest.digest.clone(),
         config_digest: image.config.digest.clone(),

@@ -210,6 +210,11 @@ impl BuildPlan {
             super::push::output_and_push(args.output, args.push, &args.registry, env)?;
         let mut image =
             resolve_image(args.image, output, &sources.default_name, epoch)?.pushed_to(push, keep);
+        if let Some(attest) = &mut image.attest {
+            attest.kind = "build";
+            attest.command = super::canonical_command(&env.args, &env.cwd, &sources.root);
+            attest.inputs = super::canonical_inputs(&sources.args, &sources.cwd, &sources.root);
+        }
         if let Some(g) = &git {
             let mut add = |key: &str, value: &str| {
                 image

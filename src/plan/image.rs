@@ -43,6 +43,21 @@ pub struct ImagePlan {
     pub keep_output: bool,
     /// The history entry (`scratchpack VERSION`, and the toolchain for builds).
     pub created_by: String,
+    /// What the SBOM and provenance record; `None` with `--no-sbom`.
+    pub attest: Option<AttestPlan>,
+}
+
+/// The command-wide part of the SBOM and provenance.
+#[derive(Debug, Clone)]
+pub struct AttestPlan {
+    /// `build` or `package`.
+    pub kind: &'static str,
+    /// The command line, canonical (see [`super::canonical_command`]).
+    pub command: Vec<String>,
+    /// A build's sources as given, relative to their root (empty for `package`).
+    pub inputs: Vec<String>,
+    /// When the command started, with `--provenance-times`.
+    pub started: Option<std::time::SystemTime>,
 }
 
 /// Settings derived from the binary's name, which a project build learns late.
@@ -113,6 +128,10 @@ impl PackagePlan {
             env.get("SOURCE_DATE_EPOCH"),
         )?
         .pushed_to(push, keep);
+        let mut image = image;
+        if let Some(attest) = &mut image.attest {
+            attest.command = super::canonical_command(&env.args, &env.cwd, &env.cwd);
+        }
         let mut inputs = image.host_inputs();
         inputs.extend(args.binaries.iter().cloned());
         super::refuse_overwriting(&image.output, &inputs)?;
@@ -294,6 +313,12 @@ pub fn resolve_image(
         push: None,
         keep_output: true,
         created_by: format!("scratchpack {}", env!("CARGO_PKG_VERSION")),
+        attest: (!args.no_sbom).then(|| AttestPlan {
+            kind: "package",
+            command: Vec::new(),
+            inputs: Vec::new(),
+            started: args.provenance_times.then(std::time::SystemTime::now),
+        }),
         output,
         format: match args.format {
             FormatArg::Archive => Format::Archive,

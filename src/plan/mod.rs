@@ -3,6 +3,7 @@
 //! what a build compiles); later stages never see a flag or an environment variable.
 
 mod build;
+mod describe;
 mod image;
 mod project;
 mod push;
@@ -19,6 +20,7 @@ use crate::source::SourceError;
 use crate::toolchain::find::HostEnv;
 
 pub use build::{BuildPlan, CompileOptions, ToolchainsPlan};
+pub use describe::DescribePlan;
 pub use image::{ImagePlan, PackagePlan, resolve_image};
 pub use push::{PushPlan, PushTo};
 pub use run::RunPlan;
@@ -37,6 +39,8 @@ pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
 pub struct Environment {
     pub vars: BTreeMap<String, String>,
     pub cwd: PathBuf,
+    /// The command line, without the program's name.
+    pub args: Vec<String>,
 }
 
 impl Environment {
@@ -51,6 +55,10 @@ impl Environment {
                 })
                 .collect(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            args: std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
         }
     }
 
@@ -206,5 +214,184 @@ impl From<InspectArgs> for InspectPlan {
             json: args.json,
             strict: args.strict,
         }
+    }
+}
+
+/// Flags that do not change what is built (where it goes, how it is said, where things
+/// are downloaded from: content is pinned by digest), and `--platform` (each image's
+/// record names its own), left out of the recorded command.
+const UNRECORDED: &[&str] = &[
+    "output",
+    "push",
+    "ca_cert",
+    "insecure",
+    "json",
+    "quiet",
+    "verbose",
+    "alpine_mirror",
+    "toolchain_mirror",
+    "apk_repository",
+    "offline",
+    "provenance_times",
+    "platform",
+];
+
+/// The flags of a command line as the SBOM and provenance record them: the same for the
+/// same build from any directory, on any machine, whatever order the inputs were given
+/// in. `scratchpack SUBCOMMAND` then the flags as given, without their positional
+/// arguments (the record names the sources or the binary itself) and without the flags
+/// of [`UNRECORDED`]; a flag value that names an existing file is written relative to
+/// `root` when below it, else by its file name alone. clap's own definition says which
+/// flags take a value.
+pub fn canonical_command(args: &[String], cwd: &Path, root: &Path) -> Vec<String> {
+    use clap::CommandFactory;
+    let argv: Vec<std::ffi::OsString> = std::iter::once("scratchpack".into())
+        .chain(args.iter().map(Into::into))
+        .collect();
+    let argv: Vec<String> = crate::cli::with_default_command(argv)
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = crate::cli::Cli::command();
+    let Some((at, sub)) = argv
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find_map(|(i, a)| cli.find_subcommand(a).map(|s| (i, s)))
+    else {
+        return vec!["scratchpack".into()];
+    };
+    let mut out = vec!["scratchpack".to_string(), sub.get_name().to_string()];
+    let mut rest = argv[at + 1..].iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--" {
+            break;
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ => (arg.as_str(), None),
+        };
+        let found = if let Some(long) = flag.strip_prefix("--") {
+            sub.get_arguments().find(|a| a.get_long() == Some(long))
+        } else if let Some(short) = flag.strip_prefix('-').filter(|s| s.chars().count() == 1) {
+            let c = short.chars().next();
+            sub.get_arguments().find(|a| a.get_short() == c)
+        } else {
+            // A positional argument: a source or a binary.
+            continue;
+        };
+        let Some(found) = found else {
+            // `-q`, `-v` after the subcommand: scratchpack's own, not the build's.
+            let global = flag
+                .strip_prefix("--")
+                .is_some_and(|l| cli.get_arguments().any(|a| a.get_long() == Some(l)));
+            if !global && !matches!(flag, "-q" | "-v") {
+                out.push(arg.clone());
+            }
+            continue;
+        };
+        let takes = found.get_action().takes_values();
+        let value = match (takes, inline) {
+            (true, Some(v)) => Some(v.to_string()),
+            (true, None) => rest.next().cloned(),
+            (false, _) => None,
+        };
+        if UNRECORDED.contains(&found.get_id().as_str()) {
+            continue;
+        }
+        out.push(flag.to_string());
+        out.extend(value.map(|v| host_path(&v, cwd, root)));
+    }
+    out
+}
+
+/// The positional arguments (sources) of a build as the records name them: relative to
+/// `root`.
+pub fn canonical_inputs(args: &[String], cwd: &Path, root: &Path) -> Vec<String> {
+    args.iter().map(|a| host_path(a, cwd, root)).collect()
+}
+
+/// `arg` rewritten when it names an existing file (or is `SRC:DST` with such a `SRC`).
+fn host_path(arg: &str, cwd: &Path, root: &Path) -> String {
+    let rewrite = |p: &str| -> Option<String> {
+        let path = cwd.join(p);
+        std::fs::symlink_metadata(&path).ok()?;
+        let path = crate::source::normalize(&path);
+        let root = crate::source::normalize(root);
+        match path.strip_prefix(&root) {
+            Ok(rel) if rel.as_os_str().is_empty() => Some(".".into()),
+            Ok(rel) => Some(rel.to_string_lossy().into_owned()),
+            Err(_) => Some(path.file_name()?.to_string_lossy().into_owned()),
+        }
+    };
+    if let Some(r) = rewrite(arg) {
+        return r;
+    }
+    if let Some((src, dst)) = arg.split_once(':') {
+        if let Some(r) = rewrite(src) {
+            return format!("{r}:{dst}");
+        }
+    }
+    arg.to_string()
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_recorded_command_leaves_out_where_and_how_it_ran() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        std::fs::write(root.join("hello.c"), "").unwrap();
+        std::fs::write(root.join("lib/extra.txt"), "").unwrap();
+        let outside = dir.path().join("notes.txt");
+        std::fs::write(&outside, "").unwrap();
+        let args = strings(&[
+            "-q",
+            &root.join("hello.c").display().to_string(),
+            "-o",
+            "/tmp/out.tar",
+            "--tag",
+            "app:1",
+            "--platform=linux/amd64,linux/arm64",
+            "--add",
+            &format!("{}:/etc/notes", outside.display()),
+            "--add=lib/extra.txt:/x",
+            "--json",
+            "-v",
+            "--apk",
+            "zlib-static",
+        ]);
+        let command = canonical_command(&args, &root, &root);
+        assert_eq!(
+            command,
+            strings(&[
+                "scratchpack",
+                "build",
+                "--tag",
+                "app:1",
+                "--add",
+                "notes.txt:/etc/notes",
+                "--add",
+                "lib/extra.txt:/x",
+                "--apk",
+                "zlib-static",
+            ])
+        );
+        // Another order of the binaries, another directory: the same record.
+        let a = canonical_command(&strings(&["package", "a", "b", "-o", "x"]), &root, &root);
+        let b = canonical_command(&strings(&["package", "b", "a", "--output=y"]), &root, &root);
+        assert_eq!(a, b);
+        assert_eq!(a, strings(&["scratchpack", "package"]));
+        assert_eq!(
+            canonical_inputs(&strings(&["hello.c", "./lib"]), &root, &root),
+            strings(&["hello.c", "lib"])
+        );
     }
 }

@@ -14,7 +14,8 @@ use super::client::{Body, Client, Reply, encode};
 use super::memory::Memory;
 use super::meter::Meter;
 use crate::digest::HashWriter;
-use crate::layout::doc::Descriptor;
+use crate::layout::doc::{Descriptor, OCI_INDEX, OCI_MANIFEST};
+use crate::layout::referrers::Referrer;
 use crate::layout::source::{Plan, Source};
 use crate::ui::Ui;
 
@@ -115,6 +116,7 @@ pub fn push(
         };
         put_manifest(client, &reference, &m.media_type, &m.bytes, &m.digest)?;
     }
+    put_referrers(client, &plan.referrers)?;
     memory.remember(
         &client.target.repository,
         plan.blobs.iter().map(|b| b.digest.as_str()),
@@ -352,13 +354,64 @@ fn corrupt_or_rejected(
     }
 }
 
+/// The referrers (SBOM, provenance), by digest. A registry with the referrers API says
+/// so (`OCI-Subject`); for one without, each subject's referrers are also listed in an
+/// index under the fallback tag `sha256-HEX`, merged with what it listed before.
+fn put_referrers(client: &Client, referrers: &[Referrer]) -> Result<(), RegistryError> {
+    let mut supported = true;
+    for r in referrers {
+        let reply = put_manifest(client, &r.digest, OCI_MANIFEST, &r.bytes, &r.digest)?;
+        supported &= reply.header("oci-subject").is_some();
+    }
+    if supported {
+        return Ok(());
+    }
+    let mut subjects: Vec<&str> = referrers.iter().map(|r| r.subject.as_str()).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    for subject in subjects {
+        let tag = subject.replacen(':', "-", 1);
+        let step = format!("reading the referrers of {subject} (tag `{tag}`)");
+        let url = client.url(&format!("manifests/{tag}"));
+        let reply = client.send(
+            &step,
+            "GET",
+            &url,
+            &[("Accept", OCI_INDEX.to_string())],
+            &Body::Empty,
+        )?;
+        let mut listed: Vec<serde_json::Value> = match reply.status {
+            200 => serde_json::from_slice::<serde_json::Value>(&reply.body)
+                .ok()
+                .and_then(|v| v.get("manifests").and_then(|m| m.as_array()).cloned())
+                .unwrap_or_default(),
+            404 => Vec::new(),
+            _ => return Err(client.rejected(&step, &reply)),
+        };
+        for r in referrers.iter().filter(|r| r.subject == subject) {
+            if !listed.iter().any(|d| d["digest"] == r.digest.as_str()) {
+                listed.push(r.descriptor());
+            }
+        }
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": listed,
+        }))
+        .unwrap_or_default();
+        let digest = crate::digest::Digest::of(&index).to_string();
+        put_manifest(client, &tag, OCI_INDEX, &index, &digest)?;
+    }
+    Ok(())
+}
+
 fn put_manifest(
     client: &Client,
     reference: &str,
     media_type: &str,
     bytes: &[u8],
     digest: &str,
-) -> Result<(), RegistryError> {
+) -> Result<Reply, RegistryError> {
     let step = format!("putting manifest {digest} as `{reference}`");
     let url = client.url(&format!("manifests/{reference}"));
     let mut reply;
@@ -389,7 +442,7 @@ fn put_manifest(
             status: reply.status,
             message: format!("the registry stored it as {d}, not {digest}"),
         }),
-        _ => Ok(()),
+        _ => Ok(reply),
     }
 }
 

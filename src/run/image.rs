@@ -5,7 +5,7 @@
 //! WorkingDir), platform and layers, bottom first, as names of the archive.
 
 use super::RunError;
-use crate::layout::images::{Image, list};
+use crate::layout::images::{self, Image, PickError, list};
 use crate::layout::source::Source;
 use crate::platform::Platform;
 
@@ -36,33 +36,11 @@ pub fn choose(source: &mut Source, want: Option<&Platform>) -> Result<Chosen, Ru
 }
 
 fn pick<'a>(images: &'a [Image], want: Option<&Platform>) -> Result<&'a Image, RunError> {
-    if let ([one], None) = (images, want) {
-        return Ok(one);
-    }
-    let target = want.cloned().or_else(Platform::host);
-    let fits = |p: &Platform, t: &Platform| {
-        p.os == t.os
-            && p.architecture == t.architecture
-            && (t.variant.is_none() || p.variant == t.variant)
-    };
-    let found = images.iter().find(|i| match (&i.platform, &target) {
-        (Some(p), Some(t)) => fits(p, t),
-        _ => false,
-    });
-    found.ok_or_else(|| {
-        let have: Vec<String> = images
-            .iter()
-            .filter_map(|i| i.platform.as_ref().map(Platform::to_string))
-            .collect();
-        if have.is_empty() {
-            return RunError::Image {
-                why: "it holds no image".into(),
-            };
-        }
-        RunError::NoPlatform {
-            want: target.map(|t| t.to_string()).unwrap_or_default(),
-            have: have.join(", "),
-        }
+    images::pick(images, want).map_err(|e| match e {
+        PickError::Empty => RunError::Image {
+            why: "it holds no image".into(),
+        },
+        PickError::NoPlatform { want, have } => RunError::NoPlatform { want, have },
     })
 }
 
@@ -79,6 +57,7 @@ mod tests {
             }),
             run: Default::default(),
             reference: None,
+            manifest: None,
             config: String::new(),
             layers: vec![],
         }

@@ -185,6 +185,19 @@ impl<'a> Release<'a> {
         }
     }
 
+    /// Where the release comes from, the same on every machine: its package URL
+    /// (`pkg:pypi/ziglang@0.13.0`) or its URL at the default mirror.
+    pub fn canonical_uri(&self) -> String {
+        match self.spec.kind {
+            FetchKind::Pip => format!(
+                "pkg:pypi/{}@{}",
+                self.spec.package.as_deref().unwrap_or_default(),
+                self.spec.version
+            ),
+            FetchKind::Archive => self.url(None),
+        }
+    }
+
     fn url(&self, mirror: Option<&str>) -> String {
         let mirror = mirror
             .or(self.spec.default_mirror.as_deref())
