@@ -114,7 +114,12 @@ mod tests {
         header.resize(32, 0);
         b.extend(header);
         for s in [go, info] {
-            b.push(s.len() as u8);
+            let mut n = s.len();
+            while n >= 0x80 {
+                b.push((n as u8 & 0x7f) | 0x80);
+                n >>= 7;
+            }
+            b.push(n as u8);
             b.extend(s.as_bytes());
         }
         b
