@@ -274,28 +274,7 @@ fn records_are_reproducible_and_times_are_asked_for() {
 fn a_go_build_lists_its_modules() {
     require!("go", "pyspdxtools");
     let dir = tempdir();
-    let m = dir.path().join("usesdep");
-    std::fs::create_dir_all(m.join("vendor/example.com/dep")).unwrap();
-    std::fs::write(
-        m.join("go.mod"),
-        "module example.com/usesdep\n\ngo 1.21\n\nrequire example.com/dep v1.2.3\n",
-    )
-    .unwrap();
-    std::fs::write(
-        m.join("main.go"),
-        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/dep\"\n)\n\nfunc main() { fmt.Println(dep.Hello()) }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        m.join("vendor/example.com/dep/dep.go"),
-        "package dep\n\nfunc Hello() string { return \"hello\" }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        m.join("vendor/modules.txt"),
-        "# example.com/dep v1.2.3\n## explicit; go 1.21\nexample.com/dep\n",
-    )
-    .unwrap();
+    let m = crate::support::go_vendored_module(dir.path());
     let out = dir.path().join("usesdep.tar");
     build(&[path_str(&m), "-o", path_str(&out)]).expect_code(0);
     let sbom = scratchpack(&["sbom", path_str(&out)]).expect_code(0).json();
@@ -304,7 +283,7 @@ fn a_go_build_lists_its_modules() {
     let purls = purls(&sbom);
     let go = run(std::process::Command::new("go").args(["env", "GOVERSION"])).stdout;
     for want in [
-        "pkg:golang/example.com/dep@v1.2.3".to_string(),
+        "pkg:golang/example.com/dep@v1.0.0".to_string(),
         format!("pkg:golang/stdlib@{}", go.trim()),
     ] {
         assert!(purls.contains(&want), "{want} not in {purls:?}");
@@ -368,10 +347,35 @@ fn no_sbom_leaves_them_out_and_a_tampered_one_is_refused() {
         .unwrap()
         .trim_start_matches("sha256:")
         .to_string();
-    std::fs::write(layout.join("blobs/sha256").join(body), b"{\"forged\":true}").unwrap();
+    std::fs::write(
+        layout.join("blobs/sha256").join(&body),
+        b"{\"forged\":true}",
+    )
+    .unwrap();
     let r = scratchpack(&["sbom", path_str(&layout)]).expect_code(1);
     assert_has(&r.stderr, &["is invalid", "as named"]);
     assert!(!r.stdout.contains("forged"), "{}", r.stdout);
+    // One that matches its digest but is not JSON (here: terminal escapes) is refused
+    // too: what is printed is the document as stored, so it must be JSON.
+    let forged = b"\x1b]0;owned\x07\x1b[2J not json".to_vec();
+    let forged_hex = sha256_hex(&forged);
+    std::fs::write(layout.join("blobs/sha256").join(&forged_hex), &forged).unwrap();
+    let mut bad = manifest.clone();
+    bad["layers"][0]["digest"] = Value::from(format!("sha256:{forged_hex}"));
+    bad["layers"][0]["size"] = Value::from(forged.len());
+    let bad = serde_json::to_vec(&bad).unwrap();
+    std::fs::write(layout.join("blobs/sha256").join(sha256_hex(&bad)), &bad).unwrap();
+    let original = serde_json::to_vec(&manifest).unwrap();
+    for entry in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::read(&path).unwrap() == original || path.ends_with(&body) {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let r = scratchpack(&["sbom", path_str(&layout)]).expect_code(1);
+    assert_has(&r.stderr, &["is not JSON"]);
+    assert!(!r.stdout.contains('\x1b'), "{:?}", r.stdout);
+
     // And --platform for a platform the image does not have is said.
     let r = scratchpack(&["sbom", path_str(&out), "--platform", "linux/s390x"]).expect_code(2);
     assert_has(&r.stderr, &["no image for linux/s390x", "linux/amd64"]);

@@ -931,28 +931,7 @@ fn compile_flags_reach_the_compiler() {
 fn go_vendor_directory_is_used_without_network() {
     require!("go");
     let dir = tempdir();
-    let m = dir.path().join("usesdep");
-    std::fs::create_dir_all(m.join("vendor/example.com/dep")).unwrap();
-    std::fs::write(
-        m.join("go.mod"),
-        "module example.com/usesdep\n\ngo 1.21\n\nrequire example.com/dep v1.0.0\n",
-    )
-    .unwrap();
-    std::fs::write(
-        m.join("main.go"),
-        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/dep\"\n)\n\nfunc main() { fmt.Println(dep.Hello()) }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        m.join("vendor/example.com/dep/dep.go"),
-        "package dep\n\nfunc Hello() string { return \"hello from vendor\" }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        m.join("vendor/modules.txt"),
-        "# example.com/dep v1.0.0\n## explicit; go 1.21\nexample.com/dep\n",
-    )
-    .unwrap();
+    let m = crate::support::go_vendored_module(dir.path());
     let out = dir.path().join("usesdep.tar");
     build(&[path_str(&m), "-o", path_str(&out)]).expect_code(0);
     assert_eq!(

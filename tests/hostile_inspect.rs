@@ -471,10 +471,8 @@ fn a_compressed_archive_is_never_decompressed_to_disk() {
     assert!(support::dir_entries(&tmp).is_empty(), "written to TMPDIR");
 }
 
-#[test]
-fn a_fifo_in_a_layout_directory_is_refused_not_waited_on() {
-    let dir = tempdir();
-    let layout = dir.path().join("layout");
+/// An OCI layout directory of one image with a static program; returns its layer's path.
+fn layout_directory(layout: &std::path::Path) -> std::path::PathBuf {
     let layer = RawTar::default().file(b"app", &static_elf()).finish();
     let (members, _) = oci_members(&[("amd64", vec![layer.clone()])]);
     for (name, data) in &members {
@@ -482,7 +480,14 @@ fn a_fifo_in_a_layout_directory_is_refused_not_waited_on() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, data).unwrap();
     }
-    let blob = layout.join(format!("blobs/sha256/{}", sha256_hex(&layer)));
+    layout.join(format!("blobs/sha256/{}", sha256_hex(&layer)))
+}
+
+#[test]
+fn a_fifo_in_a_layout_directory_is_refused_not_waited_on() {
+    let dir = tempdir();
+    let layout = dir.path().join("layout");
+    let blob = layout_directory(&layout);
     std::fs::remove_file(&blob).unwrap();
     nix::unistd::mkfifo(&blob, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
     let (r, json) = judge(&layout);
@@ -497,14 +502,7 @@ fn a_fifo_in_a_layout_directory_is_refused_not_waited_on() {
 fn a_symlinked_blob_in_a_layout_directory_is_not_followed() {
     let dir = tempdir();
     let layout = dir.path().join("layout");
-    let layer = RawTar::default().file(b"app", &static_elf()).finish();
-    let (members, _) = oci_members(&[("amd64", vec![layer.clone()])]);
-    for (name, data) in &members {
-        let path = layout.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, data).unwrap();
-    }
-    let blob = layout.join(format!("blobs/sha256/{}", sha256_hex(&layer)));
+    let blob = layout_directory(&layout);
     let elsewhere = dir.path().join("elsewhere");
     std::fs::rename(&blob, &elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &blob).unwrap();

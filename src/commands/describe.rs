@@ -93,5 +93,11 @@ fn document(plan: &DescribePlan) -> Result<Vec<u8>, DescribeError> {
     let Some(digest) = chosen.manifest.clone() else {
         return Err(missing("(a docker-archive names no manifest)".into()));
     };
-    referrers::body(&source, &digest, plan.artifact_type)?.ok_or_else(|| missing(digest))
+    let bytes =
+        referrers::body(&source, &digest, plan.artifact_type)?.ok_or_else(|| missing(digest))?;
+    // Printed as stored, so its digest can be checked, but only if it is JSON: valid JSON
+    // holds no raw control character that could drive a terminal.
+    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+        .map_err(|e| invalid(format!("its {what} is not JSON: {e}")))?;
+    Ok(bytes)
 }

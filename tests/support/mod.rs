@@ -329,3 +329,31 @@ pub fn dir_entries(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A Go module (`example.com/usesdep`) whose one dependency, `example.com/dep v1.0.0`,
+/// is vendored: it builds without network; the program prints "hello from vendor".
+pub fn go_vendored_module(dir: &Path) -> PathBuf {
+    let m = dir.join("usesdep");
+    std::fs::create_dir_all(m.join("vendor/example.com/dep")).unwrap();
+    for (name, text) in [
+        (
+            "go.mod",
+            "module example.com/usesdep\n\ngo 1.21\n\nrequire example.com/dep v1.0.0\n",
+        ),
+        (
+            "main.go",
+            "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/dep\"\n)\n\nfunc main() { fmt.Println(dep.Hello()) }\n",
+        ),
+        (
+            "vendor/example.com/dep/dep.go",
+            "package dep\n\nfunc Hello() string { return \"hello from vendor\" }\n",
+        ),
+        (
+            "vendor/modules.txt",
+            "# example.com/dep v1.0.0\n## explicit; go 1.21\nexample.com/dep\n",
+        ),
+    ] {
+        std::fs::write(m.join(name), text).unwrap();
+    }
+    m
+}
