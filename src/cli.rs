@@ -152,6 +152,8 @@ pub enum CacheKind {
     Toolchains,
     /// Kept copies of projects (their build systems' incremental state)
     Projects,
+    /// Kept builds: the build cache (binaries reused when nothing changed)
+    Builds,
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +361,10 @@ pub struct BuildArgs {
     /// Run the toolchain directly on the host: no rootfs, no namespaces, no isolation
     #[arg(long)]
     pub no_sandbox: bool,
+
+    /// Neither reuse nor keep builds in the build cache [env: SCRATCHPACK_BUILD_CACHE=off]
+    #[arg(long)]
+    pub no_build_cache: bool,
 
     /// Alpine mirror (https://, http:// or file://) [env: SCRATCHPACK_ALPINE_MIRROR]
     #[arg(long, value_name = "URL")]

@@ -8,6 +8,7 @@ mod support;
 mod alpine;
 mod attest;
 mod build;
+mod build_cache;
 mod cli;
 mod clients;
 mod fetch;

@@ -9,7 +9,7 @@ use std::path::Path;
 /// The database is read up to this size (a full desktop is a few MiB).
 const MAX_DB: u64 = 32 << 20;
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct ApkPackage {
     pub name: String,
     pub version: String,

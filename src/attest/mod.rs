@@ -31,7 +31,7 @@ pub const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
 use crate::layout::doc::OCI_MANIFEST;
 
 /// A tool or archive a build used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Component {
     pub name: String,
     pub version: String,
@@ -42,7 +42,7 @@ pub struct Component {
 }
 
 /// What one platform's build used.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct BuildRecord {
     pub toolchain: Option<Component>,
     /// The Alpine root filesystem the build ran in (none with `--no-sandbox`).

@@ -19,7 +19,7 @@ const EXTENSIONS: &[&str] = &[
     "c", "h", "cc", "cpp", "cxx", "C", "hh", "hpp", "hxx", "H", "S", "s", "go",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourceFile {
     /// `./dir/file.c`, relative to the sources' root.
     pub name: String,

@@ -8,6 +8,7 @@ pub mod command;
 mod hints;
 pub(crate) mod project;
 mod record;
+pub(crate) mod reuse;
 pub(crate) mod select;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -403,8 +404,58 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             .map(|t| t.record.installed.clone())
             .unwrap_or_default()
     };
+    // The build's root, prepared once: for the build cache's key and for the build.
+    let prepared = if plan.sandbox {
+        Some(prepared_rootfs(plan, &toolchain, &request, ui)?)
+    } else {
+        None
+    };
+    let reuse = match &prepared {
+        Some((_, installed)) => {
+            let identity = reuse::Identity::of(
+                &toolchain,
+                record::tool_identity(&toolchain, tool.as_ref(), &plan.cache).as_ref(),
+            );
+            let rootfs = rootfs_source(plan, &toolchain).digest()?.to_string();
+            reuse::begin(
+                plan,
+                identity,
+                &toolchain.pass_env,
+                &rootfs,
+                installed,
+                &target_installed(),
+                ui,
+            )
+            .inspect_err(|why| {
+                if ui.is_verbose() {
+                    ui.note(&format!("build cache: not used: {why}"));
+                }
+            })
+            .ok()
+        }
+        None => None,
+    };
+    if let Some(hit) = reuse.as_ref().and_then(|r| r.hit(dir.path(), ui)) {
+        return Ok(Built {
+            binary: hit.binary,
+            name: hit.name,
+            more: hit.more,
+            toolchain: hit.toolchain,
+            compiler: hit.compiler,
+            diagnostics: hit.diagnostics,
+            installed: hit.installed,
+            record: hit.record,
+            _dir: dir,
+        });
+    }
+    let keep = |built: Built| -> Built {
+        if let Some(r) = &reuse {
+            r.store(&built, &plan.cache, plan.build_cache_max, ui);
+        }
+        built
+    };
     if let Some(project) = &plan.project {
-        let (rootfs, mut installed) = prepared_rootfs(plan, &toolchain, &request, ui)?;
+        let (rootfs, mut installed) = prepared.clone().unwrap_or_default();
         installed.extend(target_installed());
         announce(
             ui,
@@ -431,7 +482,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             Some(&context.rootfs),
             target.as_ref().map(|t| t.dir.as_path()),
         );
-        return Ok(Built {
+        return Ok(keep(Built {
             record,
             binary: artifact.path,
             name: artifact.name,
@@ -441,7 +492,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             diagnostics: String::new(),
             installed,
             _dir: dir,
-        });
+        }));
     }
     let mut options = plan.options.clone();
     let mut extra_binds = Vec::new();
@@ -475,9 +526,8 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     }
     let mut installed = Vec::new();
     let mut build_root = None;
-    let output = if plan.sandbox {
-        let rootfs;
-        (rootfs, installed) = prepared_rootfs(plan, &toolchain, &request, ui)?;
+    let output = if let Some((rootfs, prepared_installed)) = prepared.clone() {
+        installed = prepared_installed;
         build_root = Some(rootfs.clone());
         installed.extend(target_installed());
         let paths = Paths::sandboxed(&toolchain).with_sysroot(sysroot(plan));
@@ -539,7 +589,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         build_root.as_deref(),
         target.as_ref().map(|t| t.dir.as_path()),
     );
-    Ok(Built {
+    Ok(keep(Built {
         record,
         binary,
         name: plan.image.name.clone(),
@@ -549,7 +599,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         diagnostics,
         installed,
         _dir: dir,
-    })
+    }))
 }
 
 /// Hints for a failed compile or build step: packages named only when the repositories

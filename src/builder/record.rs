@@ -59,17 +59,28 @@ fn tool_component(
     packages: &[apkdb::ApkPackage],
     cache: &Cache,
 ) -> Component {
-    let Some(tool) = tool else {
-        // Alpine's own compiler: the gcc package of the rootfs.
-        let gcc = packages.iter().find(|p| p.name == "gcc");
-        return Component {
-            name: "gcc (Alpine)".into(),
-            version: gcc.map(|p| p.version.clone()).unwrap_or_default(),
-            uri: None,
-            purl: gcc.map(|p| crate::attest::apk_purl(p, &toolchain.rootfs.version)),
-            sha256: None,
-        };
-    };
+    if let Some(component) = tool_identity(toolchain, tool, cache) {
+        return component;
+    }
+    // Alpine's own compiler: the gcc package of the rootfs.
+    let gcc = packages.iter().find(|p| p.name == "gcc");
+    Component {
+        name: "gcc (Alpine)".into(),
+        version: gcc.map(|p| p.version.clone()).unwrap_or_default(),
+        uri: None,
+        purl: gcc.map(|p| crate::attest::apk_purl(p, &toolchain.rootfs.version)),
+        sha256: None,
+    }
+}
+
+/// The host or fetched tool a toolchain runs, by digest; `None` for a toolchain of the
+/// rootfs (its packages say what it is).
+pub fn tool_identity(
+    toolchain: &Toolchain,
+    tool: Option<&HostTool>,
+    cache: &Cache,
+) -> Option<Component> {
+    let tool = tool?;
     let version = tool
         .version
         .split_whitespace()
@@ -78,7 +89,7 @@ fn tool_component(
         .trim_start_matches("go")
         .to_string();
     let name = toolchain.name.clone();
-    match Release::for_host(toolchain).and_then(Result::ok) {
+    Some(match Release::for_host(toolchain).and_then(Result::ok) {
         Some(release) if tool.fetched => Component {
             uri: Some(release.canonical_uri()),
             purl: (release.spec.kind == FetchKind::Pip).then(|| release.canonical_uri()),
@@ -93,7 +104,7 @@ fn tool_component(
             purl: None,
             sha256: executable_digest(&tool.program, cache),
         },
-    }
+    })
 }
 
 /// The SHA-256 of a host tool's executable, remembered by its file's identity (device,

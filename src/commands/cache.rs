@@ -1,6 +1,6 @@
 //! `scratchpack cache ls|prune`: what the cache directory holds (base root filesystems,
 //! prepared ones with their packages, toolchain caches, fetched toolchains, kept project
-//! copies) and removing it, under the same
+//! copies, kept builds) and removing it, under the same
 //! locks builds take.
 
 use serde_json::{Value, json};
@@ -30,6 +30,7 @@ fn kind_name(kind: CacheKind) -> &'static str {
         CacheKind::Tools => "tools",
         CacheKind::Toolchains => "toolchains",
         CacheKind::Projects => "projects",
+        CacheKind::Builds => "builds",
     }
 }
 
@@ -159,6 +160,19 @@ fn entries(cache: &Cache) -> Vec<Entry> {
             path: dir,
         });
     }
+    for (dir, what) in crate::builder::reuse::list(cache) {
+        let key = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push(Entry {
+            kind: CacheKind::Builds,
+            size: Cache::size_of(&dir),
+            what,
+            lock: Some(format!("build-{key}")),
+            path: dir,
+        });
+    }
     out
 }
 
@@ -221,6 +235,7 @@ pub fn run(command: &CacheCommand, env: &Environment, ui: &Ui) -> Result<ExitSta
                     CacheKind::Prepared,
                     CacheKind::Tools,
                     CacheKind::Toolchains,
+                    CacheKind::Builds,
                 ]
             } else {
                 kinds.clone()

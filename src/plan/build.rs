@@ -62,6 +62,15 @@ pub struct BuildPlan {
     pub machine: Platform,
     pub json: bool,
     pub strict: bool,
+    /// The flags as records and the build cache name them (see `canonical_command`).
+    pub command: Vec<String>,
+    /// The sources as given, relative to their root.
+    pub inputs: Vec<String>,
+    /// Reuse and keep builds in the build cache (`--no-build-cache`,
+    /// `SCRATCHPACK_BUILD_CACHE=off` turn it off).
+    pub build_cache: bool,
+    /// Bytes the build cache keeps at most (`SCRATCHPACK_BUILD_CACHE_MAX`, default 2 GiB).
+    pub build_cache_max: u64,
 }
 
 impl BuildPlan {
@@ -210,11 +219,32 @@ impl BuildPlan {
             super::push::output_and_push(args.output, args.push, &args.registry, env)?;
         let mut image =
             resolve_image(args.image, output, &sources.default_name, epoch)?.pushed_to(push, keep);
+        let command = super::canonical_command(&env.args, &env.cwd, &sources.root);
+        let given = super::canonical_inputs(&sources.args, &sources.cwd, &sources.root);
         if let Some(attest) = &mut image.attest {
             attest.kind = "build";
-            attest.command = super::canonical_command(&env.args, &env.cwd, &sources.root);
-            attest.inputs = super::canonical_inputs(&sources.args, &sources.cwd, &sources.root);
+            attest.command = command.clone();
+            attest.inputs = given.clone();
         }
+        let build_cache_max = match env.get("SCRATCHPACK_BUILD_CACHE_MAX") {
+            None => 2 << 30,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .or_else(|_| limits::parse_size(&v))
+                .map_err(|_| {
+                    flag_err(
+                        "SCRATCHPACK_BUILD_CACHE_MAX",
+                        &v,
+                        "a size is needed: bytes, or with K, M, G (at least 16M with a unit)",
+                    )
+                })?,
+        };
+        let build_cache = !args.no_build_cache
+            && !matches!(
+                env.get("SCRATCHPACK_BUILD_CACHE").as_deref(),
+                Some("off" | "0" | "false" | "no")
+            );
         if let Some(g) = &git {
             let mut add = |key: &str, value: &str| {
                 image
@@ -259,6 +289,10 @@ impl BuildPlan {
             machine,
             json: args.json,
             strict: args.strict,
+            command,
+            inputs: given,
+            build_cache,
+            build_cache_max,
         })
     }
 }

@@ -233,6 +233,7 @@ const UNRECORDED: &[&str] = &[
     "apk_repository",
     "offline",
     "provenance_times",
+    "no_build_cache",
     "platform",
 ];
 
@@ -271,6 +272,14 @@ pub fn canonical_command(args: &[String], cwd: &Path, root: &Path) -> Vec<String
             Some((f, v)) if f.starts_with("--") => (f, Some(v)),
             _ => (arg.as_str(), None),
         };
+        let (flag, inline) = match (flag.strip_prefix('-'), inline) {
+            // `-DNAME=1`, `-O2`: a short flag with its value attached.
+            (Some(rest), None) if !rest.starts_with('-') && rest.chars().count() > 1 => {
+                let (at, _) = rest.char_indices().nth(1).unwrap_or((rest.len(), ' '));
+                (&flag[..at + 1], Some(&rest[at..]))
+            }
+            _ => (flag, inline),
+        };
         let found = if let Some(long) = flag.strip_prefix("--") {
             sub.get_arguments().find(|a| a.get_long() == Some(long))
         } else if let Some(short) = flag.strip_prefix('-').filter(|s| s.chars().count() == 1) {
@@ -297,6 +306,10 @@ pub fn canonical_command(args: &[String], cwd: &Path, root: &Path) -> Vec<String
             (false, _) => None,
         };
         if UNRECORDED.contains(&found.get_id().as_str()) {
+            continue;
+        }
+        if !takes && inline.is_some() && !flag.starts_with("--") {
+            // `-qv`: several short switches; none of scratchpack's changes the build.
             continue;
         }
         out.push(flag.to_string());
@@ -367,6 +380,8 @@ mod canonical_tests {
             "-v",
             "--apk",
             "zlib-static",
+            "-DNAME=1",
+            "-lm",
         ]);
         let command = canonical_command(&args, &root, &root);
         assert_eq!(
@@ -382,6 +397,10 @@ mod canonical_tests {
                 "lib/extra.txt:/x",
                 "--apk",
                 "zlib-static",
+                "-D",
+                "NAME=1",
+                "-l",
+                "m",
             ])
         );
         // Another order of the binaries, another directory: the same record.

@@ -76,9 +76,13 @@ pub fn check(cmd: &mut Command) -> String {
 }
 
 /// The `scratchpack` binary under test.
+/// The build cache is off: tests of the build itself must build (`build_cache.rs` turns
+/// it on).
 pub fn scratchpack_cmd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_scratchpack"));
-    cmd.env_remove("SOURCE_DATE_EPOCH").env_remove("NO_COLOR");
+    cmd.env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("NO_COLOR")
+        .env("SCRATCHPACK_BUILD_CACHE", "off");
     cmd
 }
 

@@ -1,0 +1,301 @@
+//! The build cache (issue 14, part 1): a build's binaries kept under the digest of what
+//! decides them, reused without running the compiler (proved: the compiler is broken
+//! before the second build), missed — and `-v` says why — when a header, a flag, the
+//! toolchain's definition or the package set changes; a damaged entry is built again;
+//! builds of the same key at once share one; `cache ls` and `prune` know the entries,
+//! and the least recently used go when the cache passes its size.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::require;
+use crate::support::{
+    Run, apk, assert_has, dir_entries, fixture, path_str, run, scratchpack_cmd, shared_cache,
+    shared_mirror, tempdir,
+};
+
+/// A cache of its own, with the suite's compilers' caches and a private copy (hard
+/// links) of the fetched toolchains, which a test may then break.
+fn private_cache(dir: &Path) -> PathBuf {
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::os::unix::fs::symlink(shared_cache().join("tools"), cache.join("tools")).unwrap();
+    let toolchains = shared_cache().join("toolchains");
+    if toolchains.exists() {
+        crate::support::check(Command::new("cp").args([
+            "-al",
+            path_str(&toolchains),
+            path_str(&cache.join("toolchains")),
+        ]));
+    }
+    cache
+}
+
+fn build_in(cache: &Path, cwd: &Path, args: &[&str]) -> Run {
+    run(scratchpack_cmd()
+        .env_remove("SCRATCHPACK_BUILD_CACHE")
+        .env("SCRATCHPACK_CACHE_DIR", cache)
+        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+        .current_dir(cwd)
+        .args(args))
+}
+
+fn entries(cache: &Path) -> Vec<String> {
+    dir_entries(&cache.join("builds"))
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect()
+}
+
+#[test]
+fn the_same_build_is_reused_and_every_change_misses() {
+    require!("zig");
+    let dir = tempdir();
+    let cache = private_cache(dir.path());
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("main.c"),
+        "#include <stdio.h>\n#include \"greeting.h\"\nint main(void){puts(GREETING);return 0;}\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("greeting.h"), "#define GREETING \"one\"\n").unwrap();
+    let first = build_in(&cache, &src, &["main.c", "-o", "a.tar", "-v"]).expect_code(0);
+    assert_has(
+        &first.stderr,
+        &["build cache: miss", "(never built)", "build cache: kept"],
+    );
+    assert_eq!(entries(&cache).len(), 1);
+
+    // Again, from another directory with an absolute path: reused. The compiler is broken
+    // first (the fetched zig replaced by a program that fails), so a build that ran it
+    // would fail: nothing ran.
+    let zig_on_path = which::which("zig").is_ok();
+    if !zig_on_path {
+        for release in dir_entries(&cache.join("toolchains")) {
+            let zig = cache.join("toolchains").join(release).join("ziglang/zig");
+            if zig.exists() {
+                std::fs::remove_file(&zig).unwrap();
+                std::fs::write(&zig, "#!/bin/sh\necho broken >&2\nexit 99\n").unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&zig, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+    }
+    let again = build_in(
+        &cache,
+        dir.path(),
+        &[path_str(&src.join("main.c")), "-o", "b.tar", "-v"],
+    )
+    .expect_code(0);
+    assert_has(&again.stderr, &["build cache: reused the build"]);
+    assert_eq!(again.stdout, first.stdout, "the same image");
+    assert_eq!(
+        std::fs::read(src.join("a.tar")).unwrap(),
+        std::fs::read(dir.path().join("b.tar")).unwrap()
+    );
+    if !zig_on_path {
+        // The compiler really is broken: anything new fails.
+        std::fs::write(src.join("greeting.h"), "#define GREETING \"two\"\n").unwrap();
+        let r = build_in(&cache, &src, &["main.c", "-o", "c.tar"]);
+        assert_ne!(r.code, 0, "{}", r.stderr);
+        // Whole again for what follows.
+        std::fs::remove_dir_all(cache.join("toolchains")).unwrap();
+        crate::support::check(Command::new("cp").args([
+            "-al",
+            path_str(&shared_cache().join("toolchains")),
+            path_str(&cache.join("toolchains")),
+        ]));
+    }
+
+    // A changed header misses, and says which file.
+    std::fs::write(src.join("greeting.h"), "#define GREETING \"three\"\n").unwrap();
+    let r = build_in(&cache, &src, &["main.c", "-o", "c.tar", "-v"]).expect_code(0);
+    assert_has(
+        &r.stderr,
+        &["build cache: miss", "sources changed: greeting.h"],
+    );
+    assert_ne!(r.stdout, first.stdout);
+    // A changed flag.
+    let r = build_in(&cache, &src, &["main.c", "-o", "c.tar", "-v", "-DEXTRA=1"]).expect_code(0);
+    assert_has(&r.stderr, &["build cache: miss", "the flags changed"]);
+    // A changed toolchain definition (a copy of zig's with one more flag).
+    let zig_toml =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("toolchains/zig.toml"))
+            .unwrap();
+    let changed = dir.path().join("zig-changed.toml");
+    std::fs::write(
+        &changed,
+        zig_toml.replacen("flags = [", "flags = [\"-DCHANGED\", ", 1),
+    )
+    .unwrap();
+    let r = build_in(
+        &cache,
+        &src,
+        &[
+            "main.c",
+            "-o",
+            "c.tar",
+            "-v",
+            "--toolchain",
+            path_str(&changed),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_has(
+        &r.stderr,
+        &["build cache: miss", "the toolchain's definition changed"],
+    );
+    // Another package set.
+    let repo = apk::greet_repository(dir.path());
+    let r = build_in(
+        &cache,
+        &src,
+        &[
+            "main.c",
+            "-o",
+            "c.tar",
+            "-v",
+            "--apk",
+            "libgreet",
+            "--apk-repository",
+            &format!("file://{}", repo.display()),
+            "--apk-allow-untrusted",
+        ],
+    )
+    .expect_code(0);
+    assert_has(&r.stderr, &["build cache: miss", "the packages changed"]);
+
+    // cache ls knows them; --no-build-cache neither reads nor writes.
+    let before = entries(&cache).len();
+    let r = build_in(
+        &cache,
+        &src,
+        &["main.c", "-o", "d.tar", "-v", "--no-build-cache"],
+    )
+    .expect_code(0);
+    assert!(!r.stderr.contains("reused"), "{}", r.stderr);
+    assert_eq!(entries(&cache).len(), before);
+    let r = run(scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args(["cache", "ls", "--json"]))
+    .expect_code(0);
+    let builds: Vec<serde_json::Value> = r.json()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "builds")
+        .cloned()
+        .collect();
+    assert_eq!(builds.len(), before, "{}", r.stdout);
+    assert!(
+        builds[0]["what"].as_str().unwrap().contains("main"),
+        "{builds:?}"
+    );
+    run(scratchpack_cmd()
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .args(["cache", "prune", "builds"]))
+    .expect_code(0);
+    assert!(entries(&cache).is_empty());
+}
+
+#[test]
+fn a_damaged_entry_is_built_again_and_the_cache_keeps_to_its_size() {
+    require!("zig");
+    let dir = tempdir();
+    let cache = private_cache(dir.path());
+    std::fs::copy(fixture("hello.c"), dir.path().join("hello.c")).unwrap();
+    let first = build_in(&cache, dir.path(), &["hello.c", "-o", "a.tar"]).expect_code(0);
+    let [entry] = entries(&cache).try_into().unwrap();
+    let binary = cache.join("builds").join(&entry).join("files/0");
+    let mut bytes = std::fs::read(&binary).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&binary, bytes).unwrap();
+    let r = build_in(&cache, dir.path(), &["hello.c", "-o", "b.tar"]).expect_code(0);
+    assert_has(&r.stderr, &["is damaged", "the build runs again"]);
+    assert_eq!(r.stdout, first.stdout, "the image of a fresh build");
+    let r = build_in(&cache, dir.path(), &["hello.c", "-o", "b.tar"]).expect_code(0);
+    assert_has(&r.stderr, &["reused the build"]);
+
+    // A cap smaller than two entries: the one used least recently goes.
+    let r = run(scratchpack_cmd()
+        .env_remove("SCRATCHPACK_BUILD_CACHE")
+        .env("SCRATCHPACK_CACHE_DIR", &cache)
+        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+        .env("SCRATCHPACK_BUILD_CACHE_MAX", "1")
+        .current_dir(dir.path())
+        .args(["hello.c", "-o", "c.tar", "-DOTHER=1"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let left = entries(&cache);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_ne!(
+        left[0], entry,
+        "the older entry was pruned, the new one kept"
+    );
+}
+
+#[test]
+fn builds_of_the_same_key_at_once_share_one_entry() {
+    require!("zig");
+    let dir = tempdir();
+    let cache = private_cache(dir.path());
+    std::fs::copy(fixture("hello.c"), dir.path().join("hello.c")).unwrap();
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let (cache, cwd) = (&cache, dir.path());
+                s.spawn(move || build_in(cache, cwd, &["hello.c", "-o", &format!("{i}.tar")]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &runs {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.stdout, runs[0].stdout);
+    }
+    let reused = runs
+        .iter()
+        .filter(|r| r.stderr.contains("reused the build"))
+        .count();
+    assert_eq!(reused, 2, "one build, two reuses");
+    assert_eq!(entries(&cache).len(), 1);
+}
+
+#[test]
+fn a_project_and_several_platforms_are_reused() {
+    require!("zig");
+    let dir = tempdir();
+    let cache = private_cache(dir.path());
+    let project = fixture("projects/plain");
+    let first = build_in(
+        &cache,
+        dir.path(),
+        &[
+            path_str(&project),
+            "-o",
+            "p.tar",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let again = build_in(
+        &cache,
+        dir.path(),
+        &[
+            path_str(&project),
+            "-o",
+            "q.tar",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ],
+    )
+    .expect_code(0);
+    assert_eq!(again.stdout, first.stdout);
+    assert_has(&again.stderr, &["reused the build"]);
+    assert_eq!(
+        std::fs::read(dir.path().join("p.tar")).unwrap(),
+        std::fs::read(dir.path().join("q.tar")).unwrap()
+    );
+}
