@@ -117,9 +117,9 @@ bench_platforms() {
     local list separate=""
     list=$(IFS=,; echo "${six[*]}")
     for p in "${six[@]}"; do
-        separate+="$SP hello.c -o one.tar -q --toolchain zig --platform $p; "
+        separate+="$SP hello.c -o one.tar -q --toolchain zig --platform $p --no-build-cache; "
     done
-    local together="$SP hello.c -o six.tar -q --toolchain zig --platform $list"
+    local together="$SP hello.c -o six.tar -q --toolchain zig --platform $list --no-build-cache"
     # Cold: zig builds musl and compiler-rt once per target into an empty zig cache (the
     # rootfs and zig itself stay: fetched by a first build).
     "$SP" hello.c -o one.tar -q --toolchain zig
@@ -156,9 +156,9 @@ bench_lookup() {
     mkdir -p "$WORK/host-bin"
     ln -sf "$fetched" "$WORK/host-bin/zig"
     local host="PATH=$WORK/host-bin:/usr/bin:/bin" none="PATH=/usr/bin:/bin"
-    local args=(-n 'zig on PATH, search remembered' "$host $SP hello.c -o c.tar -q"
-                -n 'zig on PATH, search not remembered' "$host $SP hello.c -o c.tar -q"
-                -n 'no zig on the host: the fetched release' "$none $SP hello.c -o c.tar -q")
+    local args=(-n 'zig on PATH, search remembered' "$host $SP hello.c -o c.tar -q --no-build-cache"
+                -n 'zig on PATH, search not remembered' "$host $SP hello.c -o c.tar -q --no-build-cache"
+                -n 'no zig on the host: the fetched release' "$none $SP hello.c -o c.tar -q --no-build-cache")
     local prepare=(-p true -p "rm -rf $WORK/lookup/toolchains/found" -p true)
     if [ -n "${SP_BEFORE:-}" ]; then
         # The python3 a user has first on PATH (a pyenv shim, on this project's machines).
@@ -190,13 +190,16 @@ bench_build() {
     local zigcache="$WORK/warm/tools/zig/zig" zig
     "$SP" hello.c -o c.tar -q   # fetches zig when the host has none
     zig=$(zig_of_scratchpack)
+    # Warm: compiled again (--no-build-cache); no-op: the build cache returns the binary.
     hyperfine --warmup 2 --runs 10 --export-markdown "$WORK/build-warm-c.md" \
-        -n 'scratchpack hello.c (sandbox)' "$SP hello.c -o c.tar -q" \
+        -n 'scratchpack hello.c (sandbox)' "$SP hello.c -o c.tar -q --no-build-cache" \
         -n 'scratchpack hello.c --no-sandbox' "$SP hello.c -o c.tar -q --no-sandbox" \
+        -n 'scratchpack hello.c, no-op (build cache)' "$SP hello.c -o c.tar -q" \
         -n 'zig cc on the host' "ZIG_GLOBAL_CACHE_DIR=$zigcache $zig cc -target x86_64-linux-musl -Os -s -o hello hello.c"
     hyperfine --warmup 2 --runs 10 --export-markdown "$WORK/build-warm-go.md" \
-        -n 'scratchpack hello.go (sandbox)' "$SP hello.go -o go.tar -q" \
+        -n 'scratchpack hello.go (sandbox)' "$SP hello.go -o go.tar -q --no-build-cache" \
         -n 'scratchpack hello.go --no-sandbox' "$SP hello.go -o go.tar -q --no-sandbox" \
+        -n 'scratchpack hello.go, no-op (build cache)' "$SP hello.go -o go.tar -q" \
         -n 'go build on the host' "CGO_ENABLED=0 GOCACHE=$WORK/warm/tools/go/go-build go build -trimpath -ldflags='-s -w -buildid=' -o hello hello.go"
     cd - >/dev/null
     echo
@@ -237,12 +240,13 @@ bench_projects() {
         hyperfine --warmup 1 --runs 3 --export-markdown "$WORK/project-$name.md" \
             -p "$SP cache prune projects -q" \
             -p "rm -rf $WORK/native && mkdir $WORK/native && cp -a $dir $WORK/native/b" \
-            -p true -p true \
-            -n "scratchpack $name, full build (sandbox, image included)" "$sp" \
+            -p true -p true -p true \
+            -n "scratchpack $name, full build (sandbox, image included)" "$sp --no-build-cache" \
             -n "$name built natively (same zig, make on the host)" \
             "cd $WORK/native/b && env $native sh -c '$steps' >/dev/null 2>&1" \
-            -n "scratchpack $name, unchanged (kept copy, image included)" "$sp" \
-            -n "$name: make's own no-op rebuild" "make -C $WORK/native/b -j$(nproc) >/dev/null"
+            -n "scratchpack $name, unchanged (kept copy, image included)" "$sp --no-build-cache" \
+            -n "$name: make's own no-op rebuild" "make -C $WORK/native/b -j$(nproc) >/dev/null" \
+            -n "scratchpack $name, no-op (build cache, image included)" "$sp"
     done
     echo
 }
