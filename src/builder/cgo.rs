@@ -85,6 +85,8 @@ pub struct Setup {
     pub binds: Vec<Bind>,
     /// The C toolchain's caches: name to host directory.
     pub caches: BTreeMap<String, PathBuf>,
+    /// The C toolchain and its tool, as the build cache's key names them.
+    pub identity: super::reuse::Identity,
 }
 
 /// The C compiler for `go` building `file`'s package, as the sandbox (or the host, with
@@ -134,11 +136,16 @@ pub fn setup(plan: &BuildPlan, go: &Toolchain, file: &Path, ui: &Ui) -> Result<S
         file.display(),
         c.name
     ));
+    let identity = super::reuse::Identity::of(
+        &c,
+        super::record::tool_identity(&c, tool.as_ref(), &plan.cache).as_ref(),
+    );
     Ok(Setup {
         env,
         ldflags: cgo.ldflags.clone(),
         binds,
         caches,
+        identity,
     })
 }
 

@@ -404,6 +404,14 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             .map(|t| t.record.installed.clone())
             .unwrap_or_default()
     };
+    // cgo's C toolchain, found first (a package it cannot build is refused
+    // before anything is installed) and named by the build cache's key.
+    let cgo_setup = match cgo::importer(&plan.sources) {
+        Some(file) if language == Language::Go && plan.project.is_none() => {
+            Some(cgo::setup(plan, &toolchain, &file, ui)?)
+        }
+        _ => None,
+    };
     // The build's root, prepared once: for the build cache's key and for the build.
     let prepared = if plan.sandbox {
         Some(prepared_rootfs(plan, &toolchain, &request, ui)?)
@@ -412,10 +420,13 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     };
     let reuse = match &prepared {
         Some((_, installed)) => {
-            let identity = reuse::Identity::of(
+            let mut identity = reuse::Identity::of(
                 &toolchain,
                 record::tool_identity(&toolchain, tool.as_ref(), &plan.cache).as_ref(),
             );
+            if let Some(setup) = &cgo_setup {
+                identity = identity.with_cgo(&setup.identity);
+            }
             let rootfs = rootfs_source(plan, &toolchain).digest()?.to_string();
             reuse::begin(
                 plan,
@@ -496,14 +507,11 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     }
     let mut options = plan.options.clone();
     let mut extra_binds = Vec::new();
-    if language == Language::Go {
-        if let Some(file) = cgo::importer(&plan.sources) {
-            let setup = cgo::setup(plan, &toolchain, &file, ui)?;
-            extra_env.extend(setup.env);
-            options.ldflags.extend(setup.ldflags);
-            extra_binds.extend(setup.binds);
-            caches.extend(setup.caches);
-        }
+    if let Some(setup) = cgo_setup {
+        extra_env.extend(setup.env);
+        options.ldflags.extend(setup.ldflags);
+        extra_binds.extend(setup.binds);
+        caches.extend(setup.caches);
     }
     let job = Job {
         toolchain: &toolchain,

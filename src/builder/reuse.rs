@@ -172,6 +172,16 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// The same, building C for cgo with `c`.
+    pub fn with_cgo(self, c: &Identity) -> Identity {
+        Identity {
+            toolchain: format!("{} + cgo {}", self.toolchain, c.toolchain),
+            tool: format!("{} + cgo {}", self.tool, c.tool),
+        }
+    }
+}
+
 /// A build under way with the cache: its key, and the lock on it.
 pub struct Reuse {
     dir: PathBuf,
