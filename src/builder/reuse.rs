@@ -509,3 +509,51 @@ fn source_files(plan: &BuildPlan) -> Result<BTreeMap<String, String>, String> {
     }
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Inputs {
+        Inputs {
+            scratchpack: "1".into(),
+            command: vec!["scratchpack".into(), "build".into()],
+            arguments: vec!["main.c".into()],
+            platform: "linux/amd64".into(),
+            language: "c".into(),
+            toolchain: "t".into(),
+            tool: "zig 0.13.0 sha256:aa".into(),
+            rootfs: "r".into(),
+            packages: vec!["musl=1.2.5-r0".into()],
+            target_packages: Vec::new(),
+            env: BTreeMap::new(),
+            revision: None,
+            files: BTreeMap::from([
+                ("main.c".to_string(), "f:1".to_string()),
+                ("a.h".to_string(), "f:2".to_string()),
+            ]),
+        }
+    }
+
+    #[test]
+    fn every_input_is_in_the_key_and_named_when_it_changes() {
+        let before = inputs();
+        assert_eq!(before.digest(), inputs().digest());
+        let mut after = inputs();
+        after.tool = "zig 0.14.0 sha256:bb".into();
+        after.files.insert("a.h".into(), "f:3".into());
+        after.files.remove("main.c");
+        after.files.insert("b.h".into(), "f:4".into());
+        assert_ne!(after.digest(), before.digest());
+        assert_eq!(
+            after.differences(&before),
+            [
+                "the compiler changed",
+                "sources changed: a.h, b.h, 1 removed"
+            ]
+        );
+        let mut flags = inputs();
+        flags.command.push("-DX=1".into());
+        assert_eq!(flags.differences(&before), ["the flags changed"]);
+    }
+}
