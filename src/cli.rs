@@ -366,6 +366,16 @@ pub struct BuildArgs {
     #[arg(long)]
     pub no_build_cache: bool,
 
+    /// Registry repository to fetch builds from when the local build cache misses
+    /// (REGISTRY/REPO) [env: SCRATCHPACK_CACHE_REPO]
+    #[arg(long, value_name = "REF")]
+    pub cache_from: Option<String>,
+
+    /// Registry repository to push new builds to, for other runners (REGISTRY/REPO)
+    /// [env: SCRATCHPACK_CACHE_REPO]
+    #[arg(long, value_name = "REF")]
+    pub cache_to: Option<String>,
+
     /// Alpine mirror (https://, http:// or file://) [env: SCRATCHPACK_ALPINE_MIRROR]
     #[arg(long, value_name = "URL")]
     pub alpine_mirror: Option<String>,

@@ -299,3 +299,91 @@ fn a_project_and_several_platforms_are_reused() {
         std::fs::read(dir.path().join("q.tar")).unwrap()
     );
 }
+
+/// Two runners, one registry: A builds and pushes its build to the cache repository; B —
+/// another cache directory, another home, another working directory, and a compiler
+/// that cannot run — fetches it and gets the same image. An unreachable cache registry
+/// is said once and the build goes on.
+#[test]
+fn runners_share_builds_through_a_registry() {
+    require!("zig", "skopeo");
+    let Some(registry) = crate::support::registry::Registry::plain() else {
+        return;
+    };
+    let repo = format!("{}/team/cache", registry.host);
+    let a = tempdir();
+    let cache_a = private_cache(a.path());
+    std::fs::copy(fixture("hello.c"), a.path().join("hello.c")).unwrap();
+    let first = run(scratchpack_cmd()
+        .env_remove("SCRATCHPACK_BUILD_CACHE")
+        .env("HOME", a.path())
+        .env("SCRATCHPACK_CACHE_DIR", &cache_a)
+        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+        .current_dir(a.path())
+        .args(["hello.c", "-o", "a.tar", "-v", "--cache-to", &repo]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_has(&first.stderr, &["build cache: pushed"]);
+    let tags = crate::support::check(Command::new("skopeo").args([
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{repo}"),
+    ]));
+    assert!(tags.contains("\"build-"), "{tags}");
+
+    let b = tempdir();
+    let cache_b = private_cache(b.path());
+    if which::which("zig").is_err() {
+        for release in dir_entries(&cache_b.join("toolchains")) {
+            let zig = cache_b.join("toolchains").join(release).join("ziglang/zig");
+            if zig.exists() {
+                std::fs::remove_file(&zig).unwrap();
+                std::fs::write(&zig, "#!/bin/sh\nexit 99\n").unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&zig, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+    }
+    let work = b.path().join("elsewhere");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::copy(fixture("hello.c"), work.join("hello.c")).unwrap();
+    let second = run(scratchpack_cmd()
+        .env_remove("SCRATCHPACK_BUILD_CACHE")
+        .env("HOME", b.path())
+        .env("SCRATCHPACK_CACHE_DIR", &cache_b)
+        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+        .env("SCRATCHPACK_CACHE_REPO", &repo)
+        .current_dir(&work)
+        .args(["hello.c", "-o", "b.tar"]));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_has(
+        &second.stderr,
+        &["build cache: fetched", "reused the build"],
+    );
+    assert_eq!(second.stdout, first.stdout, "the same image digest");
+    assert_eq!(
+        std::fs::read(a.path().join("a.tar")).unwrap(),
+        std::fs::read(work.join("b.tar")).unwrap()
+    );
+
+    // A cache registry that does not answer: said once, and the build runs.
+    let c = tempdir();
+    let cache_c = crate::support::cache_sharing(c.path(), crate::support::COMPILERS);
+    std::fs::copy(fixture("hello.c"), c.path().join("hello.c")).unwrap();
+    let r = run(scratchpack_cmd()
+        .env_remove("SCRATCHPACK_BUILD_CACHE")
+        .env("HOME", c.path())
+        .env("SCRATCHPACK_CACHE_DIR", &cache_c)
+        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+        .env("SCRATCHPACK_CACHE_REPO", "127.0.0.1:1/team/cache")
+        .current_dir(c.path())
+        .args(["hello.c", "-o", "c.tar"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, first.stdout);
+    assert_eq!(
+        r.stderr.matches("building without it").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert_has(&r.stderr, &["127.0.0.1:1"]);
+}

@@ -10,6 +10,7 @@ pub(crate) mod project;
 mod record;
 pub(crate) mod reuse;
 pub(crate) mod select;
+mod shared;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -446,7 +447,13 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         }
         None => None,
     };
-    if let Some(hit) = reuse.as_ref().and_then(|r| r.hit(dir.path(), ui)) {
+    let hit = reuse.as_ref().and_then(|r| {
+        r.hit(dir.path(), ui).or_else(|| {
+            let from = plan.cache_from.as_ref()?;
+            r.fetch(from, ui).then(|| r.hit(dir.path(), ui)).flatten()
+        })
+    });
+    if let Some(hit) = hit {
         return Ok(Built {
             binary: hit.binary,
             name: hit.name,
@@ -462,6 +469,9 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     let keep = |built: Built| -> Built {
         if let Some(r) = &reuse {
             r.store(&built, &plan.cache, plan.build_cache_max, ui);
+            if let Some(to) = &plan.cache_to {
+                r.share(to, ui);
+            }
         }
         built
     };

@@ -333,6 +333,63 @@ impl Reuse {
         })
     }
 
+    /// Fetches the entry from the cache registry `from` on a local miss; whether it came.
+    /// A registry that fails is said once, then left alone: the build runs.
+    pub fn fetch(&self, from: &crate::plan::PushTo, ui: &Ui) -> bool {
+        let key = self.key();
+        let Some(parent) = self.dir.parent() else {
+            return false;
+        };
+        let Ok(temp) = crate::atomic::scratch_dir(parent, ".fetch-") else {
+            return false;
+        };
+        match super::shared::pull(from, &key, temp.path()) {
+            Ok(true) => {
+                let _ = crate::atomic::remove_tree(&self.dir);
+                if std::fs::rename(temp.path(), &self.dir).is_err() {
+                    return false;
+                }
+                if self.read().is_none() {
+                    ui.warn(&format!(
+                        "build cache: the entry {key} of {} is not for this build: not used",
+                        from.target
+                    ));
+                    let _ = crate::atomic::remove_tree(&self.dir);
+                    return false;
+                }
+                ui.note(&format!(
+                    "build cache: fetched {} from {}",
+                    &key[..12],
+                    from.target
+                ));
+                true
+            }
+            Ok(false) => {
+                if ui.is_verbose() {
+                    ui.note(&format!("build cache: {} does not have {key}", from.target));
+                }
+                false
+            }
+            Err(e) => {
+                warn_once(ui, &format!("cannot fetch from {}", from.target), &e);
+                false
+            }
+        }
+    }
+
+    /// Pushes the entry just kept to the cache registry `to` (best effort).
+    pub fn share(&self, to: &crate::plan::PushTo, ui: &Ui) {
+        let key = self.key();
+        match super::shared::push(to, &key, &self.dir, ui) {
+            Ok(()) => {
+                if ui.is_verbose() {
+                    ui.note(&format!("build cache: pushed {key} to {}", to.target));
+                }
+            }
+            Err(e) => warn_once(ui, &format!("cannot push to {}", to.target), &e),
+        }
+    }
+
     fn read(&self) -> Option<Entry> {
         let bytes = std::fs::read(self.dir.join(ENTRY)).ok()?;
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
@@ -420,6 +477,22 @@ pub fn list(cache: &Cache) -> Vec<(PathBuf, String)> {
     }
     out.sort();
     out
+}
+
+/// A cache registry's failure, said once per process: builds go on without it.
+fn warn_once(ui: &Ui, what: &str, e: &crate::registry::RegistryError) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        let mut chain = e.to_string();
+        let mut cause = std::error::Error::source(e);
+        while let Some(c) = cause {
+            chain.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        ui.warn(&format!(
+            "build cache: {what} ({chain}); building without it"
+        ));
+    }
 }
 
 /// Copies a kept binary, checking it against its digest on the way.

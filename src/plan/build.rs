@@ -71,6 +71,10 @@ pub struct BuildPlan {
     pub build_cache: bool,
     /// Bytes the build cache keeps at most (`SCRATCHPACK_BUILD_CACHE_MAX`, default 2 GiB).
     pub build_cache_max: u64,
+    /// The registry repository builds are fetched from (`--cache-from`,
+    /// `SCRATCHPACK_CACHE_REPO`) and pushed to (`--cache-to`, the same variable).
+    pub cache_from: Option<super::PushTo>,
+    pub cache_to: Option<super::PushTo>,
 }
 
 impl BuildPlan {
@@ -215,8 +219,15 @@ impl BuildPlan {
         let epoch = env
             .get("SOURCE_DATE_EPOCH")
             .or_else(|| git.as_ref().map(|g| g.time.to_string()));
-        let (output, keep, push) =
-            super::push::output_and_push(args.output, args.push, &args.registry, env)?;
+        let (output, keep, push) = super::push::output_and_push(
+            args.output,
+            args.push,
+            &args.registry,
+            env,
+            args.cache_from.is_some()
+                || args.cache_to.is_some()
+                || env.get("SCRATCHPACK_CACHE_REPO").is_some(),
+        )?;
         let mut image =
             resolve_image(args.image, output, &sources.default_name, epoch)?.pushed_to(push, keep);
         let command = super::canonical_command(&env.args, &env.cwd, &sources.root);
@@ -240,6 +251,16 @@ impl BuildPlan {
                     )
                 })?,
         };
+        let shared = env.get("SCRATCHPACK_CACHE_REPO");
+        let cache_ref = |given: &Option<String>| -> Result<Option<super::PushTo>, PlanError> {
+            given
+                .clone()
+                .or_else(|| shared.clone())
+                .map(|r| super::PushTo::resolve(&r, &args.registry, env))
+                .transpose()
+        };
+        let cache_from = cache_ref(&args.cache_from)?;
+        let cache_to = cache_ref(&args.cache_to)?;
         let build_cache = !args.no_build_cache
             && !matches!(
                 env.get("SCRATCHPACK_BUILD_CACHE").as_deref(),
@@ -293,6 +314,8 @@ impl BuildPlan {
             inputs: given,
             build_cache,
             build_cache_max,
+            cache_from,
+            cache_to,
         })
     }
 }

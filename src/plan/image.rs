@@ -120,7 +120,7 @@ impl PackagePlan {
             file_name(first)
         };
         let (output, keep, push) =
-            super::push::output_and_push(args.output, args.push, &args.registry, env)?;
+            super::push::output_and_push(args.output, args.push, &args.registry, env, false)?;
         let image = resolve_image(
             args.image,
             output,

@@ -234,6 +234,8 @@ const UNRECORDED: &[&str] = &[
     "offline",
     "provenance_times",
     "no_build_cache",
+    "cache_from",
+    "cache_to",
     "platform",
 ];
 

@@ -96,11 +96,12 @@ pub(super) fn output_and_push(
     push: Option<String>,
     registry: &RegistryArgs,
     env: &Environment,
+    cache_registry: bool,
 ) -> Result<(PathBuf, bool, Option<PushTo>), PlanError> {
     let to = push
         .map(|r| PushTo::resolve(&r, registry, env))
         .transpose()?;
-    if to.is_none() && (!registry.ca_cert.is_empty() || registry.insecure) {
+    if to.is_none() && !cache_registry && (!registry.ca_cert.is_empty() || registry.insecure) {
         return Err(super::flag_err(
             if registry.insecure {
                 "--insecure"
@@ -108,7 +109,7 @@ pub(super) fn output_and_push(
                 "--ca-cert"
             },
             "",
-            "it applies to --push only",
+            "it applies to --push (and to --cache-from, --cache-to) only",
         ));
     }
     match (output, &to) {

@@ -241,6 +241,55 @@ impl Client {
         }
     }
 
+    /// Downloads the blob `digest` of at most `max` bytes into `to`, checked against its
+    /// digest as it streams (the registry's storage may be another host it redirects
+    /// to; the credentials stay with the registry).
+    pub fn download(
+        &self,
+        digest: &str,
+        max: u64,
+        to: &mut dyn std::io::Write,
+    ) -> Result<u64, RegistryError> {
+        let step = format!("downloading blob {digest}");
+        let url = self.url(&format!("blobs/{digest}"));
+        // A HEAD first: it authenticates, and says the size.
+        let head = self.send(&step, "HEAD", &url, &[], &Body::Empty)?;
+        if head.status != 200 {
+            return Err(self.rejected(&step, &head));
+        }
+        let corrupt = |why: String| RegistryError::Corrupt {
+            digest: digest.to_string(),
+            why,
+        };
+        let response = self.request("GET", &url, &[], &Body::Empty)?;
+        if response.status() != 200 {
+            return Err(self.rejected(&step, &Reply::read(response)));
+        }
+        let mut response = response;
+        let reader = response
+            .body_mut()
+            .with_config()
+            .limit(max.saturating_add(1))
+            .reader();
+        let mut writer = crate::digest::HashWriter::new(to);
+        let n =
+            std::io::copy(&mut reader.take(max.saturating_add(1)), &mut writer).map_err(|e| {
+                RegistryError::Unreachable {
+                    registry: self.target.registry.clone(),
+                    step: step.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+        if n > max {
+            return Err(corrupt(format!("larger than the {max} bytes announced")));
+        }
+        let got = writer.finish().1.to_string();
+        if got != digest {
+            return Err(corrupt(format!("the registry sent {got}")));
+        }
+        Ok(n)
+    }
+
     /// One request, no retry.
     fn once(
         &self,
@@ -249,6 +298,17 @@ impl Client {
         headers: &[(&str, String)],
         body: &Body,
     ) -> Result<Reply, RegistryError> {
+        Ok(Reply::read(self.request(method, url, headers, body)?))
+    }
+
+    /// One request, its response unread.
+    fn request(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &Body,
+    ) -> Result<http::Response<ureq::Body>, RegistryError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut builder = http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
@@ -287,7 +347,7 @@ impl Client {
                 self.agent.run(request)
             }
         };
-        Ok(Reply::read(sent.map_err(|e| self.transport_error(e))?))
+        sent.map_err(|e| self.transport_error(e))
     }
 
     fn current_authorization(&self) -> Option<String> {
