@@ -22,6 +22,10 @@
 #                               of the unchanged image
 #   benches/bench.sh run        `scratchpack run hello.tar` against `podman run` of the
 #                               same image (loaded beforehand)
+#   benches/bench.sh cache      the build cache: hello.c, hello.go and a real project
+#                               (tree, from Debian's sources) built warm (compiled),
+#                               no-op (the local build cache) and from a loopback
+#                               registry (another cache directory: --cache-from)
 #   benches/bench.sh lookup     warm builds of hello.c by where zig is: on PATH (search
 #                               remembered or not), fetched into the cache; with
 #                               SP_BEFORE=/path/to/an/older/scratchpack, that one too
@@ -320,7 +324,66 @@ bench_run() {
     echo
 }
 
+bench_cache() {
+    echo "== build cache: warm build, no-op, fetched from a registry"
+    local mirror="file://$(cd ../shared/alpine && pwd)"
+    export SCRATCHPACK_ALPINE_MIRROR="$mirror" SCRATCHPACK_CACHE_DIR="$WORK/cache-a"
+    local repo=${SCRATCHPACK_TOOLS_REPO:-}
+    if [ -z "$repo" ]; then
+        repo="$WORK/tools-repo"
+        ALPINE_MIRROR="$mirror" scripts/tools-repo.sh "$repo"
+    fi
+    local port=5098 reg="$WORK/cache-registry"
+    mkdir -p "$reg"
+    printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
+        "$reg" "$port" > "$reg/config.yml"
+    docker-registry serve "$reg/config.yml" 2>"$reg/log" &
+    local registry_pid=$!
+    trap "kill $registry_pid 2>/dev/null || true; rm -rf '$WORK'" EXIT
+    sleep 1
+    mkdir -p "$WORK/cache-src"
+    cp fixtures/hello.c fixtures/go/hello.go "$WORK/cache-src/"
+    (cd "$WORK/cache-src" && apt-get source --download-only -qq tree >/dev/null 2>&1 \
+        && tar -xf tree_*.orig.tar.* && rm -f tree_*)
+    local tree
+    tree=$(ls -d "$WORK"/cache-src/tree-*)
+    cd "$WORK/cache-src"
+    local to="127.0.0.1:$port/bench/cache" p="--apk-repository file://$repo --apk-allow-untrusted"
+    # Runner A fills its cache and the registry.
+    "$SP" hello.c -o c.tar -q --cache-to "$to"
+    "$SP" hello.go -o go.tar -q --cache-to "$to"
+    "$SP" "$tree" -o tree.tar -q --toolchain zig $p --cache-to "$to"
+    # Runner B: another cache directory, its toolchains and compilers' caches warm (as a
+    # CI runner's image would have them), no builds: each run starts from an empty
+    # build cache and fetches.
+    mkdir -p "$WORK/cache-b"
+    for d in toolchains tools rootfs prepared; do
+        [ -e "$WORK/cache-a/$d" ] && cp -a "$WORK/cache-a/$d" "$WORK/cache-b/"
+    done
+    local b="SCRATCHPACK_CACHE_DIR=$WORK/cache-b" empty="rm -rf $WORK/cache-b/builds"
+    hyperfine --warmup 1 --runs 10 --export-markdown "$WORK/cache-c.md" \
+        -p true -p true -p "$empty" \
+        -n 'hello.c, warm build (compiled)' "$SP hello.c -o c.tar -q --no-build-cache" \
+        -n 'hello.c, no-op (local build cache)' "$SP hello.c -o c.tar -q" \
+        -n 'hello.c, fetched from the registry' "env $b $SP hello.c -o c.tar -q --cache-from $to"
+    hyperfine --warmup 1 --runs 10 --export-markdown "$WORK/cache-go.md" \
+        -p true -p true -p "$empty" \
+        -n 'hello.go, warm build (compiled)' "$SP hello.go -o go.tar -q --no-build-cache" \
+        -n 'hello.go, no-op (local build cache)' "$SP hello.go -o go.tar -q" \
+        -n 'hello.go, fetched from the registry' "env $b $SP hello.go -o go.tar -q --cache-from $to"
+    hyperfine --warmup 1 --runs 5 --export-markdown "$WORK/cache-tree.md" \
+        -p "$SP cache prune projects -q" -p true -p "$empty" \
+        -n 'tree, full build (compiled)' "$SP $tree -o tree.tar -q --toolchain zig $p --no-build-cache" \
+        -n 'tree, no-op (local build cache)' "$SP $tree -o tree.tar -q --toolchain zig $p" \
+        -n 'tree, fetched from the registry' "env $b $SP $tree -o tree.tar -q --toolchain zig $p --cache-from $to"
+    kill "$registry_pid" 2>/dev/null || true
+    trap 'rm -rf "$WORK"' EXIT
+    cd - >/dev/null
+    echo
+}
+
 case "$what" in
+    cache) bench_cache ;;
     run) bench_run ;;
     push) bench_push ;;
     package) bench_package ;;
@@ -329,7 +392,7 @@ case "$what" in
     lookup) bench_lookup ;;
     platforms) bench_platforms ;;
     projects) bench_projects ;;
-    all) bench_package; bench_inspect; bench_build; bench_lookup; bench_projects; bench_platforms; bench_push; bench_run ;;
-    *) echo "usage: $0 [package|inspect|build|lookup|projects|platforms|push|run]" >&2; exit 2 ;;
+    all) bench_package; bench_inspect; bench_build; bench_lookup; bench_projects; bench_platforms; bench_push; bench_run; bench_cache ;;
+    *) echo "usage: $0 [package|inspect|build|lookup|projects|platforms|push|run|cache]" >&2; exit 2 ;;
 esac
 for md in "$WORK"/*.md; do cat "$md"; echo; done
