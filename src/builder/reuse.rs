@@ -34,7 +34,7 @@ use crate::ui::Ui;
 
 /// Sources hashed at most, in files and bytes: past that the build is not kept.
 const MAX_FILES: usize = 100_000;
-const MAX_BYTES: u64 = 1 << 30;
+const MAX_BYTES: u64 = 256 << 20;
 const ENTRY: &str = "entry.json";
 
 /// What decides a build's output.
@@ -567,8 +567,8 @@ fn source_files(plan: &BuildPlan) -> Result<BTreeMap<String, String>, String> {
             bytes += meta.len();
             if files.len() >= MAX_FILES || bytes > MAX_BYTES {
                 return Err(format!(
-                    "the sources pass {MAX_FILES} files or {} GiB",
-                    MAX_BYTES >> 30
+                    "the sources pass {MAX_FILES} files or {} MiB",
+                    MAX_BYTES >> 20
                 ));
             }
             let mut writer = HashWriter::new(std::io::sink());
