@@ -322,7 +322,10 @@ fn runners_share_builds_through_a_registry() {
         .current_dir(a.path())
         .args(["hello.c", "-o", "a.tar", "-v", "--cache-to", &repo]));
     assert_eq!(first.code, 0, "{}", first.stderr);
-    assert_has(&first.stderr, &["build cache: pushed"]);
+    assert_has(
+        &first.stderr,
+        &["build cache: pushed", "zig's caches as tools-zig-"],
+    );
     let tags = crate::support::check(Command::new("skopeo").args([
         "list-tags",
         "--tls-verify=false",
@@ -365,18 +368,44 @@ fn runners_share_builds_through_a_registry() {
         std::fs::read(work.join("b.tar")).unwrap()
     );
 
-    // A cache registry that does not answer: said once, and the build runs.
+    // A third runner whose compiler caches are cold (zig's libc for this machine not
+    // built yet) and whose build is new: it takes zig's caches the first runner pushed.
     let c = tempdir();
-    let cache_c = crate::support::cache_sharing(c.path(), crate::support::COMPILERS);
-    std::fs::copy(fixture("hello.c"), c.path().join("hello.c")).unwrap();
+    let cache_c = c.path().join("cache");
+    std::fs::create_dir_all(&cache_c).unwrap();
+    crate::support::check(Command::new("cp").args([
+        "-al",
+        path_str(&shared_cache().join("toolchains")),
+        path_str(&cache_c.join("toolchains")),
+    ]));
+    std::fs::write(c.path().join("hello.c"), "int main(void){return 0;}\n").unwrap();
     let r = run(scratchpack_cmd()
         .env_remove("SCRATCHPACK_BUILD_CACHE")
         .env("HOME", c.path())
         .env("SCRATCHPACK_CACHE_DIR", &cache_c)
         .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
-        .env("SCRATCHPACK_CACHE_REPO", "127.0.0.1:1/team/cache")
+        .env("SCRATCHPACK_CACHE_REPO", &repo)
         .current_dir(c.path())
         .args(["hello.c", "-o", "c.tar"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_has(&r.stderr, &["zig's caches fetched from"]);
+    assert!(
+        !dir_entries(&cache_c.join("tools/zig/zig")).is_empty(),
+        "zig's cache is in place"
+    );
+
+    // A cache registry that does not answer: said once, and the build runs.
+    let d = tempdir();
+    let cache_d = crate::support::cache_sharing(d.path(), crate::support::COMPILERS);
+    std::fs::copy(fixture("hello.c"), d.path().join("hello.c")).unwrap();
+    let r = run(scratchpack_cmd()
+        .env_remove("SCRATCHPACK_BUILD_CACHE")
+        .env("HOME", d.path())
+        .env("SCRATCHPACK_CACHE_DIR", &cache_d)
+        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+        .env("SCRATCHPACK_CACHE_REPO", "127.0.0.1:1/team/cache")
+        .current_dir(d.path())
+        .args(["hello.c", "-o", "d.tar"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, first.stdout);
     assert_eq!(

@@ -419,6 +419,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     } else {
         None
     };
+    let mut tools_tag = None;
     let reuse = match &prepared {
         Some((_, installed)) => {
             let mut identity = reuse::Identity::of(
@@ -428,6 +429,7 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             if let Some(setup) = &cgo_setup {
                 identity = identity.with_cgo(&setup.identity);
             }
+            tools_tag = Some(shared::tools_tag(&toolchain.name, &identity.tool));
             let rootfs = rootfs_source(plan, &toolchain).digest()?.to_string();
             reuse::begin(
                 plan,
@@ -466,11 +468,38 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             _dir: dir,
         });
     }
+    // About to compile: a runner whose toolchain caches are cold takes them from the
+    // cache registry (zig's libc, Go's build cache), and gives its own afterwards.
+    let tools_dir = plan.cache.root().join("tools").join(&toolchain.name);
+    if let (Some(from), Some(tag), Some(_)) = (&plan.cache_from, &tools_tag, &reuse) {
+        if !holds_files(&tools_dir) {
+            match shared::pull_tools(from, tag, &tools_dir) {
+                Ok(true) => ui.note(&format!(
+                    "build cache: {}'s caches fetched from {}",
+                    toolchain.name, from.target
+                )),
+                Ok(false) => {}
+                Err(e) => reuse::warn_once(ui, &format!("cannot fetch from {}", from.target), &e),
+            }
+        }
+    }
     let keep = |built: Built| -> Built {
         if let Some(r) = &reuse {
             r.store(&built, &plan.cache, plan.build_cache_max, ui);
             if let Some(to) = &plan.cache_to {
                 r.share(to, ui);
+                if let Some(tag) = &tools_tag {
+                    match shared::push_tools(to, tag, &tools_dir, ui) {
+                        Ok(true) if ui.is_verbose() => ui.note(&format!(
+                            "build cache: pushed {}'s caches as {tag}",
+                            toolchain.name
+                        )),
+                        Ok(_) => {}
+                        Err(e) => {
+                            reuse::warn_once(ui, &format!("cannot push to {}", to.target), &e)
+                        }
+                    }
+                }
             }
         }
         built
@@ -830,4 +859,22 @@ fn sandbox_spec(
         search_path: false,
         attached: false,
     })
+}
+
+/// Whether any regular file lies below `dir` (a toolchain's caches have been used).
+fn holds_files(dir: &Path) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&at) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_file() => return true,
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                _ => {}
+            }
+        }
+    }
+    false
 }

@@ -480,7 +480,7 @@ pub fn list(cache: &Cache) -> Vec<(PathBuf, String)> {
 }
 
 /// A cache registry's failure, said once per process: builds go on without it.
-fn warn_once(ui: &Ui, what: &str, e: &crate::registry::RegistryError) {
+pub(super) fn warn_once(ui: &Ui, what: &str, e: &crate::registry::RegistryError) {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         let mut chain = e.to_string();
