@@ -301,8 +301,8 @@ fn a_project_and_several_platforms_are_reused() {
 }
 
 /// Two runners, one registry: A builds and pushes its build to the cache repository; B —
-/// another cache directory, another home, another working directory, and a compiler
-/// that cannot run — fetches it and gets the same image. An unreachable cache registry
+/// another user, cache directory, home and working directory, and a compiler that
+/// cannot run — fetches it and gets the same image. An unreachable cache registry
 /// is said once and the build goes on.
 #[test]
 fn runners_share_builds_through_a_registry() {
@@ -333,30 +333,57 @@ fn runners_share_builds_through_a_registry() {
     ]));
     assert!(tags.contains("\"build-"), "{tags}");
 
-    let b = tempdir();
-    let cache_b = private_cache(b.path());
+    // Runner B is another user when the tests run as root (`nobody`, from a directory
+    // both can reach), with a cache of its own holding only the fetched toolchains.
+    let b = tempfile::Builder::new()
+        .prefix("sp-shared-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let cache_b = b.path().join("cache");
+    std::fs::create_dir_all(&cache_b).unwrap();
+    crate::support::check(Command::new("cp").args([
+        "-al",
+        path_str(&shared_cache().join("toolchains")),
+        path_str(&cache_b.join("toolchains")),
+    ]));
+    std::fs::set_permissions(&cache_b, std::fs::Permissions::from_mode(0o777)).unwrap();
     if which::which("zig").is_err() {
         for release in dir_entries(&cache_b.join("toolchains")) {
             let zig = cache_b.join("toolchains").join(release).join("ziglang/zig");
             if zig.exists() {
                 std::fs::remove_file(&zig).unwrap();
                 std::fs::write(&zig, "#!/bin/sh\nexit 99\n").unwrap();
-                use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&zig, std::fs::Permissions::from_mode(0o755)).unwrap();
             }
         }
     }
     let work = b.path().join("elsewhere");
     std::fs::create_dir_all(&work).unwrap();
+    std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::copy(fixture("hello.c"), work.join("hello.c")).unwrap();
-    let second = run(scratchpack_cmd()
-        .env_remove("SCRATCHPACK_BUILD_CACHE")
-        .env("HOME", b.path())
-        .env("SCRATCHPACK_CACHE_DIR", &cache_b)
-        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
-        .env("SCRATCHPACK_CACHE_REPO", &repo)
-        .current_dir(&work)
-        .args(["hello.c", "-o", "b.tar"]));
+    let env = [
+        "env".to_string(),
+        "-C".to_string(),
+        work.display().to_string(),
+        format!("HOME={}", b.path().display()),
+        format!("SCRATCHPACK_CACHE_DIR={}", cache_b.display()),
+        format!("SCRATCHPACK_ALPINE_MIRROR={}", shared_mirror()),
+        format!("SCRATCHPACK_CACHE_REPO={repo}"),
+    ];
+    let prefix: Vec<&str> = env.iter().map(String::as_str).collect();
+    let second =
+        crate::support::scratchpack_as_nobody_with(b.path(), &prefix, &["hello.c", "-o", "b.tar"])
+            .unwrap_or_else(|| {
+                run(scratchpack_cmd()
+                    .env_remove("SCRATCHPACK_BUILD_CACHE")
+                    .env("HOME", b.path())
+                    .env("SCRATCHPACK_CACHE_DIR", &cache_b)
+                    .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+                    .env("SCRATCHPACK_CACHE_REPO", &repo)
+                    .current_dir(&work)
+                    .args(["hello.c", "-o", "b.tar"]))
+            });
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_has(
         &second.stderr,
