@@ -73,7 +73,8 @@ pub enum Command {
                       digest the registry serves.\n\nIMAGE is an archive written by \
                       scratchpack, `podman save --format oci-archive` or `skopeo copy \
                       oci-archive:`, or an OCI layout directory; a single image or a \
-                      multi-platform index. Blobs the registry has are skipped. Credentials \
+                      multi-platform index; or a docker-archive (docker save), pushed under a \
+                      manifest made for it. Blobs the registry has are skipped. Credentials \
                       come from docker's config.json ($DOCKER_CONFIG, credHelpers, credsStore, \
                       auths), then REGISTRY_AUTH_FILE, then podman's auth.json. Prints \
                       REF@sha256:... on stdout."

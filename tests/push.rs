@@ -256,6 +256,53 @@ fn sbom_and_provenance_are_pushed_as_referrers() {
     );
 }
 
+/// A docker-archive (`docker save`, here skopeo's) holds no registry manifest: one is
+/// made for its config and layers as they lie (docker's plain tars), the digest printed
+/// is the one the registry serves, and podman pulls and runs it.
+#[test]
+fn a_docker_archive_is_pushed_under_a_manifest_made_for_it() {
+    require!("skopeo");
+    let Some(registry) = Registry::plain() else {
+        return;
+    };
+    let dir = tempdir();
+    let user = User::new();
+    let (tar, _) = image(dir.path(), "hello", &[fixture("hello-amd64")], &[]);
+    let docker = dir.path().join("docker.tar");
+    crate::support::check(Command::new("skopeo").args([
+        "copy",
+        &format!("oci-archive:{}", tar.display()),
+        &format!("docker-archive:{}:hello:latest", docker.display()),
+    ]));
+    let reference = format!("{}/team/fromdocker:v1", registry.host);
+    let r = user.push(&docker, &reference, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let printed = r.stdout.trim().rsplit_once('@').unwrap().1.to_string();
+    let (manifest, served) = raw_manifest(&reference, &["--tls-verify=false"]);
+    assert_eq!(served, printed, "the registry serves the digest printed");
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.docker.image.rootfs.diff.tar"
+    );
+    // Pushed again: the same manifest, nothing sent.
+    let r = user.push(&docker, &reference, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.trim().ends_with(&printed), "{}", r.stdout);
+    assert_has(&r.stderr, &["0 blobs uploaded"]);
+    let Some(podman) = Podman::new() else {
+        return;
+    };
+    let by_digest = format!("{}/team/fromdocker@{printed}", registry.host);
+    podman
+        .run(&["pull", "-q", "--tls-verify=false", &by_digest])
+        .expect_code(0);
+    assert_eq!(podman.run_image(&by_digest, &[]), "hello from scratch\n");
+}
+
 #[test]
 fn an_index_of_two_platforms_is_pushed_whole() {
     require!("skopeo");
@@ -471,19 +518,6 @@ fn failures_name_the_registry_and_what_to_do() {
     let r = user.push(&tar, "http://127.0.0.1:5000/App", &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_has(&r.stderr, &["is not a registry reference"]);
-    // A docker-archive has no registry manifest: refused, with the conversion to use.
-    let docker = dir.path().join("docker.tar");
-    if crate::support::tool("skopeo").is_some() {
-        let copied = run(Command::new("skopeo").args([
-            "copy",
-            &format!("oci-archive:{}", tar.display()),
-            &format!("docker-archive:{}:hello:latest", docker.display()),
-        ]));
-        assert_eq!(copied.code, 0, "{}", copied.stderr);
-        let r = user.push(&docker, &format!("127.0.0.1:{port}/app"), &[]);
-        assert_eq!(r.code, 2, "{}", r.stderr);
-        assert_has(&r.stderr, &["docker-archive", "oci-archive"]);
-    }
     // A file that is no image at all.
     let r = user.push(
         &fixture("hello-amd64"),

@@ -3,8 +3,9 @@
 //! `skopeo copy` write), for `push` and `run`.
 //! Blobs are streamed from where they lie (a tar member is read in place), never
 //! extracted; names are looked up, never followed out of the layout. What to push is
-//! the one image or index `index.json` names (several: `index.json` itself, an index);
-//! what to run, [`super::images::list`] over [`Documents`].
+//! the one image or index `index.json` names (several: `index.json` itself, an index),
+//! or a docker-archive's image under a manifest made for it; what to run,
+//! [`super::images::list`] over [`Documents`].
 //! Documents (indexes, manifests) are read whole, at most 4 MiB, and checked against
 //! their digest before anything is sent.
 
@@ -21,6 +22,11 @@ use super::referrers::Referrer;
 use super::verify::{self, blob_name};
 use crate::digest::Digest;
 
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
+const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
 /// Largest document (index, manifest) read: the limit registries set.
 const MAX_DOCUMENT: u64 = 4 << 20;
 /// Members of a tar remembered, and indexes followed in depth.
@@ -36,8 +42,8 @@ pub enum SourceError {
         #[source]
         source: io::Error,
     },
-    #[error("`{}` is not an OCI layout (no index.json){}", path.display(), if *docker { ": it is a docker-archive (docker save)" } else { "" })]
-    NotLayout { path: PathBuf, docker: bool },
+    #[error("`{}` is not an image: neither index.json (OCI layout) nor manifest.json (docker-archive)", path.display())]
+    NotLayout { path: PathBuf },
     #[error("`{}` is compressed: push reads an uncompressed tar or a directory", path.display())]
     Compressed { path: PathBuf },
     #[error("the image `{}` is invalid: {why}", path.display())]
@@ -47,12 +53,6 @@ pub enum SourceError {
 impl crate::error::Hint for SourceError {
     fn hints(&self) -> Vec<String> {
         match self {
-            SourceError::NotLayout { docker: true, .. } => vec![
-                "write an OCI archive instead (`podman save --format oci-archive`, or `skopeo \
-                 copy docker-archive:IN oci-archive:OUT`): a docker-archive holds no \
-                 registry manifest, so no digest could be kept"
-                    .into(),
-            ],
             SourceError::NotLayout { .. } => {
                 vec!["give an image archive or an OCI layout directory".into()]
             }
@@ -100,19 +100,14 @@ enum Where {
 pub struct Source {
     path: PathBuf,
     at: Where,
+    /// Blobs known by digest under another name (a docker-archive's `ID/layer.tar`).
+    aliases: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
 impl Source {
-    /// An OCI layout (`index.json`), the only kind a registry can take as is.
+    /// An image to push: an OCI layout (`index.json`), or a docker-archive.
     pub fn open(path: &Path) -> Result<Source, SourceError> {
-        let source = Source::open_any(path)?;
-        if !source.has("index.json") {
-            return Err(SourceError::NotLayout {
-                path: path.to_path_buf(),
-                docker: source.has("manifest.json"),
-            });
-        }
-        Ok(source)
+        Source::open_any(path)
     }
 
     /// An OCI layout or a docker-archive (`manifest.json`).
@@ -155,11 +150,11 @@ impl Source {
         let source = Source {
             path: path.to_path_buf(),
             at,
+            aliases: Default::default(),
         };
         if !source.has("index.json") && !source.has("manifest.json") {
             return Err(SourceError::NotLayout {
                 path: path.to_path_buf(),
-                docker: false,
             });
         }
         Ok(source)
@@ -287,15 +282,28 @@ impl Source {
 
     /// A blob's bytes, streamed, and its size on disk.
     pub fn blob(&self, digest: &str) -> Result<(Range, u64), SourceError> {
-        let name = blob_name(digest).map_err(|why| self.invalid(why))?;
+        let alias = self
+            .aliases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digest)
+            .cloned();
+        let name = match alias {
+            Some(name) => name,
+            None => blob_name(digest).map_err(|why| self.invalid(why))?,
+        };
         let (file, offset, size) = self
             .locate(&name)
             .map_err(|why| self.invalid(format!("blob {digest}: {why}")))?;
         Ok((Range::new(file, offset, size), size))
     }
 
-    /// What to push: the image or index `index.json` names.
+    /// What to push: the image or index `index.json` names; for a docker-archive, its
+    /// image under a manifest made for it.
     pub fn plan(&self) -> Result<Plan, SourceError> {
+        if !self.has("index.json") {
+            return self.docker_plan();
+        }
         let index = self.read("index.json", None)?;
         let doc: Document =
             serde_json::from_slice(&index).map_err(|e| self.invalid(format!("index.json: {e}")))?;
@@ -338,6 +346,86 @@ impl Source {
             }
         }
         Ok(plan)
+    }
+
+    /// A docker-archive's one image (`docker save`, `podman save`): its config and layers
+    /// as they lie in the archive, digested here, under a docker v2 manifest (schema 2)
+    /// made for them; layers keep their compression (docker's are plain tars).
+    fn docker_plan(&self) -> Result<Plan, SourceError> {
+        let entries: Vec<super::doc::DockerEntry> =
+            serde_json::from_slice(&self.read("manifest.json", None)?)
+                .map_err(|e| self.invalid(format!("manifest.json: {e}")))?;
+        let [entry] = entries.as_slice() else {
+            return Err(self.invalid(format!(
+                "manifest.json lists {} images: push takes one (save one image per archive)",
+                entries.len()
+            )));
+        };
+        let name = |n: &str| normalize(n).ok_or_else(|| self.invalid(format!("bad path `{n}`")));
+        let config_name = name(&entry.config)?;
+        let config = self.read(&config_name, None)?;
+        let config_digest = Digest::of(&config);
+        let mut aliases = BTreeMap::from([(config_digest.to_string(), config_name)]);
+        let mut layers = Vec::new();
+        for layer in &entry.layers {
+            let layer_name = name(layer)?;
+            let (mut range, size) = self.stream(&layer_name)?;
+            let mut first = [0u8; 2];
+            let gzip = matches!(std::io::Read::read(&mut range, &mut first), Ok(2) if first == [0x1f, 0x8b]);
+            let (range, _) = self.stream(&layer_name)?;
+            let mut hashing = crate::digest::HashWriter::new(io::sink());
+            io::copy(&mut { range }, &mut hashing).map_err(|source| SourceError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+            let digest = hashing.finish().1;
+            layers.push(Descriptor {
+                media_type: if gzip {
+                    DOCKER_LAYER_GZIP
+                } else {
+                    DOCKER_LAYER
+                }
+                .into(),
+                digest: digest.to_string(),
+                size,
+                urls: Vec::new(),
+                platform: None,
+                annotations: Default::default(),
+            });
+            aliases.insert(digest.to_string(), layer_name);
+        }
+        let config = Descriptor {
+            media_type: DOCKER_CONFIG.into(),
+            digest: config_digest.to_string(),
+            size: config_digest.size,
+            urls: Vec::new(),
+            platform: None,
+            annotations: Default::default(),
+        };
+        let describe = |d: &Descriptor| serde_json::json!({"mediaType": d.media_type, "digest": d.digest, "size": d.size});
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": describe(&config),
+            "layers": layers.iter().map(describe).collect::<Vec<_>>(),
+        }))
+        .map_err(|e| self.invalid(e.to_string()))?;
+        *self.aliases.lock().unwrap_or_else(|e| e.into_inner()) = aliases;
+        let mut blobs = vec![config];
+        for l in layers {
+            if !blobs.iter().any(|b| b.digest == l.digest) {
+                blobs.push(l);
+            }
+        }
+        Ok(Plan {
+            blobs,
+            manifests: vec![Manifest {
+                digest: Digest::of(&manifest).to_string(),
+                media_type: DOCKER_MANIFEST.into(),
+                bytes: manifest,
+            }],
+            referrers: Vec::new(),
+        })
     }
 
     fn walk(
@@ -612,7 +700,7 @@ mod tests {
         std::fs::write(&path, escape).unwrap();
         assert!(matches!(
             Source::open(&path),
-            Err(SourceError::NotLayout { docker: false, .. })
+            Err(SourceError::NotLayout { .. })
         ));
     }
 }
