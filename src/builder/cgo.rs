@@ -101,7 +101,7 @@ pub fn setup(plan: &BuildPlan, go: &Toolchain, file: &Path, ui: &Ui) -> Result<S
         .project
         .as_ref()
         .ok_or_else(|| BuildError::NoProjectTools(c.name.clone()))?;
-    let tool = super::select::host_tool(plan, &c, ui)?;
+    let tool = super::select::host_tool(plan, &c, ui, false)?;
     let caches = super::cache_dirs(plan, &c)?;
     let paths = if plan.sandbox {
         Paths::sandboxed(&c).with_sysroot(super::sysroot(plan))

@@ -359,7 +359,9 @@ fn target_bind(target: &provision::Prepared) -> Bind {
 /// Compiles `plan`'s sources into a static binary.
 pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     let language = plan.sources.language;
-    let (toolchain, tool) = select::select(plan, language, ui)?;
+    // A pinned release not fetched yet is fetched only if the build cache misses.
+    let defer = plan.build_cache && plan.sandbox && !plan.offline;
+    let (toolchain, mut tool) = select::select(plan, language, ui, defer)?;
     let compile = toolchain.compile_for(language)?;
     let request = provision_request(plan, &toolchain, language)?;
     let package_list = request
@@ -468,7 +470,11 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             _dir: dir,
         });
     }
-    // About to compile: a runner whose toolchain caches are cold takes them from the
+    // About to compile: the toolchain is fetched now if it was left for later.
+    if tool.as_ref().is_some_and(|t| !t.program.exists()) {
+        tool = select::host_tool(plan, &toolchain, ui, false)?;
+    }
+    // A runner whose toolchain caches are cold takes them from the
     // cache registry (zig's libc, Go's build cache), and gives its own afterwards.
     let tools_dir = plan.cache.root().join("tools").join(&toolchain.name);
     if let (Some(from), Some(tag), Some(_)) = (&plan.cache_from, &tools_tag, &reuse) {

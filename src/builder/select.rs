@@ -9,15 +9,19 @@ use crate::plan::BuildPlan;
 use crate::platform::Platform;
 use crate::provision;
 use crate::source::Language;
+use crate::toolchain::fetch::FetchContext;
 use crate::toolchain::find::HostTool;
 use crate::toolchain::resolve;
 use crate::toolchain::{self, Toolchain};
 use crate::ui::Ui;
 
+/// With `defer`, a pinned release not fetched yet is returned unfetched (see
+/// `FetchContext::defer`): the build fetches it with [`host_tool`] once it needs it.
 pub(super) fn select(
     plan: &BuildPlan,
     language: Language,
     ui: &Ui,
+    defer: bool,
 ) -> Result<(Toolchain, Option<HostTool>), BuildError> {
     if plan.toolchain != "auto" {
         let t = toolchain::by_name_or_file(&plan.toolchain)?;
@@ -29,7 +33,7 @@ pub(super) fn select(
                 platform: plan.platform.to_string(),
             });
         }
-        let tool = host_tool(plan, &t, ui)?;
+        let tool = host_tool(plan, &t, ui, defer)?;
         if let Some(tool) = &tool {
             ui.note(&format!("toolchain: {} ({})", t.name, tool.describe()));
         }
@@ -54,7 +58,7 @@ pub(super) fn select(
             continue;
         }
         let why_not = match &t.host {
-            Some(_) => match host_tool(plan, &t, ui) {
+            Some(_) => match host_tool(plan, &t, ui, defer) {
                 Ok(tool) => {
                     let what = tool.as_ref().map(HostTool::describe).unwrap_or_default();
                     let mut note = format!("toolchain: {} ({what}), chosen by auto", t.name);
@@ -105,8 +109,13 @@ pub(super) fn host_tool(
     plan: &BuildPlan,
     t: &Toolchain,
     ui: &Ui,
+    defer: bool,
 ) -> Result<Option<HostTool>, BuildError> {
-    resolve::resolve(t, &plan.fetch_context(), ui).map_err(|source| BuildError::Find {
+    let ctx = FetchContext {
+        defer,
+        ..plan.fetch_context()
+    };
+    resolve::resolve(t, &ctx, ui).map_err(|source| BuildError::Find {
         toolchain: t.name.clone(),
         source: Box::new(source),
     })

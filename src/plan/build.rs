@@ -356,6 +356,7 @@ impl BuildPlan {
             mirror: self.toolchain_mirror.clone(),
             host: self.host.clone(),
             pip_index: self.pip_index.clone(),
+            defer: false,
         }
     }
 }
@@ -380,6 +381,7 @@ impl ToolchainsPlan {
                 mirror: super::mirror(args.toolchain_mirror, "SCRATCHPACK_TOOLCHAIN_MIRROR", env)?,
                 host: env.host(),
                 pip_index: env.get("PIP_INDEX_URL"),
+                defer: false,
             },
             cache,
         })

@@ -42,6 +42,9 @@ pub struct FetchContext {
     pub host: HostEnv,
     /// The package index when pip itself is missing (`PIP_INDEX_URL`, else PyPI).
     pub pip_index: Option<String>,
+    /// A release not in the cache yet is returned unfetched (its program absent), to be
+    /// fetched only if it is needed: a build the build cache answers needs none.
+    pub defer: bool,
 }
 
 /// The index a wheel is read from directly when there is no pip.
@@ -276,6 +279,9 @@ impl<'a> Release<'a> {
     pub fn ensure(&self, ctx: &FetchContext, ui: &Ui) -> Result<HostTool, FetchError> {
         if let Some(tool) = self.cached(&ctx.cache) {
             return Ok(tool);
+        }
+        if ctx.defer {
+            return Ok(self.tool_at(&self.dir(&ctx.cache)?));
         }
         let dir = self.dir(&ctx.cache)?;
         let _lock = ctx.cache.lock(&format!("toolchain-{}", self.sha256), || {

@@ -152,6 +152,7 @@ pub fn zig() -> Option<PathBuf> {
                 cwd: "/".into(),
             },
             pip_index: None,
+            defer: false,
         };
         let fetched = Release::for_host(&toolchain)
             .expect("zig.toml has a [fetch] table")
