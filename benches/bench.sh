@@ -58,6 +58,20 @@ big_binary() {
     rm "$WORK/payload"
 }
 
+# Starts docker-registry on 127.0.0.1:PORT with its data in DIR (plain HTTP, quiet);
+# sets registry_pid, and the exit trap that stops it.
+start_registry() {
+    local reg=$1 port=$2
+    mkdir -p "$reg"
+    printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
+        "$reg" "$port" > "$reg/config.yml"
+    docker-registry serve "$reg/config.yml" 2>"$reg/log" &
+    registry_pid=$!
+    trap "kill $registry_pid 2>/dev/null || true; rm -rf '$WORK'" EXIT
+    sleep 1
+    kill -0 "$registry_pid" || { cat "$reg/log"; exit 1; }
+}
+
 bench_package() {
     echo "== package: a 64 MiB static binary into an image"
     big_binary
@@ -261,14 +275,7 @@ bench_push() {
     "$SP" package "$WORK/big" -o "$WORK/big.tar" -q --tag big
     ls -l "$WORK/big.tar"
     local port=5099 reg="$WORK/registry"
-    mkdir -p "$reg"
-    printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
-        "$reg" "$port" > "$reg/config.yml"
-    docker-registry serve "$reg/config.yml" 2>"$reg/log" &
-    local registry_pid=$!
-    trap "kill $registry_pid 2>/dev/null || true; rm -rf '$WORK'" EXIT
-    sleep 1
-    kill -0 "$registry_pid" || { cat "$reg/log"; exit 1; }
+    start_registry "$reg" "$port"
     # podman with storage of its own, as the tests run it.
     printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$WORK/containers.conf"
     local podman="env CONTAINERS_CONF=$WORK/containers.conf podman --root $WORK/podman/root --runroot $WORK/podman/run --tmpdir $WORK/podman/tmp --storage-driver vfs"
@@ -334,13 +341,7 @@ bench_cache() {
         ALPINE_MIRROR="$mirror" scripts/tools-repo.sh "$repo"
     fi
     local port=5098 reg="$WORK/cache-registry"
-    mkdir -p "$reg"
-    printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
-        "$reg" "$port" > "$reg/config.yml"
-    docker-registry serve "$reg/config.yml" 2>"$reg/log" &
-    local registry_pid=$!
-    trap "kill $registry_pid 2>/dev/null || true; rm -rf '$WORK'" EXIT
-    sleep 1
+    start_registry "$reg" "$port"
     mkdir -p "$WORK/cache-src"
     cp fixtures/hello.c fixtures/go/hello.go "$WORK/cache-src/"
     (cd "$WORK/cache-src" && apt-get source --download-only -qq tree >/dev/null 2>&1 \

@@ -20,6 +20,12 @@ fn private_cache(dir: &Path) -> PathBuf {
     let cache = dir.join("cache");
     std::fs::create_dir_all(&cache).unwrap();
     std::os::unix::fs::symlink(shared_cache().join("tools"), cache.join("tools")).unwrap();
+    copy_toolchains(&cache);
+    cache
+}
+
+/// The suite's fetched toolchains, as hard links in `cache` (its own to break or remove).
+fn copy_toolchains(cache: &Path) {
     let toolchains = shared_cache().join("toolchains");
     if toolchains.exists() {
         crate::support::check(Command::new("cp").args([
@@ -28,7 +34,6 @@ fn private_cache(dir: &Path) -> PathBuf {
             path_str(&cache.join("toolchains")),
         ]));
     }
-    cache
 }
 
 fn build_in(cache: &Path, cwd: &Path, args: &[&str]) -> Run {
@@ -101,11 +106,7 @@ fn the_same_build_is_reused_and_every_change_misses() {
         assert_ne!(r.code, 0, "{}", r.stderr);
         // Whole again for what follows.
         std::fs::remove_dir_all(cache.join("toolchains")).unwrap();
-        crate::support::check(Command::new("cp").args([
-            "-al",
-            path_str(&shared_cache().join("toolchains")),
-            path_str(&cache.join("toolchains")),
-        ]));
+        copy_toolchains(&cache);
     }
 
     // A changed header misses, and says which file.
@@ -394,11 +395,7 @@ fn runners_share_builds_through_a_registry() {
     let c = tempdir();
     let cache_c = c.path().join("cache");
     std::fs::create_dir_all(&cache_c).unwrap();
-    crate::support::check(Command::new("cp").args([
-        "-al",
-        path_str(&shared_cache().join("toolchains")),
-        path_str(&cache_c.join("toolchains")),
-    ]));
+    copy_toolchains(&cache_c);
     std::fs::write(c.path().join("hello.c"), "int main(void){return 0;}\n").unwrap();
     let r = run(scratchpack_cmd()
         .env_remove("SCRATCHPACK_BUILD_CACHE")
