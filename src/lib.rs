@@ -8,6 +8,8 @@
 //! - [`inspect`]: the gate over files, directories and image archives.
 //! - [`package`]: a static binary in, a FROM-scratch image out, via [`image`] (layer and
 //!   JSON documents) and [`output`] (archive, OCI layout tar or directory).
+//! - [`attest`]: what went into each image (SPDX SBOM, SLSA provenance), stored beside
+//!   it as OCI referrers.
 //! - [`layout`]: image archives and layouts of any tool, read (shared by `inspect`,
 //!   `push` and `run`).
 //! - [`registry`]: an image pushed to a registry, byte for byte.
