@@ -362,6 +362,14 @@ bench_cache() {
         [ -e "$WORK/cache-a/$d" ] && cp -a "$WORK/cache-a/$d" "$WORK/cache-b/"
     done
     local b="SCRATCHPACK_CACHE_DIR=$WORK/cache-b" empty="rm -rf $WORK/cache-b/builds"
+    # Cold: a cache with only the fetched toolchains (rootfs extracted, zig's libc or Go's
+    # standard library built, the project's tools installed), one run each.
+    local cold="SCRATCHPACK_CACHE_DIR=$WORK/cache-cold"
+    local fresh="rm -rf $WORK/cache-cold && mkdir -p $WORK/cache-cold && cp -a $WORK/cache-a/toolchains $WORK/cache-cold/"
+    hyperfine --runs 1 --export-markdown "$WORK/cache-cold.md" \
+        -p "$fresh" -n 'hello.c, cold' "env $cold $SP hello.c -o c.tar -q" \
+        -p "$fresh" -n 'hello.go, cold' "env $cold $SP hello.go -o go.tar -q" \
+        -p "$fresh" -n 'tree, cold' "env $cold $SP $tree -o tree.tar -q --toolchain zig $p"
     hyperfine --warmup 1 --runs 10 --export-markdown "$WORK/cache-c.md" \
         -p true -p true -p "$empty" \
         -n 'hello.c, warm build (compiled)' "$SP hello.c -o c.tar -q --no-build-cache" \

@@ -221,7 +221,12 @@ pub fn begin(
             .filter_map(|k| plan.host_vars.get(k).map(|v| (k.clone(), v.clone()))),
     );
     let inputs = Inputs {
-        scratchpack: env!("CARGO_PKG_VERSION").to_string(),
+        // The version, and the build systems' data it carries (steps a project runs).
+        scratchpack: format!(
+            "{} {}",
+            env!("CARGO_PKG_VERSION"),
+            &Digest::of(super::project::systems::TEXT.as_bytes()).hex[..16]
+        ),
         command: plan.command.clone(),
         arguments: plan.inputs.clone(),
         platform: plan.platform.to_string(),

@@ -10,7 +10,7 @@ use crate::process::shell_quote;
 use crate::toolchain::ToolchainError;
 
 const FILE: &str = "toolchains/build-systems.toml";
-const TEXT: &str = include_str!("../../../toolchains/build-systems.toml");
+pub(crate) const TEXT: &str = include_str!("../../../toolchains/build-systems.toml");
 const PLACEHOLDERS: &[&str] = &[
     "host",
     "jobs",
