@@ -32,6 +32,8 @@ const TOOLS_TYPE: &str = "application/vnd.scratchpack.tools.v1.tar+gzip";
 /// Largest binary, and largest toolchain cache, fetched.
 const MAX_FILE: u64 = 4 << 30;
 const MAX_ENTRY: u64 = 64 << 20;
+/// Binaries of one build fetched at most.
+const MAX_FILES: usize = 256;
 /// Largest toolchain cache pushed (uncompressed).
 const MAX_TOOLS_PUSHED: u64 = 2 << 30;
 
@@ -172,6 +174,22 @@ pub fn pull(from: &PushTo, key: &str, into: &Path) -> Result<bool, RegistryError
     };
     if doc.layers.first().map(|l| l.media_type.as_str()) != Some(ENTRY_TYPE) {
         return Ok(false);
+    }
+    // A build has a handful of binaries: a hostile registry cannot make this one fill
+    // the disk.
+    let total: u64 = doc
+        .layers
+        .iter()
+        .map(|l| l.size)
+        .fold(0, u64::saturating_add);
+    if doc.layers.len() > MAX_FILES + 1 || total > MAX_FILE {
+        return Err(RegistryError::Corrupt {
+            digest: tag(key),
+            why: format!(
+                "{} files, {total} bytes: more than a build holds",
+                doc.layers.len() - 1
+            ),
+        });
     }
     let step = "writing the fetched build into the cache";
     std::fs::create_dir_all(into.join("files")).map_err(|e| failed(from, step, e))?;
