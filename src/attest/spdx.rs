@@ -94,21 +94,20 @@ pub fn document(context: &Context, record: Option<&BuildRecord>, subject: &Subje
         let id = doc.component("Go", &stdlib);
         doc.relate(BINARY, "STATIC_LINK", &id);
         for m in go.main.iter().chain(&go.deps) {
-            let id = doc.next_id("Go");
-            let mut package = json!({
-                "SPDXID": id,
-                "name": m.path,
-                "versionInfo": m.version,
-                "downloadLocation": "NOASSERTION",
-                "filesAnalyzed": false,
-                "primaryPackagePurpose": "LIBRARY",
-                "externalRefs": [purl_ref(&go_purl(&m.path, &m.version))],
-            });
-            if let Some(sum) = h1_hex(&m.sum) {
-                package["checksums"] = json!([{"algorithm": "SHA256", "checksumValue": sum}]);
-                package["comment"] = json!(format!("go.sum {}", m.sum));
+            let module = super::Component {
+                name: m.path.clone(),
+                version: m.version.clone(),
+                uri: None,
+                purl: Some(go_purl(&m.path, &m.version)),
+                sha256: h1_hex(&m.sum),
+            };
+            let id = doc.component("Go", &module);
+            if let Some(p) = doc.packages.last_mut() {
+                p["primaryPackagePurpose"] = json!("LIBRARY");
+                if module.sha256.is_some() {
+                    p["comment"] = json!(format!("go.sum {}", m.sum));
+                }
             }
-            doc.package(package);
             doc.relate(BINARY, "STATIC_LINK", &id);
         }
     }

@@ -451,25 +451,13 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         }
         None => None,
     };
-    let hit = reuse.as_ref().and_then(|r| {
-        r.hit(dir.path(), ui).or_else(|| {
-            let from = plan.cache_from.as_ref()?;
-            r.fetch(from, ui).then(|| r.hit(dir.path(), ui)).flatten()
-        })
-    });
-    if let Some(hit) = hit {
-        return Ok(Built {
-            binary: hit.binary,
-            name: hit.name,
-            more: hit.more,
-            toolchain: hit.toolchain,
-            compiler: hit.compiler,
-            diagnostics: hit.diagnostics,
-            installed: hit.installed,
-            record: hit.record,
-            _dir: dir,
-        });
-    }
+    let dir = match &reuse {
+        Some(r) => match from_cache(r, plan, dir, ui) {
+            Ok(built) => return Ok(built),
+            Err(dir) => dir,
+        },
+        None => dir,
+    };
     // About to compile: the toolchain is fetched now if it was left for later.
     if tool.as_ref().is_some_and(|t| !t.program.exists()) {
         tool = select::host_tool(plan, &toolchain, ui, false)?;
@@ -653,6 +641,24 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         installed,
         _dir: dir,
     }))
+}
+
+/// The kept build, from the local cache or else fetched from `--cache-from`; on a miss
+/// the scratch directory `dir` back.
+fn from_cache(
+    r: &reuse::Reuse,
+    plan: &BuildPlan,
+    dir: TempPath,
+    ui: &Ui,
+) -> Result<Built, TempPath> {
+    let dir = match r.hit(dir, ui) {
+        Ok(built) => return Ok(built),
+        Err(dir) => dir,
+    };
+    match &plan.cache_from {
+        Some(from) if r.fetch(from, ui) => r.hit(dir, ui),
+        _ => Err(dir),
+    }
 }
 
 /// Hints for a failed compile or build step: packages named only when the repositories

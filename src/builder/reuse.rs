@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Built;
+use crate::atomic::TempPath;
 use crate::attest::BuildRecord;
 use crate::cache::{Cache, Lock};
 use crate::digest::{Digest, HashWriter};
@@ -116,18 +117,6 @@ impl Inputs {
         }
         why
     }
-}
-
-/// A kept build, returned: its binaries copied out of the cache.
-pub struct Hit {
-    pub binary: PathBuf,
-    pub name: String,
-    pub more: Vec<(PathBuf, String)>,
-    pub toolchain: String,
-    pub compiler: String,
-    pub diagnostics: String,
-    pub installed: Vec<Installed>,
-    pub record: BuildRecord,
 }
 
 /// A kept build, as `entry.json` says.
@@ -283,8 +272,9 @@ impl Reuse {
             .unwrap_or_default()
     }
 
-    /// The kept build, its binaries copied into `into`; `None` on a miss (with `-v`, why).
-    pub fn hit(&self, into: &Path, ui: &Ui) -> Option<Hit> {
+    /// The kept build, its binaries copied into the build's scratch directory `dir`; on a
+    /// miss (with `-v`, why) `dir` back.
+    pub fn hit(&self, dir: TempPath, ui: &Ui) -> Result<Built, TempPath> {
         let key = self.key();
         let Some(entry) = self.read() else {
             if ui.is_verbose() {
@@ -296,12 +286,12 @@ impl Reuse {
                     .map_or_else(|| "never built".to_string(), |d| d.join("; "));
                 ui.note(&format!("build cache: miss {key} ({why})"));
             }
-            return None;
+            return Err(dir);
         };
         let mut paths = Vec::new();
         for (i, sha) in entry.files.iter().enumerate() {
             let from = self.dir.join("files").join(i.to_string());
-            let to = into.join(format!("cached-{i}"));
+            let to = dir.path().join(format!("cached-{i}"));
             if copy_checked(&from, &to, sha).is_err() {
                 ui.warn(&format!(
                     "build cache: the entry {key} is damaged ({} does not match its digest): \
@@ -309,7 +299,7 @@ impl Reuse {
                     from.display()
                 ));
                 let _ = crate::atomic::remove_tree(&self.dir);
-                return None;
+                return Err(dir);
             }
             paths.push(to);
         }
@@ -325,8 +315,10 @@ impl Reuse {
             entry.compiler
         ));
         let mut paths = paths.into_iter();
-        let binary = paths.next()?;
-        Some(Hit {
+        let Some(binary) = paths.next() else {
+            return Err(dir);
+        };
+        Ok(Built {
             binary,
             name: entry.name,
             more: paths.zip(entry.more).collect(),
@@ -335,6 +327,7 @@ impl Reuse {
             diagnostics: entry.diagnostics,
             installed: entry.installed,
             record: entry.record,
+            _dir: dir,
         })
     }
 

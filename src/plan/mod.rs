@@ -293,10 +293,12 @@ pub fn canonical_command(args: &[String], cwd: &Path, root: &Path) -> Vec<String
         };
         let Some(found) = found else {
             // `-q`, `-v` after the subcommand: scratchpack's own, not the build's.
-            let global = flag
-                .strip_prefix("--")
-                .is_some_and(|l| cli.get_arguments().any(|a| a.get_long() == Some(l)));
-            if !global && !matches!(flag, "-q" | "-v") {
+            let global = cli.get_arguments().any(|a| {
+                flag.strip_prefix("--")
+                    .is_some_and(|l| a.get_long() == Some(l))
+                    || flag.strip_prefix('-').and_then(|s| s.chars().next()) == a.get_short()
+            });
+            if !global {
                 out.push(arg.clone());
             }
             continue;
