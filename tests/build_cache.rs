@@ -434,3 +434,109 @@ fn runners_share_builds_through_a_registry() {
     );
     assert_has(&r.stderr, &["127.0.0.1:1"]);
 }
+
+/// Writes an OCI layout holding one build-cache artifact (`entry.json`, then `file`) as
+/// the shared cache lays them out, to push under a tag by hand.
+fn forged_artifact(dir: &Path, entry: &[u8], file: &[u8]) -> PathBuf {
+    use crate::support::oci::sha256_hex;
+    let layout = dir.join("forged");
+    let blobs = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let hex = sha256_hex(bytes);
+        std::fs::write(blobs.join(&hex), bytes).unwrap();
+        serde_json::json!({"digest": format!("sha256:{hex}"), "size": bytes.len()})
+    };
+    let config = put(b"{}");
+    let (mut e, mut f) = (put(entry), put(file));
+    e["mediaType"] = "application/vnd.scratchpack.build.entry.v1+json".into();
+    f["mediaType"] = "application/octet-stream".into();
+    let mut c = config;
+    c["mediaType"] = "application/vnd.oci.empty.v1+json".into();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.scratchpack.build.v1",
+        "config": c,
+        "layers": [e, f],
+    }))
+    .unwrap();
+    let mut m = put(&manifest);
+    m["mediaType"] = "application/vnd.oci.image.manifest.v1+json".into();
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [m]})).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    layout
+}
+
+/// A cache registry that lies is not believed: an entry under this build's key whose
+/// binary is not the one its `entry.json` names is refused as damaged, one made for
+/// other inputs is not used; either way the build runs and gives the right image.
+#[test]
+fn a_forged_entry_in_the_cache_registry_is_not_used() {
+    require!("zig", "skopeo");
+    let Some(registry) = crate::support::registry::Registry::plain() else {
+        return;
+    };
+    let repo = format!("{}/team/cache", registry.host);
+    let a = tempdir();
+    let cache_a = private_cache(a.path());
+    std::fs::copy(fixture("hello.c"), a.path().join("hello.c")).unwrap();
+    let first = build_in(&cache_a, a.path(), &["hello.c", "-o", "a.tar"]).expect_code(0);
+    let [key] = entries(&cache_a).try_into().unwrap();
+    let entry_dir = cache_a.join("builds").join(&key);
+    let entry = std::fs::read(entry_dir.join("entry.json")).unwrap();
+    let tag = format!("{repo}:build-{key}");
+    let push = |layout: &Path| {
+        run(scratchpack_cmd()
+            .env("HOME", a.path())
+            .args(["push", path_str(layout), &tag]))
+        .expect_code(0);
+    };
+    let build_b = || {
+        let b = tempdir();
+        let cache_b = private_cache(b.path());
+        std::fs::copy(fixture("hello.c"), b.path().join("hello.c")).unwrap();
+        let r = run(scratchpack_cmd()
+            .env_remove("SCRATCHPACK_BUILD_CACHE")
+            .env("HOME", b.path())
+            .env("SCRATCHPACK_CACHE_DIR", &cache_b)
+            .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+            .current_dir(b.path())
+            .args(["hello.c", "-o", "b.tar", "--cache-from", &repo]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.stdout, first.stdout, "the right image, built");
+        r
+    };
+
+    // The binary altered (one byte), entry.json left as it was: the artifact's own digests
+    // are right, the entry's are not.
+    let binary = std::fs::read(entry_dir.join("files/0")).unwrap();
+    let mut other = binary.clone();
+    let last = other.len() - 1;
+    other[last] ^= 0xff;
+    push(&forged_artifact(&a.path().join("one"), &entry, &other));
+    let r = build_b();
+    assert_has(
+        &r.stderr,
+        &[&key[..12], "is damaged", "the build runs again"],
+    );
+
+    // An entry made for other inputs (another platform), its binary intact.
+    let mut changed: serde_json::Value = serde_json::from_slice(&entry).unwrap();
+    changed["inputs"]["platform"] = "linux/s390x".into();
+    push(&forged_artifact(
+        &a.path().join("two"),
+        &serde_json::to_vec(&changed).unwrap(),
+        &binary,
+    ));
+    let r = build_b();
+    assert_has(&r.stderr, &["is not for this build: not used"]);
+}
