@@ -616,6 +616,49 @@ mod tests {
     }
 
     #[test]
+    fn a_docker_archive_gets_a_manifest_and_its_names_stay_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = br#"{"architecture":"amd64","os":"linux"}"#;
+        let write = |name: &str, manifest: &str| {
+            let path = dir.path().join(name);
+            let bytes = tar_of(&[
+                (
+                    "manifest.json",
+                    tar::EntryType::Regular,
+                    manifest.as_bytes(),
+                    None,
+                ),
+                ("c.json", tar::EntryType::Regular, config, None),
+                ("l/layer.tar", tar::EntryType::Regular, b"layer bytes", None),
+            ]);
+            std::fs::write(&path, bytes).unwrap();
+            Source::open(&path).unwrap()
+        };
+        let plan = write(
+            "ok.tar",
+            r#"[{"Config":"c.json","Layers":["l/layer.tar"]}]"#,
+        )
+        .plan()
+        .unwrap();
+        assert_eq!(plan.blobs.len(), 2);
+        assert_eq!(plan.blobs[1].digest, Digest::of(b"layer bytes").to_string());
+        assert!(
+            plan.root()
+                .media_type
+                .contains("docker.distribution.manifest.v2")
+        );
+        // A layer named above the archive's root, or several images: refused.
+        let climbing = write(
+            "up.tar",
+            r#"[{"Config":"c.json","Layers":["../../etc/passwd"]}]"#,
+        );
+        assert!(climbing.plan().is_err());
+        let two = r#"[{"Config":"c.json","Layers":[]},{"Config":"c.json","Layers":[]}]"#;
+        let err = write("two.tar", two).plan().unwrap_err().to_string();
+        assert!(err.contains("lists 2 images"), "{err}");
+    }
+
+    #[test]
     fn a_tar_is_read_in_place_and_links_stay_inside() {
         let dir = tempfile::tempdir().unwrap();
         let config = br#"{"architecture":"amd64","os":"linux"}"#;
