@@ -19,7 +19,9 @@
 #   benches/bench.sh push       a 64 MiB image pushed to a loopback docker-registry:
 #                               scratchpack push against skopeo copy oci-archive: and
 #                               podman push (empty registry each run), then the re-push
-#                               of the unchanged image
+#                               of the unchanged image; against Debian 12's registry,
+#                               then Debian 13's (the same registry built with a newer
+#                               Go, fetched with apt into the bench's directory)
 #   benches/bench.sh run        `scratchpack run hello.tar` against `podman run` of the
 #                               same image (loaded beforehand)
 #   benches/bench.sh cache      the build cache: hello.c, hello.go and a real project
@@ -58,18 +60,36 @@ big_binary() {
     rm "$WORK/payload"
 }
 
-# Starts docker-registry on 127.0.0.1:PORT with its data in DIR (plain HTTP, quiet);
-# sets registry_pid, and the exit trap that stops it.
+# Starts docker-registry on 127.0.0.1:PORT with its data in DIR (plain HTTP, quiet),
+# Debian 12's unless a third argument names another registry executable; sets
+# registry_pid, and the exit trap that stops it.
 start_registry() {
-    local reg=$1 port=$2
+    local reg=$1 port=$2 bin=${3:-docker-registry}
     mkdir -p "$reg"
     printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s/data\nhttp:\n  addr: 127.0.0.1:%s\n' \
         "$reg" "$port" > "$reg/config.yml"
-    docker-registry serve "$reg/config.yml" 2>"$reg/log" &
+    "$bin" serve "$reg/config.yml" 2>"$reg/log" &
     registry_pid=$!
     trap "kill $registry_pid 2>/dev/null || true; rm -rf '$WORK'" EXIT
     sleep 1
     kill -0 "$registry_pid" || { cat "$reg/log"; exit 1; }
+}
+
+# The same registry (distribution 2.8.3) as Debian 13 ships it, built with Go 1.24, whose
+# SHA-256 uses the CPU's SHA instructions (Debian 12's, Go 1.19, does not): fetched with
+# apt from Debian's trixie suite (signatures checked against Debian's keyring) into
+# $WORK, never installed. Prints its path; prints nothing when it cannot be fetched.
+newer_registry() {
+    local apt="$WORK/apt"
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$WORK/trixie"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+        > "$apt/sources.list"
+    local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+                -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
+    (cd "$WORK/trixie" && apt-get "${opts[@]}" update -qq && apt-get "${opts[@]}" download -qq docker-registry) \
+        >/dev/null 2>&1 || return 0
+    dpkg-deb -x "$WORK"/trixie/docker-registry_*.deb "$WORK/trixie/root"
+    echo "$WORK/trixie/root/usr/bin/docker-registry"
 }
 
 bench_package() {
@@ -274,17 +294,12 @@ bench_push() {
     big_binary
     "$SP" package "$WORK/big" -o "$WORK/big.tar" -q --tag big --no-sbom   # the image alone, as skopeo copies it
     ls -l "$WORK/big.tar"
-    local port=5099 reg="$WORK/registry"
-    start_registry "$reg" "$port"
     # podman with storage of its own, as the tests run it.
     printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$WORK/containers.conf"
     local podman="env CONTAINERS_CONF=$WORK/containers.conf podman --root $WORK/podman/root --runroot $WORK/podman/run --tmpdir $WORK/podman/tmp --storage-driver vfs"
     $podman load -q -i "$WORK/big.tar" >/dev/null
     export SCRATCHPACK_CACHE_DIR="$WORK/push-cache"
-    # An empty registry before each run (and no memory of earlier pushes to mount from).
-    local empty="rm -rf $reg/data $SCRATCHPACK_CACHE_DIR/pushed"
-    local to="127.0.0.1:$port/bench"
-    # The registry's own floor: its layer alone, POST and a streamed PUT by curl (-T).
+    # The layer blob, for curl.
     local layer
     layer=$(python3 - "$WORK/big.tar" <<'EOF'
 import json, sys, tarfile
@@ -295,26 +310,52 @@ print(m["layers"][0]["digest"][7:])
 EOF
 )
     tar -xf "$WORK/big.tar" -C "$WORK" "blobs/sha256/$layer"
+    # Against Debian 12's registry, then the same registry built with a newer Go (its
+    # SHA-256 about 4x faster here), where the registry is less of the floor.
+    local newer
+    newer=$(newer_registry)
+    [ -n "$newer" ] || echo "(Debian 13's docker-registry could not be fetched: only Debian 12's is measured)"
+    local port=5099 name bin
+    for name in debian12 debian13; do
+        bin=docker-registry
+        if [ "$name" = debian13 ]; then
+            [ -n "$newer" ] || break
+            bin=$newer port=5097
+        fi
+        echo "-- registry: $name ($(go version "$(command -v "$bin")" 2>/dev/null | awk '{print $2}'))"
+        push_against "$WORK/registry-$name" "$port" "$bin" "$name" "$layer" "$podman"
+    done
+    $podman system reset --force >/dev/null 2>&1 || true
+    echo
+}
+
+# One registry's round of bench_push: NAME's registry executable BIN on PORT.
+push_against() {
+    local reg=$1 port=$2 bin=$3 name=$4 layer=$5 podman=$6
+    start_registry "$reg" "$port" "$bin"
+    # An empty registry before each run (and no memory of earlier pushes to mount from).
+    local empty="rm -rf $reg/data $SCRATCHPACK_CACHE_DIR/pushed"
+    local to="127.0.0.1:$port/bench"
+    # The registry's own floor: its layer alone, POST and a streamed PUT by curl (-T).
     cat > "$WORK/curl-put.sh" <<EOF
 loc=\$(curl -s -i -X POST http://127.0.0.1:$port/v2/bench/curl/blobs/uploads/ | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
 curl -s -f -o /dev/null -T $WORK/blobs/sha256/$layer \\
     -H 'Content-Type: application/octet-stream' "\$loc&digest=sha256:$layer"
 EOF
-    hyperfine --runs 5 --export-markdown "$WORK/push.md" \
+    hyperfine --runs 10 --export-markdown "$WORK/push-$name.md" \
         -p "$empty" -n 'curl: POST + streamed PUT of the layer alone' "sh $WORK/curl-put.sh" \
         -p "$empty" -n 'scratchpack push' "$SP push -q $WORK/big.tar $to/app:v1" \
         -p "$empty" -n 'skopeo copy oci-archive:' \
         "skopeo copy -q --dest-tls-verify=false oci-archive:$WORK/big.tar docker://$to/app:v1" \
         -p "$empty" -n 'podman push' "$podman push -q --tls-verify=false big:latest docker://$to/app:v1"
     "$SP" push -q "$WORK/big.tar" "$to/app:v1" >/dev/null
-    hyperfine --warmup 2 --runs 20 -N --export-markdown "$WORK/repush.md" \
+    hyperfine --warmup 2 --runs 20 -N --export-markdown "$WORK/repush-$name.md" \
         -n 'scratchpack push (unchanged image)' "$SP push -q $WORK/big.tar $to/app:v1" \
         -n 'skopeo copy (unchanged image)' \
         "skopeo copy -q --dest-tls-verify=false oci-archive:$WORK/big.tar docker://$to/app:v1"
     kill "$registry_pid" 2>/dev/null || true
+    wait "$registry_pid" 2>/dev/null || true
     trap 'rm -rf "$WORK"' EXIT
-    $podman system reset --force >/dev/null 2>&1 || true
-    echo
 }
 
 bench_run() {

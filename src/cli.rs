@@ -185,16 +185,8 @@ pub struct PackageArgs {
     #[arg(long, value_name = "PLATFORM", value_delimiter = ',')]
     pub platform: Vec<String>,
 
-    /// Where to write the image (optional with --push)
-    #[arg(short, long, value_name = "OUT", required_unless_present = "push")]
-    pub output: Option<PathBuf>,
-
-    /// Also push the image to a registry: [HOST[:PORT]/]NAME[:TAG]; prints REF@sha256:...
-    #[arg(long, value_name = "REF")]
-    pub push: Option<String>,
-
     #[command(flatten)]
-    pub registry: RegistryArgs,
+    pub destination: Destination,
 
     #[command(flatten)]
     pub image: ImageArgs,
@@ -288,6 +280,21 @@ pub struct PushArgs {
     pub json: bool,
 }
 
+/// Where an image goes: a file, a registry or both; shared by `build` and `package`.
+#[derive(Debug, Args)]
+pub struct Destination {
+    /// Where to write the image (optional with --push)
+    #[arg(short, long, value_name = "OUT", required_unless_present = "push")]
+    pub output: Option<PathBuf>,
+
+    /// Also push the image to a registry: [HOST[:PORT]/]NAME[:TAG]; prints REF@sha256:...
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
 /// How registries are reached; shared by `push` and `--push`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RegistryArgs {
@@ -309,16 +316,8 @@ pub struct BuildArgs {
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
 
-    /// Where to write the image (optional with --push)
-    #[arg(short, long, value_name = "OUT", required_unless_present = "push")]
-    pub output: Option<PathBuf>,
-
-    /// Also push the image to a registry: [HOST[:PORT]/]NAME[:TAG]; prints REF@sha256:...
-    #[arg(long, value_name = "REF")]
-    pub push: Option<String>,
-
     #[command(flatten)]
-    pub registry: RegistryArgs,
+    pub destination: Destination,
 
     /// Source language [default: from the file extensions (.c .S .s; .cc .cpp .cxx .C;
     /// .go), or go.mod]

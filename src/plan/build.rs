@@ -219,10 +219,9 @@ impl BuildPlan {
         let epoch = env
             .get("SOURCE_DATE_EPOCH")
             .or_else(|| git.as_ref().map(|g| g.time.to_string()));
+        let registry = args.destination.registry.clone();
         let (output, keep, push) = super::push::output_and_push(
-            args.output,
-            args.push,
-            &args.registry,
+            args.destination,
             env,
             args.cache_from.is_some()
                 || args.cache_to.is_some()
@@ -256,7 +255,7 @@ impl BuildPlan {
             given
                 .clone()
                 .or_else(|| shared.clone())
-                .map(|r| super::PushTo::resolve(&r, &args.registry, env))
+                .map(|r| super::PushTo::resolve(&r, &registry, env))
                 .transpose()
         };
         let cache_from = cache_ref(&args.cache_from)?;

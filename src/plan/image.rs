@@ -119,8 +119,7 @@ impl PackagePlan {
         } else {
             file_name(first)
         };
-        let (output, keep, push) =
-            super::push::output_and_push(args.output, args.push, &args.registry, env, false)?;
+        let (output, keep, push) = super::push::output_and_push(args.destination, env, false)?;
         let image = resolve_image(
             args.image,
             output,

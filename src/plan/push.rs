@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::{Environment, PlanError};
 use crate::cache::Cache;
-use crate::cli::{PushArgs, RegistryArgs};
+use crate::cli::{Destination, PushArgs, RegistryArgs};
 use crate::registry::Target;
 use crate::registry::auth::AuthFiles;
 use crate::registry::client::Options;
@@ -92,12 +92,16 @@ impl PushTo {
 /// The output of `package`/`build`: `-o`, else (with `--push` only) a temporary file in
 /// the cache, removed after the push; and where to push.
 pub(super) fn output_and_push(
-    output: Option<PathBuf>,
-    push: Option<String>,
-    registry: &RegistryArgs,
+    destination: Destination,
     env: &Environment,
     cache_registry: bool,
 ) -> Result<(PathBuf, bool, Option<PushTo>), PlanError> {
+    let Destination {
+        output,
+        push,
+        registry,
+    } = destination;
+    let registry = &registry;
     let to = push
         .map(|r| PushTo::resolve(&r, registry, env))
         .transpose()?;
