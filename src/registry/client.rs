@@ -689,4 +689,76 @@ mod tests {
         let err = roots(&target, &options).unwrap_err().to_string();
         assert!(err.contains("no PEM certificate"), "{err}");
     }
+
+    /// A registry that serves `body` for every blob: plain HTTP on loopback (a TLS
+    /// handshake is hung up on, so the client falls back), keep-alive.
+    fn serving(body: Vec<u8>) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let body = body.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut out = stream;
+                    if reader.fill_buf().map_or(true, |b| b.first() == Some(&0x16)) {
+                        return;
+                    }
+                    loop {
+                        let mut first = String::new();
+                        if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut line = String::new();
+                        while reader.read_line(&mut line).unwrap_or(0) > 0 && line.trim() != "" {
+                            line.clear();
+                        }
+                        let blob = first.contains("/blobs/");
+                        let len = if blob { body.len() } else { 0 };
+                        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
+                        let _ = out.write_all(head.as_bytes());
+                        if blob && first.starts_with("GET") {
+                            let _ = out.write_all(&body);
+                        }
+                    }
+                });
+            }
+        });
+        host
+    }
+
+    #[test]
+    fn a_download_is_cut_at_its_size_and_checked_against_its_digest() {
+        let body = b"the blob the registry sends".to_vec();
+        let host = serving(body.clone());
+        let target = Target::parse(&format!("{host}/team/cache")).unwrap();
+        let client = Client::connect(&target, &Options::default(), None, Vec::new()).unwrap();
+        let digest = crate::digest::Digest::of(&body).to_string();
+        let mut out = Vec::new();
+        let n = client
+            .download(&digest, body.len() as u64, &mut out)
+            .unwrap();
+        assert_eq!((n, &out), (body.len() as u64, &body));
+
+        // More bytes than the size the entry gave: refused, and no more than that read.
+        let mut out = Vec::new();
+        let err = client
+            .download(&digest, 4, &mut out)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("larger than the 4 bytes announced"), "{err}");
+        assert!(out.len() <= 5, "{} bytes taken", out.len());
+
+        // Bytes that are not the blob asked for.
+        let other = crate::digest::Digest::of(b"another blob").to_string();
+        let err = client
+            .download(&other, 1 << 20, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("the registry sent {digest}")),
+            "{err}"
+        );
+    }
 }
