@@ -334,7 +334,7 @@ fn apk_libraries_are_installed_for_each_target() {
         )]
     );
     // What was installed for the targets is listed apart from this machine's rootfs.
-    let ls = crate::support::scratchpack(&["cache", "ls"]);
+    let ls = crate::support::build(&["cache", "ls"]);
     assert_has(
         &ls.stdout,
         &["for aarch64: zlib-dev zlib-static", "for riscv64: "],
