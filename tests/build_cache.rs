@@ -540,3 +540,103 @@ fn a_forged_entry_in_the_cache_registry_is_not_used() {
     let r = build_b();
     assert_has(&r.stderr, &["is not for this build: not used"]);
 }
+
+/// A runner's toolchain caches go to the cache registry again once they have outgrown
+/// the copy there (a new target's libc, new packages), not on every build; a cold runner
+/// then gets the grown caches. With Go, whose caches (the standard library built) a
+/// first build fills in seconds.
+#[test]
+fn toolchain_caches_are_shared_again_once_they_have_grown() {
+    require!("go", "skopeo");
+    let Some(registry) = crate::support::registry::Registry::plain() else {
+        return;
+    };
+    let repo = format!("{}/team/grow", registry.host);
+    let a = tempdir();
+    let cache_a = a.path().join("cache");
+    std::fs::create_dir_all(&cache_a).unwrap();
+    let program =
+        |n: u32| format!("package main\n\nimport \"os\"\n\nfunc main() {{ os.Exit({n}) }}\n");
+    let build_a = |n: u32| -> Run {
+        let src = a.path().join(format!("main{n}.go"));
+        std::fs::write(&src, program(n)).unwrap();
+        let r = build_in(
+            &cache_a,
+            a.path(),
+            &[path_str(&src), "-o", "a.tar", "-v", "--cache-to", &repo],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r
+    };
+    let tools = || -> (String, u64) {
+        let tags = crate::support::check(Command::new("skopeo").args([
+            "list-tags",
+            "--tls-verify=false",
+            &format!("docker://{repo}"),
+        ]));
+        let tags: serde_json::Value = serde_json::from_str(&tags).unwrap();
+        let tag = tags["Tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.as_str())
+            .find(|t| t.starts_with("tools-go-"))
+            .unwrap_or_else(|| panic!("no tools tag in {tags}"))
+            .to_string();
+        let raw = crate::support::check(Command::new("skopeo").args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{repo}:{tag}"),
+        ]));
+        let m: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        let bytes = m["annotations"]["org.scratchpack.tools.bytes"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no size in {raw}"))
+            .parse()
+            .unwrap();
+        (raw, bytes)
+    };
+
+    let r = build_a(1);
+    assert_has(&r.stderr, &["go's caches as tools-go-"]);
+    let (first, first_bytes) = tools();
+
+    // Unchanged caches: not sent again.
+    let r = build_a(2);
+    assert!(!r.stderr.contains("go's caches as"), "{}", r.stderr);
+    assert_eq!(tools().0, first);
+
+    // Grown by more than a quarter (a stand-in for another platform's packages): sent again.
+    let grown = cache_a.join("tools/go/grown");
+    std::fs::create_dir_all(&grown).unwrap();
+    let extra = first_bytes / 4 + (20 << 20);
+    std::fs::write(grown.join("lib.a"), vec![0u8; extra as usize]).unwrap();
+    let r = build_a(3);
+    assert_has(&r.stderr, &["go's caches as tools-go-"]);
+    let (second, second_bytes) = tools();
+    assert_ne!(second, first);
+    assert!(second_bytes >= first_bytes + extra, "{second_bytes}");
+
+    // A runner whose caches are cold gets the grown ones.
+    let c = tempdir();
+    let cache_c = c.path().join("cache");
+    std::fs::create_dir_all(&cache_c).unwrap();
+    std::fs::write(c.path().join("main.go"), program(7)).unwrap();
+    let r = run(scratchpack_cmd()
+        .env_remove("SCRATCHPACK_BUILD_CACHE")
+        .env("HOME", c.path())
+        .env("SCRATCHPACK_CACHE_DIR", &cache_c)
+        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+        .env("SCRATCHPACK_CACHE_REPO", &repo)
+        .current_dir(c.path())
+        .args(["main.go", "-o", "c.tar"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_has(&r.stderr, &["go's caches fetched from"]);
+    assert_eq!(
+        std::fs::metadata(cache_c.join("tools/go/grown/lib.a"))
+            .unwrap()
+            .len(),
+        extra
+    );
+}

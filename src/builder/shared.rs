@@ -2,7 +2,9 @@
 //! `SCRATCHPACK_CACHE_REPO`): an entry of [`super::reuse`] as an OCI artifact under the
 //! tag `build-KEY` of the cache repository, so every runner reuses what any runner built;
 //! and a toolchain's own caches (zig's libc builds, Go's build cache) under
-//! `tools-NAME-DIGEST`, so a runner's first compile is warm too. Artifacts are image
+//! `tools-NAME-DIGEST`, so a runner's first compile is warm too (pushed again when a
+//! runner's caches have grown well past the registry's copy: a new target's libc, say).
+//! Artifacts are image
 //! manifests (`artifactType` `application/vnd.scratchpack.build.v1` or `.tools.v1`, the
 //! empty config) whose layers are the files; they are pushed with `push`'s own code (same
 //! auth, retries, skipped blobs) and fetched blob by blob, each checked against its digest
@@ -36,6 +38,11 @@ const MAX_ENTRY: u64 = 64 << 20;
 const MAX_FILES: usize = 256;
 /// Largest toolchain cache pushed (uncompressed).
 const MAX_TOOLS_PUSHED: u64 = 2 << 30;
+/// Annotation of a toolchain caches artifact: the bytes of the folder it packs.
+const TOOLS_BYTES: &str = "org.scratchpack.tools.bytes";
+/// Growth past the registry's copy that makes a runner push its caches again: a quarter
+/// more, and at least this many bytes.
+const TOOLS_GROWTH: u64 = 16 << 20;
 
 fn tag(key: &str) -> String {
     format!("build-{key}")
@@ -105,12 +112,14 @@ fn artifact(
     Ok((doc.artifact_type == artifact_type).then_some(doc))
 }
 
-/// Pushes the files `layers` (media type, path) as an artifact under `tag`.
+/// Pushes the files `layers` (media type, path) as an artifact under `tag`, with the
+/// manifest's `annotations`.
 fn push_artifact(
     to: &PushTo,
     tag: &str,
     artifact_type: &str,
     layers: &[(&str, PathBuf)],
+    annotations: &[(&str, String)],
     ui: &Ui,
 ) -> Result<(), RegistryError> {
     let step = "preparing the artifact to push";
@@ -133,13 +142,21 @@ fn push_artifact(
         }
         let empty = Digest::of(b"{}");
         std::fs::write(blobs.join(&empty.hex), b"{}")?;
-        let manifest = serde_json::to_vec(&json!({
+        let mut manifest = json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "artifactType": artifact_type,
             "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2, "data": "e30="},
             "layers": descriptors,
-        }))?;
+        });
+        if !annotations.is_empty() {
+            manifest["annotations"] = annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+        let manifest = serde_json::to_vec(&manifest)?;
         let m = Digest::of(&manifest);
         std::fs::write(blobs.join(&m.hex), &manifest)?;
         let index = serde_json::to_vec(&json!({
@@ -212,7 +229,7 @@ pub fn push(to: &PushTo, key: &str, dir: &Path, ui: &Ui) -> Result<(), RegistryE
         layers.push((FILE_TYPE, dir.join("files").join(i.to_string())));
         i += 1;
     }
-    push_artifact(to, &tag(key), BUILD_ARTIFACT, &layers, ui)
+    push_artifact(to, &tag(key), BUILD_ARTIFACT, &layers, &[], ui)
 }
 
 /// Fetches a toolchain's caches into `dir` (the toolchain's `tools/NAME` folder, still
@@ -256,20 +273,14 @@ pub fn pull_tools(from: &PushTo, tag: &str, dir: &Path) -> Result<bool, Registry
     Ok(true)
 }
 
-/// Pushes a toolchain's caches (`dir`: its `tools/NAME` folder) under `tag`, unless the
-/// registry has them already or they pass 2 GiB: they seed other runners' first builds.
-/// Whether they were sent.
+/// Pushes a toolchain's caches (`dir`: its `tools/NAME` folder) under `tag` when the
+/// registry has none, or a copy they have outgrown (see [`worth_pushing`]); never past
+/// 2 GiB: they seed other runners' first builds. Whether they were sent.
 pub fn push_tools(to: &PushTo, tag: &str, dir: &Path, ui: &Ui) -> Result<bool, RegistryError> {
     let (client, _) = connect(to, tag)?;
-    let step = format!("checking {tag}");
-    let reply = client.send(
-        &step,
-        "HEAD",
-        &client.url(&format!("manifests/{tag}")),
-        &[("Accept", OCI_MANIFEST.to_string())],
-        &Body::Empty,
-    )?;
-    if reply.status == 200 || crate::cache::Cache::size_of(dir) > MAX_TOOLS_PUSHED {
+    let pushed = artifact(&client, tag, TOOLS_ARTIFACT)?.map(|doc| pushed_bytes(&doc));
+    let local = crate::cache::Cache::size_of(dir);
+    if !worth_pushing(pushed, local) {
         return Ok(false);
     }
     let step = "packing the toolchain caches";
@@ -290,7 +301,68 @@ pub fn push_tools(to: &PushTo, tag: &str, dir: &Path, ui: &Ui) -> Result<bool, R
         tag,
         TOOLS_ARTIFACT,
         &[(TOOLS_TYPE, temp.path().to_path_buf())],
+        &[(TOOLS_BYTES, local.to_string())],
         ui,
     )?;
     Ok(true)
+}
+
+/// The bytes of the folder a toolchain caches artifact packs (0 when it does not say:
+/// pushed by an older scratchpack).
+fn pushed_bytes(doc: &Document) -> u64 {
+    doc.annotations
+        .get(TOOLS_BYTES)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether caches of `local` bytes are worth pushing over the registry's copy of
+/// `pushed` bytes (`None`: it has none): always when it has none, else once they have
+/// grown by a quarter and by 16 MiB; never past 2 GiB.
+fn worth_pushing(pushed: Option<u64>, local: u64) -> bool {
+    if local > MAX_TOOLS_PUSHED {
+        return false;
+    }
+    match pushed {
+        None => true,
+        Some(p) => local > p.saturating_add(p / 4) && local - p >= TOOLS_GROWTH,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toolchain_caches_are_pushed_again_once_they_have_grown() {
+        const M: u64 = 1 << 20;
+        assert!(worth_pushing(None, 10 * M), "the registry has none");
+        assert!(!worth_pushing(Some(400 * M), 400 * M), "unchanged");
+        assert!(
+            !worth_pushing(Some(400 * M), 490 * M),
+            "under a quarter more"
+        );
+        assert!(worth_pushing(Some(400 * M), 510 * M), "a new target's libc");
+        assert!(
+            !worth_pushing(Some(8 * M), 20 * M),
+            "a quarter more, under 16 MiB"
+        );
+        assert!(
+            worth_pushing(Some(0), 20 * M),
+            "an older copy that does not say"
+        );
+        assert!(
+            !worth_pushing(None, MAX_TOOLS_PUSHED + 1),
+            "too large to share"
+        );
+
+        let doc: Document = serde_json::from_value(json!({
+            "schemaVersion": 2,
+            "annotations": {TOOLS_BYTES: "12345"},
+        }))
+        .unwrap();
+        assert_eq!(pushed_bytes(&doc), 12345);
+        let doc: Document = serde_json::from_value(json!({"schemaVersion": 2})).unwrap();
+        assert_eq!(pushed_bytes(&doc), 0);
+    }
 }

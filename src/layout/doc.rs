@@ -72,6 +72,8 @@ pub struct Document {
     pub subject: Option<Descriptor>,
     #[serde(default)]
     pub artifact_type: String,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl Document {
