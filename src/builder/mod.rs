@@ -5,6 +5,7 @@
 
 mod cgo;
 pub mod command;
+mod compile;
 mod hints;
 pub(crate) mod project;
 mod record;
@@ -19,7 +20,7 @@ use crate::atomic::{self, TempPath};
 use crate::error::Hint;
 use crate::plan::BuildPlan;
 use crate::platform::Platform;
-use crate::process::{Cmd, ProcessError, describe_status};
+use crate::process::ProcessError;
 use crate::provision::{self, Installed, ProvisionError};
 use crate::rootfs::{self, RootfsError, RootfsSource};
 use crate::sandbox::{self, Bind, SandboxError};
@@ -28,7 +29,7 @@ use crate::toolchain::find::HostTool;
 use crate::toolchain::resolve::ResolveError;
 use crate::toolchain::{Toolchain, ToolchainError};
 use crate::ui::Ui;
-use command::{CompileCommand, Job, Paths, compile_command};
+use command::CompileCommand;
 
 /// A compiled binary, in a temporary directory that lives as long as this value.
 pub struct Built {
@@ -362,7 +363,8 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     // A pinned release not fetched yet is fetched only if the build cache misses.
     let defer = plan.build_cache && plan.sandbox && !plan.offline;
     let (toolchain, mut tool) = select::select(plan, language, ui, defer)?;
-    let compile = toolchain.compile_for(language)?;
+    // A language the toolchain cannot compile is said before anything is prepared.
+    toolchain.compile_for(language)?;
     let request = provision_request(plan, &toolchain, language)?;
     let package_list = request
         .packages
@@ -378,20 +380,8 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
         path: scratch.clone(),
         source: e.source,
     })?;
-    let mut caches = cache_dirs(plan, &toolchain)?;
-    let mut extra_env = vec![(
-        "SOURCE_DATE_EPOCH".to_string(),
-        plan.image.epoch.to_string(),
-    )];
-    extra_env.extend(
-        toolchain
-            .pass_env
-            .iter()
-            .filter_map(|k| plan.host_vars.get(k).map(|v| (k.clone(), v.clone()))),
-    );
-    if let Some(proxy) = &plan.go_proxy {
-        extra_env.push(("GOPROXY".into(), proxy.clone()));
-    }
+    let caches = cache_dirs(plan, &toolchain)?;
+    let extra_env = extra_env(plan, &toolchain);
     let compiler = tool.as_ref().map_or_else(
         || format!("Alpine packages: {package_list}"),
         |t| t.version.clone(),
@@ -421,8 +411,8 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     } else {
         None
     };
-    let mut tools_tag = None;
-    let reuse = match &prepared {
+    // The build cache, asked of builds in the sandbox (whose inputs are known).
+    let (reuse, tools_tag) = match &prepared {
         Some((_, installed)) => {
             let mut identity = reuse::Identity::of(
                 &toolchain,
@@ -431,9 +421,9 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
             if let Some(setup) = &cgo_setup {
                 identity = identity.with_cgo(&setup.identity);
             }
-            tools_tag = Some(shared::tools_tag(&toolchain.name, &identity.tool));
+            let tag = shared::tools_tag(&toolchain.name, &identity.tool);
             let rootfs = rootfs_source(plan, &toolchain).digest()?.to_string();
-            reuse::begin(
+            let reuse = reuse::begin(
                 plan,
                 identity,
                 &toolchain.pass_env,
@@ -441,15 +431,10 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
                 installed,
                 &target_installed(),
                 ui,
-            )
-            .inspect_err(|why| {
-                if ui.is_verbose() {
-                    ui.note(&format!("build cache: not used: {why}"));
-                }
-            })
-            .ok()
+            );
+            (reuse.inspect_err(|why| not_used(ui, why)).ok(), Some(tag))
         }
-        None => None,
+        None => (None, None),
     };
     let dir = match &reuse {
         Some(r) => match from_cache(r, plan, dir, ui) {
@@ -467,180 +452,58 @@ pub fn build(plan: &BuildPlan, ui: &Ui) -> Result<Built, BuildError> {
     let tools_dir = plan.cache.root().join("tools").join(&toolchain.name);
     if let (Some(from), Some(tag), Some(_)) = (&plan.cache_from, &tools_tag, &reuse) {
         if !holds_files(&tools_dir) {
-            match shared::pull_tools(from, tag, &tools_dir) {
-                Ok(true) => ui.note(&format!(
-                    "build cache: {}'s caches fetched from {}",
-                    toolchain.name, from.target
-                )),
-                Ok(false) => {}
-                Err(e) => reuse::warn_once(ui, &format!("cannot fetch from {}", from.target), &e),
-            }
+            shared::fetch_tools(from, tag, &toolchain.name, &tools_dir, ui);
         }
     }
-    let keep = |built: Built| -> Built {
-        if let Some(r) = &reuse {
-            r.store(&built, &plan.cache, plan.build_cache_max, ui);
-            if let Some(to) = &plan.cache_to {
-                r.share(to, ui);
-                if let Some(tag) = &tools_tag {
-                    match shared::push_tools(to, tag, &tools_dir, ui) {
-                        Ok(true) if ui.is_verbose() => ui.note(&format!(
-                            "build cache: pushed {}'s caches as {tag}",
-                            toolchain.name
-                        )),
-                        Ok(_) => {}
-                        Err(e) => {
-                            reuse::warn_once(ui, &format!("cannot push to {}", to.target), &e)
-                        }
-                    }
-                }
-            }
-        }
-        built
-    };
-    if let Some(project) = &plan.project {
-        let (rootfs, mut installed) = prepared.clone().unwrap_or_default();
-        installed.extend(target_installed());
-        announce(
-            ui,
-            &toolchain,
-            &compiler,
-            &caches,
-            &format!("in Alpine {}", toolchain.rootfs.version),
-        );
-        let context = project::run::Context {
-            plan,
-            project,
-            toolchain: &toolchain,
-            tool: tool.as_ref(),
-            caches: &caches,
-            extra_env,
-            rootfs,
-            target: target.as_ref().map(target_bind),
-        };
-        let artifact = project::run::build(&context, dir.path(), ui)?;
-        let record = record::record(
-            plan,
-            &toolchain,
-            tool.as_ref(),
-            Some(&context.rootfs),
-            target.as_ref().map(|t| t.dir.as_path()),
-        );
-        return Ok(keep(Built {
-            record,
-            binary: artifact.path,
-            name: artifact.name,
-            more: artifact.more,
-            toolchain: toolchain.name.clone(),
-            compiler,
-            diagnostics: String::new(),
-            installed,
-            _dir: dir,
-        }));
-    }
-    let mut options = plan.options.clone();
-    let mut extra_binds = Vec::new();
-    if let Some(setup) = cgo_setup {
-        extra_env.extend(setup.env);
-        options.ldflags.extend(setup.ldflags);
-        extra_binds.extend(setup.binds);
-        caches.extend(setup.caches);
-    }
-    let job = Job {
-        toolchain: &toolchain,
-        compile,
-        sources: &plan.sources,
-        options: &options,
-        name: &plan.image.name,
-        platform: &plan.platform,
-        with_packages: !request.packages.is_empty(),
-        extra_env,
-    };
-
-    let several = command::several_commands(&plan.sources);
-    if several {
-        let commands = dir.path().join(command::COMMANDS_DIR);
-        std::fs::create_dir(&commands).map_err(|source| BuildError::Io {
-            path: commands,
-            source,
-        })?;
-    }
-    let mut installed = Vec::new();
-    let mut build_root = None;
-    let output = if let Some((rootfs, prepared_installed)) = prepared.clone() {
-        installed = prepared_installed;
-        build_root = Some(rootfs.clone());
-        installed.extend(target_installed());
-        let paths = Paths::sandboxed(&toolchain).with_sysroot(sysroot(plan));
-        let cmd = compile_command(&job, &paths);
-        announce(
-            ui,
-            &toolchain,
-            &compiler,
-            &caches,
-            &format!("in Alpine {}", toolchain.rootfs.version),
-        );
-        let mut spec = sandbox_spec(
-            plan,
-            &toolchain,
-            tool.as_ref(),
-            &caches,
-            dir.path(),
-            rootfs,
-            cmd,
-        )?;
-        spec.binds.extend(extra_binds);
-        spec.binds.extend(target.as_ref().map(target_bind));
-        sandbox::run(&spec)?
-    } else {
-        let cmd = compile_command(&job, &Paths::on_host(tool.as_ref(), dir.path(), &caches));
-        ui.note(&format!(
-            "--no-sandbox: compiling with {compiler} on the host, without sandbox: the compiler \
-             sees this machine's files and network, and the Alpine rootfs is not used"
-        ));
-        announce(ui, &toolchain, &compiler, &caches, "on the host");
-        let mut run = Cmd::new(&cmd.argv[0])
-            .args(&cmd.argv[1..])
-            .env_clear()
-            .current_dir(&cmd.cwd);
-        for (k, v) in &cmd.env {
-            run = run.env(k, v);
-        }
-        run.output().map_err(BuildError::Run)?
-    };
-    let mut diagnostics = output.stderr_text();
-    diagnostics.push_str(&String::from_utf8_lossy(&output.stdout));
-    if !output.status.success() {
-        return Err(BuildError::Compile {
-            status: describe_status(output.status),
-            hints: compile_hints(plan, &toolchain, &diagnostics, &plan.sources.root),
-            diagnostics,
-            memory_limit: plan.sandbox.then_some(plan.limits.memory).flatten(),
-        });
-    }
-    let (binary, more) = if several {
-        go_commands(plan, dir.path())?
-    } else {
-        (take_binary(dir.path(), &plan.image.name)?, Vec::new())
-    };
-    let record = record::record(
+    let ready = compile::Ready {
         plan,
-        &toolchain,
-        tool.as_ref(),
-        build_root.as_deref(),
-        target.as_ref().map(|t| t.dir.as_path()),
-    );
-    Ok(keep(Built {
-        record,
-        binary,
-        name: plan.image.name.clone(),
-        more,
-        toolchain: toolchain.name.clone(),
+        toolchain: &toolchain,
+        tool: tool.as_ref(),
+        caches,
+        extra_env,
         compiler,
-        diagnostics,
-        installed,
-        _dir: dir,
-    }))
+        prepared,
+        target: target.as_ref(),
+    };
+    let built = match &plan.project {
+        Some(project) => compile::project(ready, project, dir, ui)?,
+        None => compile::files(ready, cgo_setup, !request.packages.is_empty(), dir, ui)?,
+    };
+    if let Some(r) = &reuse {
+        r.store(&built, &plan.cache, plan.build_cache_max, ui);
+        if let Some(to) = &plan.cache_to {
+            r.share(to, ui);
+            if let Some(tag) = &tools_tag {
+                shared::share_tools(to, tag, &toolchain.name, &tools_dir, ui);
+            }
+        }
+    }
+    Ok(built)
+}
+
+/// Variables set last in the compile's environment, over everything else: the date,
+/// the toolchain's `pass_env` the host has, `--go-proxy`.
+fn extra_env(plan: &BuildPlan, toolchain: &Toolchain) -> Vec<(String, String)> {
+    let mut env = vec![(
+        "SOURCE_DATE_EPOCH".to_string(),
+        plan.image.epoch.to_string(),
+    )];
+    env.extend(
+        toolchain
+            .pass_env
+            .iter()
+            .filter_map(|k| plan.host_vars.get(k).map(|v| (k.clone(), v.clone()))),
+    );
+    if let Some(proxy) = &plan.go_proxy {
+        env.push(("GOPROXY".into(), proxy.clone()));
+    }
+    env
+}
+
+fn not_used(ui: &Ui, why: &String) {
+    if ui.is_verbose() {
+        ui.note(&format!("build cache: not used: {why}"));
+    }
 }
 
 /// The kept build, from the local cache or else fetched from `--cache-from`; on a miss

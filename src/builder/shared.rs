@@ -273,6 +273,31 @@ pub fn pull_tools(from: &PushTo, tag: &str, dir: &Path) -> Result<bool, Registry
     Ok(true)
 }
 
+/// [`pull_tools`] for a build about to compile with the toolchain `name`: said when
+/// fetched, a failure warned about once (the build goes on).
+pub fn fetch_tools(from: &PushTo, tag: &str, name: &str, dir: &Path, ui: &Ui) {
+    match pull_tools(from, tag, dir) {
+        Ok(true) => ui.note(&format!(
+            "build cache: {name}'s caches fetched from {}",
+            from.target
+        )),
+        Ok(false) => {}
+        Err(e) => super::reuse::warn_once(ui, &format!("cannot fetch from {}", from.target), &e),
+    }
+}
+
+/// [`push_tools`] after a build with the toolchain `name`: said with `-v`, a failure
+/// warned about once.
+pub fn share_tools(to: &PushTo, tag: &str, name: &str, dir: &Path, ui: &Ui) {
+    match push_tools(to, tag, dir, ui) {
+        Ok(true) if ui.is_verbose() => {
+            ui.note(&format!("build cache: pushed {name}'s caches as {tag}"))
+        }
+        Ok(_) => {}
+        Err(e) => super::reuse::warn_once(ui, &format!("cannot push to {}", to.target), &e),
+    }
+}
+
 /// Pushes a toolchain's caches (`dir`: its `tools/NAME` folder) under `tag` when the
 /// registry has none, or a copy they have outgrown (see [`worth_pushing`]); never past
 /// 2 GiB: they seed other runners' first builds. Whether they were sent.
