@@ -36,13 +36,19 @@ fn copy_toolchains(cache: &Path) {
     }
 }
 
-fn build_in(cache: &Path, cwd: &Path, args: &[&str]) -> Run {
-    run(scratchpack_cmd()
-        .env_remove("SCRATCHPACK_BUILD_CACHE")
+/// scratchpack with the build cache on, the cache directory `cache`, the local mirror,
+/// run in `cwd`.
+fn cmd_in(cache: &Path, cwd: &Path) -> Command {
+    let mut cmd = scratchpack_cmd();
+    cmd.env_remove("SCRATCHPACK_BUILD_CACHE")
         .env("SCRATCHPACK_CACHE_DIR", cache)
         .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
-        .current_dir(cwd)
-        .args(args))
+        .current_dir(cwd);
+    cmd
+}
+
+fn build_in(cache: &Path, cwd: &Path, args: &[&str]) -> Run {
+    run(cmd_in(cache, cwd).args(args))
 }
 
 fn entries(cache: &Path) -> Vec<String> {
@@ -220,12 +226,8 @@ fn a_damaged_entry_is_built_again_and_the_cache_keeps_to_its_size() {
     assert_has(&r.stderr, &["reused the build"]);
 
     // A cap smaller than two entries: the one used least recently goes.
-    let r = run(scratchpack_cmd()
-        .env_remove("SCRATCHPACK_BUILD_CACHE")
-        .env("SCRATCHPACK_CACHE_DIR", &cache)
-        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
+    let r = run(cmd_in(&cache, dir.path())
         .env("SCRATCHPACK_BUILD_CACHE_MAX", "1")
-        .current_dir(dir.path())
         .args(["hello.c", "-o", "c.tar", "-DOTHER=1"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let left = entries(&cache);
@@ -315,13 +317,14 @@ fn runners_share_builds_through_a_registry() {
     let a = tempdir();
     let cache_a = private_cache(a.path());
     std::fs::copy(fixture("hello.c"), a.path().join("hello.c")).unwrap();
-    let first = run(scratchpack_cmd()
-        .env_remove("SCRATCHPACK_BUILD_CACHE")
-        .env("HOME", a.path())
-        .env("SCRATCHPACK_CACHE_DIR", &cache_a)
-        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
-        .current_dir(a.path())
-        .args(["hello.c", "-o", "a.tar", "-v", "--cache-to", &repo]));
+    let first = run(cmd_in(&cache_a, a.path()).env("HOME", a.path()).args([
+        "hello.c",
+        "-o",
+        "a.tar",
+        "-v",
+        "--cache-to",
+        &repo,
+    ]));
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_has(
         &first.stderr,
@@ -363,13 +366,9 @@ fn runners_share_builds_through_a_registry() {
     let second =
         crate::support::scratchpack_as_nobody_with(b.path(), &prefix, &["hello.c", "-o", "b.tar"])
             .unwrap_or_else(|| {
-                run(scratchpack_cmd()
-                    .env_remove("SCRATCHPACK_BUILD_CACHE")
+                run(cmd_in(&cache_b, &work)
                     .env("HOME", b.path())
-                    .env("SCRATCHPACK_CACHE_DIR", &cache_b)
-                    .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
                     .env("SCRATCHPACK_CACHE_REPO", &repo)
-                    .current_dir(&work)
                     .args(["hello.c", "-o", "b.tar"]))
             });
     assert_eq!(second.code, 0, "{}", second.stderr);
@@ -397,13 +396,9 @@ fn runners_share_builds_through_a_registry() {
     std::fs::create_dir_all(&cache_c).unwrap();
     copy_toolchains(&cache_c);
     std::fs::write(c.path().join("hello.c"), "int main(void){return 0;}\n").unwrap();
-    let r = run(scratchpack_cmd()
-        .env_remove("SCRATCHPACK_BUILD_CACHE")
+    let r = run(cmd_in(&cache_c, c.path())
         .env("HOME", c.path())
-        .env("SCRATCHPACK_CACHE_DIR", &cache_c)
-        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
         .env("SCRATCHPACK_CACHE_REPO", &repo)
-        .current_dir(c.path())
         .args(["hello.c", "-o", "c.tar"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_has(&r.stderr, &["zig's caches fetched from"]);
@@ -416,13 +411,9 @@ fn runners_share_builds_through_a_registry() {
     let d = tempdir();
     let cache_d = crate::support::cache_sharing(d.path(), crate::support::COMPILERS);
     std::fs::copy(fixture("hello.c"), d.path().join("hello.c")).unwrap();
-    let r = run(scratchpack_cmd()
-        .env_remove("SCRATCHPACK_BUILD_CACHE")
+    let r = run(cmd_in(&cache_d, d.path())
         .env("HOME", d.path())
-        .env("SCRATCHPACK_CACHE_DIR", &cache_d)
-        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
         .env("SCRATCHPACK_CACHE_REPO", "127.0.0.1:1/team/cache")
-        .current_dir(d.path())
         .args(["hello.c", "-o", "d.tar"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, first.stdout);
@@ -504,13 +495,13 @@ fn a_forged_entry_in_the_cache_registry_is_not_used() {
         let b = tempdir();
         let cache_b = private_cache(b.path());
         std::fs::copy(fixture("hello.c"), b.path().join("hello.c")).unwrap();
-        let r = run(scratchpack_cmd()
-            .env_remove("SCRATCHPACK_BUILD_CACHE")
-            .env("HOME", b.path())
-            .env("SCRATCHPACK_CACHE_DIR", &cache_b)
-            .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
-            .current_dir(b.path())
-            .args(["hello.c", "-o", "b.tar", "--cache-from", &repo]));
+        let r = run(cmd_in(&cache_b, b.path()).env("HOME", b.path()).args([
+            "hello.c",
+            "-o",
+            "b.tar",
+            "--cache-from",
+            &repo,
+        ]));
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(r.stdout, first.stdout, "the right image, built");
         r
@@ -623,13 +614,9 @@ fn toolchain_caches_are_shared_again_once_they_have_grown() {
     let cache_c = c.path().join("cache");
     std::fs::create_dir_all(&cache_c).unwrap();
     std::fs::write(c.path().join("main.go"), program(7)).unwrap();
-    let r = run(scratchpack_cmd()
-        .env_remove("SCRATCHPACK_BUILD_CACHE")
+    let r = run(cmd_in(&cache_c, c.path())
         .env("HOME", c.path())
-        .env("SCRATCHPACK_CACHE_DIR", &cache_c)
-        .env("SCRATCHPACK_ALPINE_MIRROR", shared_mirror())
         .env("SCRATCHPACK_CACHE_REPO", &repo)
-        .current_dir(c.path())
         .args(["main.go", "-o", "c.tar"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_has(&r.stderr, &["go's caches fetched from"]);
