@@ -389,5 +389,12 @@ mod tests {
         assert_eq!(pushed_bytes(&doc), 12345);
         let doc: Document = serde_json::from_value(json!({"schemaVersion": 2})).unwrap();
         assert_eq!(pushed_bytes(&doc), 0);
+        // A registry's copy that says something else than a size: taken as an old copy.
+        let doc: Document = serde_json::from_value(json!({
+            "schemaVersion": 2,
+            "annotations": {TOOLS_BYTES: "-1; rm -rf /"},
+        }))
+        .unwrap();
+        assert_eq!(pushed_bytes(&doc), 0);
     }
 }
