@@ -43,7 +43,13 @@ cd "$(dirname "$0")/.."
 cargo build --release --quiet
 SP="$PWD/target/release/scratchpack"
 WORK=$(mktemp -d /var/tmp/scratchpack-bench.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# On exit, however it comes: the registry running stopped, the bench's directories removed.
+registry_pid="" shm_dir=""
+cleanup() {
+    [ -z "$registry_pid" ] || kill "$registry_pid" 2>/dev/null || true
+    rm -rf "$WORK" ${shm_dir:+"$shm_dir"}
+}
+trap cleanup EXIT
 what=${1:-all}
 
 # $WORK/big: a static hello world carrying 64 MiB of real machine code (this machine's
@@ -64,7 +70,7 @@ big_binary() {
 # Starts docker-registry on 127.0.0.1:PORT, its config and log in DIR (plain HTTP,
 # quiet); Debian 12's unless a third argument names another registry executable; its
 # storage in DIR/data unless a fourth argument names another directory. Sets
-# registry_pid, and the exit trap that stops it.
+# registry_pid (stopped on exit by cleanup).
 start_registry() {
     local reg=$1 port=$2 bin=${3:-docker-registry} data=${4:-$1/data}
     mkdir -p "$reg"
@@ -72,7 +78,6 @@ start_registry() {
         "$data" "$port" > "$reg/config.yml"
     "$bin" serve "$reg/config.yml" 2>"$reg/log" &
     registry_pid=$!
-    trap "kill $registry_pid 2>/dev/null || true; rm -rf '$WORK'" EXIT
     sleep 1
     kill -0 "$registry_pid" || { cat "$reg/log"; exit 1; }
 }
@@ -324,11 +329,11 @@ EOF
     push_against "$WORK/registry-debian12" 5099 docker-registry debian12 "$layer" "$podman" \
         "$WORK/registry-debian12/data"
     if [ -n "$newer" ]; then
-        local shm
-        shm=$(mktemp -d /dev/shm/scratchpack-bench.XXXXXX)
+        shm_dir=$(mktemp -d /dev/shm/scratchpack-bench.XXXXXX)
         echo "-- registry: Debian 13's ($(go version "$newer" 2>/dev/null | awk '{print $2}')), storage in tmpfs"
-        push_against "$WORK/registry-debian13" 5097 "$newer" debian13 "$layer" "$podman" "$shm/data"
-        rm -rf "$shm"
+        push_against "$WORK/registry-debian13" 5097 "$newer" debian13 "$layer" "$podman" "$shm_dir/data"
+        rm -rf "$shm_dir"
+        shm_dir=""
     fi
     $podman system reset --force >/dev/null 2>&1 || true
     echo
@@ -361,7 +366,7 @@ EOF
         "skopeo copy -q --dest-tls-verify=false oci-archive:$WORK/big.tar docker://$to/app:v1"
     kill "$registry_pid" 2>/dev/null || true
     wait "$registry_pid" 2>/dev/null || true
-    trap 'rm -rf "$WORK"' EXIT
+    registry_pid=""
 }
 
 bench_run() {
@@ -433,7 +438,7 @@ bench_cache() {
         -n 'tree, no-op (local build cache)' "$SP $tree -o tree.tar -q --toolchain zig $p" \
         -n 'tree, fetched from the registry' "env $b $SP $tree -o tree.tar -q --toolchain zig $p --cache-from $to"
     kill "$registry_pid" 2>/dev/null || true
-    trap 'rm -rf "$WORK"' EXIT
+    registry_pid=""
     cd - >/dev/null
     echo
 }
